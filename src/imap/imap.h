@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * One IMAP session over libetpan: connect (IMAPS, STARTTLS, plain to loopback, tunnel), TLS
+ * verification with GnuTLS, login, capabilities, LIST, SELECT, flag and body fetches.
+ * The only code that includes libetpan. Calls block until the server answers. */
+#pragma once
+
+#include <glib.h>
+
+#include "config/config.h"
+
+#define NMS_IMAP_ERROR (nms_imap_error_quark ())
+GQuark nms_imap_error_quark (void);
+
+typedef enum {
+    NMS_IMAP_ERROR_CONNECT,  /* cannot reach the server, or the tunnel failed: exit 3 */
+    NMS_IMAP_ERROR_TLS,      /* certificate refused, or STARTTLS missing: exit 3 */
+    NMS_IMAP_ERROR_AUTH,     /* login refused: exit 3 */
+    NMS_IMAP_ERROR_STREAM,   /* connection lost or timed out mid-session: the session is dead */
+    NMS_IMAP_ERROR_PROTOCOL, /* unparsable or hostile reply: the session is dead */
+    NMS_IMAP_ERROR_NO,       /* the server said NO/BAD to one command: the session lives on */
+    NMS_IMAP_ERROR_ABORTED,  /* a callback returned FALSE: its error is prefixed in */
+} NmsImapError;
+
+typedef struct _NmsImapSession NmsImapSession;
+
+/* Process-wide setup: ignores SIGPIPE, initialises GnuTLS. Call once before any thread. */
+void nms_imap_global_init (void);
+
+/* Connects and logs in for @account with @password (ignored for a tunnel). Verifies the TLS
+ * chain against the system store or account->ca_file, and the host name; the error says which
+ * check failed. A libetpan socket fd >= FD_SETSIZE is refused. Every read is guarded against
+ * EOF mid-literal (LIBRARIES.md 1.3.1) and times out after account->timeout seconds.
+ * (transfer full) */
+NmsImapSession *nms_imap_session_connect (const NmsAccount *account, const char *password,
+                                          GError **error);
+/* Logs out (best effort), closes, stops a tunnel process. Accepts NULL. */
+void nms_imap_session_free (NmsImapSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsImapSession, nms_imap_session_free)
+
+/* TRUE when the server announced capability @name (e.g. "UIDPLUS"), case-insensitively. */
+gboolean nms_imap_session_has_capability (NmsImapSession *session, const char *name);
+
+typedef struct {
+    char *name;      /* decoded UTF-8 name; NULL when the wire name is invalid (see @problem) */
+    char *wire_name; /* the name as the server sent it (modified UTF-7), used to SELECT */
+    char delimiter;  /* hierarchy delimiter, 0 for none */
+    gboolean noselect;
+    char *problem;   /* NULL, or why this folder cannot be used (invalid UTF-7, NUL ...) */
+} NmsImapFolder;
+
+void nms_imap_folder_free (NmsImapFolder *folder);
+
+/* LIST "" "*". (transfer full: GPtrArray of NmsImapFolder with free func) */
+GPtrArray *nms_imap_list (NmsImapSession *session, GError **error);
+
+typedef struct {
+    guint32 uidvalidity;
+    guint32 uidnext;  /* 0 when the server did not say */
+    guint32 exists;
+} NmsImapFolderState;
+
+/* SELECT (or EXAMINE when @read_only) @wire_name. UIDVALIDITY 0 or missing is a PROTOCOL
+ * error. */
+gboolean nms_imap_select (NmsImapSession *session, const char *wire_name, gboolean read_only,
+                          NmsImapFolderState *state_out, GError **error);
+
+typedef struct {
+    guint32 uid;
+    char flags[8];   /* sorted Maildir letters (nms_maildir_flags_from_imap), NUL-terminated */
+    guint32 size;    /* RFC822.SIZE */
+} NmsImapMessageInfo;
+
+/* UID FETCH @first:* (UID FLAGS RFC822.SIZE) in the selected folder. Entries with uid <
+ * @first (the "n:*" quirk when n > highest uid) are dropped. (transfer full: GArray of
+ * NmsImapMessageInfo, sorted by uid) */
+GArray *nms_imap_fetch_infos (NmsImapSession *session, guint32 first, GError **error);
+
+/* Receives bodies during nms_imap_fetch_bodies(). Chunks of one message arrive in order and
+ * are never interleaved with another message's; then done() names the message. A message
+ * with an empty body gets done() without chunk(). Return FALSE with @error set to stop the
+ * fetch (the session is then dead: reconnect). */
+typedef struct {
+    gboolean (*chunk) (const char *data, gsize len, gpointer user_data, GError **error);
+    gboolean (*done) (guint32 uid, gpointer user_data, GError **error);
+} NmsImapBodySink;
+
+/* UID FETCH <uids> (UID BODY.PEEK[]) streaming each body to @sink, never holding a whole
+ * message in memory. A server NO (some messages could not be fetched) returns FALSE with
+ * NMS_IMAP_ERROR_NO after the messages it did deliver were handed to the sink; the caller
+ * names those that did not arrive. */
+gboolean nms_imap_fetch_bodies (NmsImapSession *session, const guint32 *uids, guint n_uids,
+                                const NmsImapBodySink *sink, gpointer user_data, GError **error);

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Maildir: file names (unique part, ",U=<uid>", ":2,<flags>"), flag letters and their IMAP
+ * names, folder name <-> directory mapping (refusing names that would escape the root),
+ * modified UTF-7 (RFC 3501 §5.1.3), delivery through tmp/ and directory scans. */
+#pragma once
+
+#include <glib.h>
+
+#define NMS_MAILDIR_ERROR (nms_maildir_error_quark ())
+GQuark nms_maildir_error_quark (void);
+
+typedef enum {
+    NMS_MAILDIR_ERROR_BAD_NAME,    /* a file name we cannot safely parse or rename */
+    NMS_MAILDIR_ERROR_BAD_FOLDER,  /* a folder name that would escape the root or has control chars */
+    NMS_MAILDIR_ERROR_BAD_UTF7,    /* invalid modified UTF-7 */
+    NMS_MAILDIR_ERROR_IO,
+    NMS_MAILDIR_ERROR_NOSPACE,     /* ENOSPC/EDQUOT while writing */
+} NmsMaildirError;
+
+typedef enum {
+    NMS_MAILDIR_LAYOUT_MAILDIRPP, /* INBOX is the root, "a/b" is "<root>/.a.b" */
+    NMS_MAILDIR_LAYOUT_VERBATIM,  /* INBOX is "<root>/INBOX", "a/b" is "<root>/a/b" */
+} NmsMaildirLayout;
+
+/* ---- file names ---------------------------------------------------------------------- */
+
+/* A parsed file name "<base>[,U=<uid>][,X=...]:2,<flags>".
+ * @base: everything before the info, without the ",U=<uid>" field (other ",X=" fields stay);
+ * @uid: 0 when there is no ",U=" field; @flags: the letters after ":2," (NULL when the
+ * name has no ":2," info at all, "" when it has no flags). */
+typedef struct {
+    char *base;
+    guint32 uid;
+    char *flags;
+} NmsMaildirName;
+
+/* Parses a file name (a basename, not a path). Fails with BAD_NAME for an empty name, a name
+ * with '/', a ",U=" that is not a decimal number in 1..2^32-1, or flags that are not sorted,
+ * unique ASCII letters (renaming such a file could lose information). (transfer full) */
+NmsMaildirName *nms_maildir_name_parse (const char *filename, GError **error);
+/* Formats @name back: "<base>,U=<uid>:2,<flags>" (the ",U=" only when uid != 0, ":2,..." only
+ * when flags != NULL). (transfer full) */
+char *nms_maildir_name_format (const NmsMaildirName *name);
+/* A new name: a fresh unique base "<sec>.M<usec>P<pid>Q<n>.<host>" (host with '/' and ':'
+ * escaped), @uid, and @flags (NULL or sorted letters). (transfer full) */
+NmsMaildirName *nms_maildir_name_new (guint32 uid, const char *flags);
+void nms_maildir_name_free (NmsMaildirName *name);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirName, nms_maildir_name_free)
+
+/* ---- flags ----------------------------------------------------------------------------- */
+
+/* Maildir letters <-> IMAP system flags (mbsync 1.4 and notmuch agree):
+ * D \Draft, F \Flagged, P $Forwarded, R \Answered, S \Seen, T \Deleted.
+ * Returns the sorted, de-duplicated letters for a list of IMAP flags; unknown flags and
+ * keywords are ignored (keywords are not Maildir letters). (transfer full) */
+char *nms_maildir_flags_from_imap (const char *const *imap_flags, gsize n);
+/* The IMAP flag for a Maildir letter, or NULL for a letter with no IMAP meaning. */
+const char *nms_maildir_flag_to_imap (char letter);
+/* Sorts and de-duplicates @flags (any letters). (transfer full) */
+char *nms_maildir_flags_normalize (const char *flags);
+/* TRUE when @flags contains @letter. @flags may be NULL. */
+gboolean nms_maildir_flags_has (const char *flags, char letter);
+
+/* ---- folder names ---------------------------------------------------------------------- */
+
+/* Decodes modified UTF-7 (RFC 3501 §5.1.3) into UTF-8. Fails with BAD_UTF7 on anything not
+ * strictly valid (unterminated "&", bad base64, non-zero padding bits, an encoded printable
+ * ASCII character, invalid UTF-16 surrogates, a raw byte >= 0x80). (transfer full) */
+char *nms_utf7_decode (const char *mutf7, GError **error);
+/* Encodes UTF-8 into modified UTF-7. @utf8 must be valid UTF-8. (transfer full) */
+char *nms_utf7_encode (const char *utf8);
+
+/* Maps a decoded server folder name (UTF-8, hierarchy delimiter @delim, e.g. '/' or '.') to a
+ * path relative to the Maildir root: "" for INBOX in maildir++, ".a.b" for "a/b" in maildir++,
+ * "a/b" in verbatim. Refuses with BAD_FOLDER (naming the folder): empty components, "." or
+ * ".." components, a leading delimiter (absolute), control characters (< 0x20, 0x7f), '/' inside
+ * a component, and in maildir++ a '.' inside a component; also names that are not UTF-8, and
+ * components that start with '.' in verbatim layout. INBOX is matched case-insensitively.
+ * (transfer full) */
+char *nms_maildir_folder_to_path (const char *folder, char delim, NmsMaildirLayout layout,
+                                  GError **error);
+
+/* Creates <root>/<relpath>/{cur,new,tmp} (and, in maildir++ for a subfolder, the
+ * "maildirfolder" marker). Returns the absolute folder directory. (transfer full) */
+char *nms_maildir_folder_ensure (const char *root, const char *relpath, GError **error);
+
+/* ---- delivery ---------------------------------------------------------------------------- */
+
+typedef struct _NmsMaildirDelivery NmsMaildirDelivery;
+
+/* Opens a new file in @folder_dir/tmp/ (O_EXCL, 0600). (transfer full) */
+NmsMaildirDelivery *nms_maildir_delivery_begin (const char *folder_dir, GError **error);
+/* Appends @len bytes as they came from the wire: every CRLF becomes LF (also when the CR
+ * ends one chunk and the LF starts the next); a lone CR is kept. Buffered, never holds the
+ * whole message. NOSPACE on a full disk. */
+gboolean nms_maildir_delivery_write (NmsMaildirDelivery *d, const char *buf, gsize len,
+                                     GError **error);
+/* Bytes written to the file so far (after CRLF -> LF). */
+guint64 nms_maildir_delivery_size (const NmsMaildirDelivery *d);
+/* Flushes and fsyncs the file, then renames it into cur/ (or new/ when @into_new) as
+ * nms_maildir_name_format (@name), and fsyncs that directory. Returns the final absolute path.
+ * On failure the tmp file is removed and nothing is in cur/ or new/. Frees @d either way.
+ * Crash safety: before the rename only tmp/ holds the file (ignored, cleaned up later); after
+ * it the file is complete and durable. (transfer full) */
+char *nms_maildir_delivery_commit (NmsMaildirDelivery *d, const NmsMaildirName *name,
+                                   gboolean into_new, GError **error);
+/* Removes the tmp file and frees @d. Accepts NULL. */
+void nms_maildir_delivery_abort (NmsMaildirDelivery *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDelivery, nms_maildir_delivery_abort)
+
+/* ---- changing files ------------------------------------------------------------------ */
+
+/* Renames @path (in cur/ or new/) so that its flags are @flags (sorted), keeping the base and
+ * the ",U=" field, durably. A file in new/ moves to cur/ when @flags contains S; otherwise it
+ * stays in its directory. Returns the new absolute path (equal to @path when nothing changed).
+ * (transfer full) */
+char *nms_maildir_set_flags (const char *path, const char *flags, GError **error);
+
+/* Removes @path and fsyncs its directory. A file already gone is not an error. */
+gboolean nms_maildir_remove (const char *path, GError **error);
+
+/* ---- scans ------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *path;           /* absolute */
+    char *subdir;         /* "cur" or "new" */
+    NmsMaildirName *name; /* NULL when the name did not parse (see @problem) */
+    char *problem;        /* NULL, or why this file is left alone */
+} NmsMaildirEntry;
+
+void nms_maildir_entry_free (NmsMaildirEntry *e);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirEntry, nms_maildir_entry_free)
+
+/* Lists the regular files in @folder_dir/cur and @folder_dir/new (not tmp/, not dot files),
+ * each with its parsed name, or with @problem set for names that do not parse (those are
+ * never renamed or deleted by nmsync). A missing folder directory gives an empty array.
+ * (transfer full: GPtrArray of NmsMaildirEntry, with free func) */
+GPtrArray *nms_maildir_scan (const char *folder_dir, GError **error);

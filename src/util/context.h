@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * NmsContext: what travels through a run instead of globals: verbosity, dry-run, the progress
+ * counters and the sink that the command line turns into terminal or journal output. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+    NMS_LEVEL_ERROR,   /* something was skipped or failed: always shown, on stderr */
+    NMS_LEVEL_WARNING, /* shown unless -q */
+    NMS_LEVEL_INFO,    /* -v: per-folder lines */
+    NMS_LEVEL_DEBUG,   /* -vv and more */
+} NmsLevel;
+
+/* Counters a run updates as it goes; the command line reads them to draw the status line. */
+typedef struct {
+    guint folders_total;
+    guint folders_done;
+    guint64 messages_added;    /* downloaded (pull) */
+    guint64 bytes_added;
+    guint64 flags_changed;     /* local files renamed because server flags changed */
+    guint64 messages_deleted;  /* local files removed because the server expunged them */
+    guint64 skipped;           /* messages or folders skipped, each reported at NMS_LEVEL_ERROR */
+} NmsProgress;
+
+typedef struct _NmsContext NmsContext;
+struct _NmsContext {
+    int verbosity;       /* -1 quiet, 0 normal, 1 -v, 2 -vv ... */
+    gboolean dry_run;
+    NmsProgress progress;
+    /* Called for every message at a level the verbosity shows; (transfer none) text. */
+    void (*emit) (NmsContext *ctx, NmsLevel level, const char *text);
+    /* Called when progress changed; may be NULL. Cheap callers only: it runs per chunk. */
+    void (*progress_changed) (NmsContext *ctx);
+    gpointer user_data;
+};
+
+/* Formats and sends a message through ctx->emit when the verbosity shows @level. */
+void nms_context_log (NmsContext *ctx, NmsLevel level, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+/* Counts a skipped message or folder and reports @fmt at NMS_LEVEL_ERROR. */
+void nms_context_skip (NmsContext *ctx, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+/* Tells the sink that progress moved. */
+void nms_context_progress (NmsContext *ctx);

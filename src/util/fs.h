@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * File-system helpers with no nmsync knowledge: durable renames, directory fsync, mkdir -p. */
+#pragma once
+
+#include <glib.h>
+
+#define NMS_FS_ERROR (nms_fs_error_quark ())
+GQuark nms_fs_error_quark (void);
+
+typedef enum {
+    NMS_FS_ERROR_IO,      /* the message carries strerror(errno) */
+    NMS_FS_ERROR_NOSPACE, /* ENOSPC or EDQUOT: the caller may stop the whole run */
+} NmsFsError;
+
+/* Closes *fd if it is >= 0 and sets it to -1 (GLib 2.74 has no g_autofd). */
+void nms_fd_clear (int *fd);
+
+/* Sets @error from errno @err: "@what 'path': strerror". Always returns FALSE. */
+gboolean nms_fs_set_error (GError **error, int err, const char *what, const char *path);
+
+/* fsync()s the directory @dir so that renames and creations inside it are durable. */
+gboolean nms_fs_fsync_dir (const char *dir, GError **error);
+
+/* rename(@from, @to), then fsync of the target directory (and of the source directory when it
+ * differs). After a crash the file is under exactly one of the two names: rename(2) is atomic. */
+gboolean nms_fs_rename_durable (const char *from, const char *to, GError **error);
+
+/* Creates @path and its parents with @mode (like mkdir -p). Existing directories are fine. */
+gboolean nms_fs_mkdir_p (const char *path, int mode, GError **error);
+
+/* Writes all of @len bytes, retrying on EINTR and short writes. */
+gboolean nms_fs_write_all (int fd, const char *buf, gsize len, const char *path, GError **error);
