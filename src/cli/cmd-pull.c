@@ -1,1 +1,128 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later (stub: being written) */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * nmsync pull [ACCOUNT[/FOLDER]...]: server -> Maildir for the named accounts (default all). */
+#include "config.h"
+
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "imap/imap.h"
+#include "state/state.h"
+#include "sync/sync.h"
+
+/* The exit status an account-level failure stands for. */
+static int
+failure_status (const GError *error)
+{
+    if (g_error_matches (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED))
+        return NMS_EXIT_LOCKED;
+    if (error->domain == NMS_IMAP_ERROR &&
+        (error->code == NMS_IMAP_ERROR_CONNECT || error->code == NMS_IMAP_ERROR_TLS ||
+         error->code == NMS_IMAP_ERROR_AUTH))
+        return NMS_EXIT_CONNECT;
+    if (error->domain == NMS_CONFIG_ERROR)
+        return NMS_EXIT_CONNECT; /* no password: we cannot log in */
+    return NMS_EXIT_SKIPPED;
+}
+
+/* Loads the config, printing its warnings. NULL after printing the error. */
+NmsConfig *
+nms_cli_load_config (const NmsCliOptions *options)
+{
+    g_autofree char *path = nms_config_find_path (options->config_path);
+    g_autoptr (GError) error = NULL;
+    NmsConfig *config = nms_config_load (path, &error);
+
+    if (config == NULL) {
+        fprintf (stderr, "nmsync: %s\n", error->message);
+        return NULL;
+    }
+    for (guint i = 0; i < config->warnings->len; i++)
+        fprintf (stderr, "nmsync: warning: %s\n", (char *) g_ptr_array_index (config->warnings, i));
+    return config;
+}
+
+/* Groups "ACCOUNT[/FOLDER]" arguments by account: account name -> GPtrArray of folder names;
+ * an account named without a folder is added to @whole. Returns FALSE after naming an
+ * unknown account. */
+static gboolean
+parse_targets (const NmsConfig *config, char **args, GHashTable *targets, GHashTable *whole)
+{
+    for (char **a = args; *a != NULL; a++) {
+        g_auto (GStrv) parts = g_strsplit (*a, "/", 2);
+        GPtrArray *folders;
+
+        if (nms_config_find_account (config, parts[0]) == NULL) {
+            fprintf (stderr, "nmsync: no account '%s' in '%s'\n", parts[0], config->path);
+            return FALSE;
+        }
+        folders = g_hash_table_lookup (targets, parts[0]);
+        if (folders == NULL) {
+            folders = g_ptr_array_new_with_free_func (g_free);
+            g_hash_table_insert (targets, g_strdup (parts[0]), folders);
+        }
+        if (parts[1] != NULL && parts[1][0] != '\0')
+            g_ptr_array_add (folders, g_strdup (parts[1]));
+        else
+            g_hash_table_add (whole, g_strdup (parts[0]));
+    }
+    return TRUE;
+}
+
+static int
+pull_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
+          const NmsCliOptions *options)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) names = NULL;
+    NmsSyncOptions sync_options = { .force = options->force };
+    guint64 skipped = ctx->progress.skipped;
+    int status = NMS_EXIT_OK;
+
+    if (folders != NULL && folders->len > 0) {
+        names = g_ptr_array_copy (folders, (GCopyFunc) (void (*) (void)) g_strdup, NULL);
+        g_ptr_array_add (names, NULL);
+        sync_options.folders = (char **) names->pdata;
+    }
+    nms_output_account_begin (ctx, account->name);
+    if (!nms_sync_pull_account (ctx, config, account, &sync_options, &error)) {
+        status = failure_status (error);
+        fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
+    } else if (ctx->progress.skipped > skipped) {
+        status = NMS_EXIT_SKIPPED;
+    }
+    nms_output_account_end (ctx, account->name, error != NULL ? error->message : NULL);
+    return status;
+}
+
+int
+nms_cmd_pull (const NmsCliOptions *options)
+{
+    g_autoptr (NmsConfig) config = nms_cli_load_config (options);
+    g_autoptr (GHashTable) targets = NULL, whole = NULL;
+    NmsContext ctx = { .dry_run = options->dry_run };
+    int status = NMS_EXIT_OK;
+
+    if (config == NULL)
+        return NMS_EXIT_USAGE;
+    targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                     (GDestroyNotify) g_ptr_array_unref);
+    whole = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    if (!parse_targets (config, options->args, targets, whole))
+        return NMS_EXIT_USAGE;
+    nms_output_init (&ctx, options->verbosity);
+    for (guint i = 0; i < config->accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (config->accounts, i);
+        GPtrArray *folders = g_hash_table_lookup (targets, account->name);
+
+        if (g_hash_table_size (targets) > 0 && folders == NULL)
+            continue;
+        if (g_hash_table_contains (whole, account->name))
+            folders = NULL;
+        status = MAX (status, pull_one (&ctx, config, account, folders, options));
+    }
+    nms_output_finish (&ctx);
+    return status;
+}

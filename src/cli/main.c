@@ -1,1 +1,105 @@
-int main (void) { return 0; }
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * nmsync entry point: global options, then the command table. */
+#include "config.h"
+
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "imap/imap.h"
+
+typedef struct {
+    const char *name;
+    int (*run) (const NmsCliOptions *options);
+    const char *summary;
+} Command;
+
+static const Command commands[] = {
+    { "pull", nms_cmd_pull, "server -> local: new messages, flag changes, expunges" },
+};
+
+static const char usage_text[] =
+    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] COMMAND [ACCOUNT[/FOLDER]...]\n"
+    "\n"
+    "commands:\n"
+    "  pull     server -> local: new messages, flag changes, expunges\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE  config file (default $NMSYNC_CONFIG, then\n"
+    "                     $XDG_CONFIG_HOME/nmsync/config)\n"
+    "  -v, --verbose      per-folder lines; repeat for more\n"
+    "  -q, --quiet        only errors\n"
+    "  -n, --dry-run      print what would be done, change nothing\n"
+    "      --force        allow a run to delete more than half of a folder\n"
+    "  -h, --help         this text;  --version: the version\n"
+    "\n"
+    "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
+    "config error, 3 cannot connect or log in, 4 account locked by another nmsync.\n"
+    "See nmsync(1) and nmsync.conf(5).\n";
+
+static int
+usage_error (const char *fmt, const char *arg)
+{
+    fputs ("nmsync: ", stderr);
+    fprintf (stderr, fmt, arg);
+    fputs ("\nTry 'nmsync --help'.\n", stderr);
+    return NMS_EXIT_USAGE;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "config", required_argument, NULL, 'c' }, { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },         { "dry-run", no_argument, NULL, 'n' },
+        { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 },
+    };
+    NmsCliOptions options = { 0 };
+    const char *command;
+    int c;
+
+    setlocale (LC_ALL, "");
+    while ((c = getopt_long (argc, argv, "c:vqnh", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            options.config_path = optarg;
+            break;
+        case 'v':
+            options.verbosity = MAX (options.verbosity, 0) + 1;
+            break;
+        case 'q':
+            options.verbosity = -1;
+            break;
+        case 'n':
+            options.dry_run = TRUE;
+            break;
+        case 'F':
+            options.force = TRUE;
+            break;
+        case 'h':
+            fputs (usage_text, stdout);
+            return NMS_EXIT_OK;
+        case 'V':
+            printf ("nmsync %s\n", NMSYNC_VERSION);
+            return NMS_EXIT_OK;
+        default:
+            fputs ("Try 'nmsync --help'.\n", stderr);
+            return NMS_EXIT_USAGE;
+        }
+    }
+    command = optind < argc ? argv[optind++] : "sync";
+    options.args = &argv[optind];
+    for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
+        if (strcmp (commands[i].name, command) == 0) {
+            nms_imap_global_init ();
+            return commands[i].run (&options);
+        }
+    }
+    if (strcmp (command, "sync") == 0 || strcmp (command, "push") == 0)
+        return usage_error ("'%s' is not in this version yet; use 'nmsync pull'", command);
+    return usage_error ("unknown command '%s'", command);
+}

@@ -1,1 +1,131 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later (stub: being written) */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Output: messages on stderr; on a terminal one status line redrawn in place (at most ten
+ * times a second); at the end of each account one summary line on stdout, which is what the
+ * journal keeps when nmsync runs from systemd or cron. */
+#include "config.h"
+
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#define O ((Output *) ctx->user_data)
+
+/* Lives in ctx->user_data for the run. */
+typedef struct {
+    gboolean tty;
+    gboolean line_shown;
+    gint64 last_draw;
+    gint64 started;
+    const char *account;
+    NmsProgress at_start;
+} Output;
+
+
+static void
+format_bytes (char *buf, gsize size, double bytes)
+{
+    if (bytes >= 1024.0 * 1024 * 1024)
+        g_snprintf (buf, size, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+    else if (bytes >= 1024.0 * 1024)
+        g_snprintf (buf, size, "%.1f MiB", bytes / (1024.0 * 1024));
+    else if (bytes >= 1024.0)
+        g_snprintf (buf, size, "%.1f KiB", bytes / 1024.0);
+    else
+        g_snprintf (buf, size, "%.0f B", bytes);
+}
+
+static void
+clear_line (Output *o)
+{
+    if (o->line_shown) {
+        fputs ("\r\033[K", stderr);
+        o->line_shown = FALSE;
+    }
+}
+
+static void
+draw (NmsContext *ctx, gboolean force)
+{
+    gint64 now = g_get_monotonic_time ();
+    const NmsProgress *p = &ctx->progress;
+    double secs, bytes;
+    char size[32], rate[32];
+
+    if (!O->tty || O->account == NULL || ctx->verbosity < 0)
+        return;
+    if (!force && now - O->last_draw < G_USEC_PER_SEC / 10)
+        return;
+    O->last_draw = now;
+    secs = MAX ((now - O->started) / (double) G_USEC_PER_SEC, 0.001);
+    bytes = (double) (p->bytes_added - O->at_start.bytes_added);
+    format_bytes (size, sizeof size, bytes);
+    format_bytes (rate, sizeof rate, bytes / secs);
+    fprintf (stderr, "\r\033[K%s: folders %u/%u, %" G_GUINT64_FORMAT " messages, %s, %s/s",
+             O->account, p->folders_done - O->at_start.folders_done,
+             p->folders_total - O->at_start.folders_total,
+             p->messages_added - O->at_start.messages_added, size, rate);
+    fflush (stderr);
+    O->line_shown = TRUE;
+}
+
+static void
+emit (NmsContext *ctx, NmsLevel level, const char *text)
+{
+    clear_line (ctx->user_data);
+    fprintf (stderr, "%s%s\n", level == NMS_LEVEL_ERROR ? "nmsync: " : "", text);
+    draw (ctx, TRUE);
+}
+
+static void
+progress_changed (NmsContext *ctx)
+{
+    draw (ctx, FALSE);
+}
+
+void
+nms_output_init (NmsContext *ctx, int verbosity)
+{
+    ctx->user_data = g_new0 (Output, 1);
+    O->tty = isatty (STDERR_FILENO);
+    ctx->verbosity = verbosity;
+    ctx->emit = emit;
+    ctx->progress_changed = progress_changed;
+}
+
+void
+nms_output_account_begin (NmsContext *ctx, const char *account)
+{
+    O->account = account;
+    O->started = g_get_monotonic_time ();
+    O->at_start = ctx->progress;
+    draw (ctx, TRUE);
+}
+
+void
+nms_output_account_end (NmsContext *ctx, const char *account, const char *failure)
+{
+    const NmsProgress *p = &ctx->progress, *s = &O->at_start;
+    double secs = (g_get_monotonic_time () - O->started) / (double) G_USEC_PER_SEC;
+    char size[32];
+
+    clear_line (ctx->user_data);
+    O->account = NULL;
+    if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
+        return;
+    format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
+    printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
+            G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
+            account, p->messages_added - s->messages_added, size,
+            p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
+            p->skipped - s->skipped, p->folders_done - s->folders_done, secs,
+            failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
+    fflush (stdout);
+}
+
+void
+nms_output_finish (NmsContext *ctx)
+{
+    clear_line (ctx->user_data);
+    g_clear_pointer (&ctx->user_data, g_free);
+}

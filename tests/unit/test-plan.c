@@ -1,2 +1,194 @@
-/* stub */
-int main (void) { return 77; }
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The pull planner as pure data: snapshots in, actions out. */
+#include "config.h"
+
+#include <string.h>
+
+#include "sync/plan.h"
+
+static NmsPlanMessage
+m (guint32 uid, const char *flags)
+{
+    NmsPlanMessage x = { .uid = uid };
+    g_strlcpy (x.flags, flags, sizeof x.flags);
+    return x;
+}
+
+static GArray *
+plan (const NmsPlanMessage *srv, gsize ns, const NmsPlanMessage *st, gsize nst,
+      const NmsPlanMessage *loc, gsize nl, gboolean force, NmsPullPlanSummary *sum)
+{
+    return nms_plan_pull (srv, ns, st, nst, loc, nl, force, sum);
+}
+
+#define ACT(a, i) (&g_array_index ((a), NmsPullAction, (i)))
+
+static void
+test_merge_flags (void)
+{
+    char out[8];
+
+    nms_plan_merge_flags ("S", "S", "FS", out); /* server added F */
+    g_assert_cmpstr (out, ==, "FS");
+    nms_plan_merge_flags ("FS", "FS", "S", out); /* server removed F */
+    g_assert_cmpstr (out, ==, "S");
+    nms_plan_merge_flags ("RS", "S", "FS", out); /* local R kept, server F added */
+    g_assert_cmpstr (out, ==, "FRS");
+    nms_plan_merge_flags ("", "S", "S", out); /* local removed S, server unchanged: stays */
+    g_assert_cmpstr (out, ==, "");
+    nms_plan_merge_flags ("Sa", "S", "", out); /* server removed S; keyword letter a kept */
+    g_assert_cmpstr (out, ==, "a");
+}
+
+static void
+test_first_pull_downloads_all (void)
+{
+    NmsPlanMessage srv[] = { m (1, "S"), m (2, ""), m (5, "FS") };
+    NmsPullPlanSummary sum;
+    g_autoptr (GArray) a = plan (srv, 3, NULL, 0, NULL, 0, FALSE, &sum);
+
+    g_assert_cmpuint (a->len, ==, 3);
+    g_assert_cmpuint (sum.downloads, ==, 3);
+    for (guint i = 0; i < 3; i++) {
+        g_assert_cmpint (ACT (a, i)->kind, ==, NMS_PULL_ACTION_DOWNLOAD);
+        g_assert_cmpuint (ACT (a, i)->uid, ==, srv[i].uid);
+        g_assert_cmpstr (ACT (a, i)->server_flags, ==, srv[i].flags);
+    }
+}
+
+static void
+test_unchanged_plans_nothing (void)
+{
+    NmsPlanMessage x[] = { m (1, "S"), m (2, ""), m (3, "FRS") };
+    g_autoptr (GArray) a = plan (x, 3, x, 3, x, 3, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 0);
+}
+
+static void
+test_server_flag_change_renames (void)
+{
+    NmsPlanMessage srv[] = { m (1, "FS"), m (2, "S") };
+    NmsPlanMessage st[] = { m (1, "S"), m (2, "") };
+    NmsPlanMessage loc[] = { m (1, "S"), m (2, "S") }; /* 2: local already has S */
+    g_autoptr (GArray) a = plan (srv, 2, st, 2, loc, 2, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 2);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_SET_FLAGS);
+    g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
+    g_assert_cmpint (ACT (a, 0)->local_index, ==, 0);
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_PULL_ACTION_RECORD);
+    g_assert_cmpstr (ACT (a, 1)->server_flags, ==, "S");
+}
+
+static void
+test_expunge_deletes_local (void)
+{
+    NmsPlanMessage srv[] = { m (2, "S") };
+    NmsPlanMessage st[] = { m (1, "S"), m (2, "S"), m (3, "") };
+    NmsPlanMessage loc[] = { m (1, "S"), m (2, "S") }; /* 3 already gone locally */
+    g_autoptr (GArray) a = plan (srv, 1, st, 3, loc, 2, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 2);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_DELETE_LOCAL);
+    g_assert_cmpuint (ACT (a, 0)->uid, ==, 1);
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_PULL_ACTION_FORGET);
+    g_assert_cmpuint (ACT (a, 1)->uid, ==, 3);
+}
+
+static void
+test_lost_commit_adopts (void)
+{
+    /* UID 4 landed on disk but its state commit was lost; the server since added F. */
+    NmsPlanMessage srv[] = { m (4, "FS") };
+    NmsPlanMessage loc[] = { m (4, "S") };
+    g_autoptr (GArray) a = plan (srv, 1, NULL, 0, loc, 1, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 1);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_ADOPT);
+    g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
+}
+
+static void
+test_local_deletion_not_redownloaded (void)
+{
+    NmsPlanMessage srv[] = { m (1, "S") };
+    NmsPlanMessage st[] = { m (1, "S") };
+    g_autoptr (GArray) a = plan (srv, 1, st, 1, NULL, 0, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 0);
+}
+
+static void
+test_unknown_local_uid_left_alone (void)
+{
+    NmsPlanMessage loc[] = { m (9, "S") };
+    g_autoptr (GArray) a = plan (NULL, 0, NULL, 0, loc, 1, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 0);
+}
+
+static void
+test_mass_deletion_guard (void)
+{
+    g_autoptr (GArray) st = g_array_new (FALSE, TRUE, sizeof (NmsPlanMessage));
+    NmsPlanMessage keep[] = { m (20, "S") };
+    NmsPullPlanSummary sum;
+    g_autoptr (GArray) held = NULL, forced = NULL;
+
+    for (guint32 uid = 1; uid <= 20; uid++) {
+        NmsPlanMessage x = m (uid, "S");
+        g_array_append_val (st, x);
+    }
+    /* 19 of 20 expunged on the server: held back. */
+    held = plan (keep, 1, (NmsPlanMessage *) st->data, st->len, (NmsPlanMessage *) st->data,
+                 st->len, FALSE, &sum);
+    g_assert_true (sum.guard_tripped);
+    g_assert_cmpuint (sum.deletions, ==, 19);
+    g_assert_cmpuint (held->len, ==, 0);
+    forced = plan (keep, 1, (NmsPlanMessage *) st->data, st->len, (NmsPlanMessage *) st->data,
+                   st->len, TRUE, &sum);
+    g_assert_false (sum.guard_tripped);
+    g_assert_cmpuint (forced->len, ==, 19);
+}
+
+static void
+test_guard_needs_ten (void)
+{
+    NmsPlanMessage st[] = { m (1, ""), m (2, ""), m (3, "") };
+    NmsPullPlanSummary sum;
+    g_autoptr (GArray) a = plan (NULL, 0, st, 3, st, 3, FALSE, &sum);
+
+    g_assert_false (sum.guard_tripped);
+    g_assert_cmpuint (a->len, ==, 3);
+}
+
+static void
+test_downloads_come_last (void)
+{
+    NmsPlanMessage srv[] = { m (1, "FS"), m (2, "") };
+    NmsPlanMessage st[] = { m (1, "S") };
+    g_autoptr (GArray) a = plan (srv, 2, st, 1, st, 1, FALSE, NULL);
+
+    g_assert_cmpuint (a->len, ==, 2);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_SET_FLAGS);
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_PULL_ACTION_DOWNLOAD);
+}
+
+int
+main (int argc, char **argv)
+{
+    g_test_init (&argc, &argv, NULL);
+    g_test_add_func ("/plan/merge-flags", test_merge_flags);
+    g_test_add_func ("/plan/first-pull-downloads-all", test_first_pull_downloads_all);
+    g_test_add_func ("/plan/unchanged-plans-nothing", test_unchanged_plans_nothing);
+    g_test_add_func ("/plan/server-flag-change-renames", test_server_flag_change_renames);
+    g_test_add_func ("/plan/expunge-deletes-local", test_expunge_deletes_local);
+    g_test_add_func ("/plan/lost-commit-adopts", test_lost_commit_adopts);
+    g_test_add_func ("/plan/local-deletion-not-redownloaded", test_local_deletion_not_redownloaded);
+    g_test_add_func ("/plan/unknown-local-uid-left-alone", test_unknown_local_uid_left_alone);
+    g_test_add_func ("/plan/mass-deletion-guard", test_mass_deletion_guard);
+    g_test_add_func ("/plan/guard-needs-ten", test_guard_needs_ten);
+    g_test_add_func ("/plan/downloads-come-last", test_downloads_come_last);
+    return g_test_run ();
+}
