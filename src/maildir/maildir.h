@@ -34,15 +34,19 @@ typedef struct {
     char *flags;
 } NmsMaildirName;
 
-/* Parses a file name (a basename, not a path). Fails with BAD_NAME for an empty name, a name
- * with '/', a ",U=" that is not a decimal number in 1..2^32-1, or flags that are not sorted,
- * unique ASCII letters (renaming such a file could lose information). (transfer full) */
+/* Parses a file name (a basename, not a path). The info is after the last ":2,"; a name
+ * without one has flags NULL and keeps everything else (also a ":1,..." info) in the base,
+ * only its ",U=" field is still taken out. Fails with BAD_NAME for an empty name, "." or "..",
+ * a name with '/', an empty part before the first ',' or the info, more than one ",U=", a
+ * ",U=" that is not a decimal number in 1..2^32-1 without leading zeros, or flags that are not
+ * sorted, unique ASCII letters (renaming such a file could lose information). (transfer full) */
 NmsMaildirName *nms_maildir_name_parse (const char *filename, GError **error);
 /* Formats @name back: "<base>,U=<uid>:2,<flags>" (the ",U=" only when uid != 0, ":2,..." only
  * when flags != NULL). (transfer full) */
 char *nms_maildir_name_format (const NmsMaildirName *name);
-/* A new name: a fresh unique base "<sec>.M<usec>P<pid>Q<n>.<host>" (host with '/' and ':'
- * escaped), @uid, and @flags (NULL or sorted letters). (transfer full) */
+/* A new name: a fresh unique base "<sec>.M<usec>P<pid>Q<n>.<host>" (in host, '/', ':' and ','
+ * are written "\057", "\072" and "\054"), @uid, and @flags (NULL or sorted letters).
+ * (transfer full) */
 NmsMaildirName *nms_maildir_name_new (guint32 uid, const char *flags);
 void nms_maildir_name_free (NmsMaildirName *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirName, nms_maildir_name_free)
@@ -56,7 +60,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirName, nms_maildir_name_free)
 char *nms_maildir_flags_from_imap (const char *const *imap_flags, gsize n);
 /* The IMAP flag for a Maildir letter, or NULL for a letter with no IMAP meaning. */
 const char *nms_maildir_flag_to_imap (char letter);
-/* Sorts and de-duplicates @flags (any letters). (transfer full) */
+/* Sorts and de-duplicates @flags (any ASCII letters; other bytes are dropped). (transfer full) */
 char *nms_maildir_flags_normalize (const char *flags);
 /* TRUE when @flags contains @letter. @flags may be NULL. */
 gboolean nms_maildir_flags_has (const char *flags, char letter);
@@ -65,23 +69,30 @@ gboolean nms_maildir_flags_has (const char *flags, char letter);
 
 /* Decodes modified UTF-7 (RFC 3501 §5.1.3) into UTF-8. Fails with BAD_UTF7 on anything not
  * strictly valid (unterminated "&", bad base64, non-zero padding bits, an encoded printable
- * ASCII character, invalid UTF-16 surrogates, a raw byte >= 0x80). (transfer full) */
+ * ASCII character or NUL, invalid UTF-16 surrogates, a raw byte >= 0x80 or control character)
+ * or not canonical (two adjacent "&...-" sequences): every accepted name re-encodes to the same
+ * bytes, so two server names never share a directory. (transfer full) */
 char *nms_utf7_decode (const char *mutf7, GError **error);
 /* Encodes UTF-8 into modified UTF-7. @utf8 must be valid UTF-8. (transfer full) */
 char *nms_utf7_encode (const char *utf8);
 
-/* Maps a decoded server folder name (UTF-8, hierarchy delimiter @delim, e.g. '/' or '.') to a
- * path relative to the Maildir root: "" for INBOX in maildir++, ".a.b" for "a/b" in maildir++,
- * "a/b" in verbatim. Refuses with BAD_FOLDER (naming the folder): empty components, "." or
- * ".." components, a leading delimiter (absolute), control characters (< 0x20, 0x7f), '/' inside
- * a component, and in maildir++ a '.' inside a component; also names that are not UTF-8, and
- * components that start with '.' in verbatim layout. INBOX is matched case-insensitively.
- * (transfer full) */
+/* Maps a decoded server folder name (UTF-8, hierarchy delimiter @delim, e.g. '/' or '.', or 0
+ * for a flat namespace: the name is one component) to a path relative to the Maildir root:
+ * "" for INBOX in maildir++, ".a.b" for "a/b" in maildir++, "a/b" in verbatim. Refuses with
+ * BAD_FOLDER (naming the folder): empty components, "." or ".." components, a leading
+ * delimiter (absolute), control characters (< 0x20, 0x7f), '/' inside a component, and in
+ * maildir++ a '.' inside a component; also names that are not UTF-8, components that start
+ * with '.' or are "cur", "new" or "tmp" in verbatim layout, components over 255 bytes, names
+ * over 4096 bytes, maildir++ directory names (".a.b") over 255 bytes, and a @delim that is not
+ * printable ASCII. Only the exact name INBOX is matched case-insensitively; "INBOX/x" is
+ * ".INBOX.x" or "INBOX/x". (transfer full) */
 char *nms_maildir_folder_to_path (const char *folder, char delim, NmsMaildirLayout layout,
                                   GError **error);
 
-/* Creates <root>/<relpath>/{cur,new,tmp} (and, in maildir++ for a subfolder, the
- * "maildirfolder" marker). Returns the absolute folder directory. (transfer full) */
+/* Creates <root>/<relpath>/{cur,new,tmp} (and, in maildir++ for a subfolder, i.e. when the
+ * last component of @relpath starts with '.', the "maildirfolder" marker), mode 0700, and
+ * fsyncs the new directories up to @root. Existing directories are fine. Returns the absolute
+ * folder directory. IO or NOSPACE on failure. (transfer full) */
 char *nms_maildir_folder_ensure (const char *root, const char *relpath, GError **error);
 
 /* ---- delivery ---------------------------------------------------------------------------- */
@@ -95,11 +106,14 @@ NmsMaildirDelivery *nms_maildir_delivery_begin (const char *folder_dir, GError *
  * whole message. NOSPACE on a full disk. */
 gboolean nms_maildir_delivery_write (NmsMaildirDelivery *d, const char *buf, gsize len,
                                      GError **error);
-/* Bytes written to the file so far (after CRLF -> LF). */
+/* Bytes written to the file so far (after CRLF -> LF), buffered ones included; a CR that ends
+ * the last chunk is counted once the next byte (or commit) shows it is not part of a CRLF. */
 guint64 nms_maildir_delivery_size (const NmsMaildirDelivery *d);
 /* Flushes and fsyncs the file, then renames it into cur/ (or new/ when @into_new) as
  * nms_maildir_name_format (@name), and fsyncs that directory. Returns the final absolute path.
- * On failure the tmp file is removed and nothing is in cur/ or new/. Frees @d either way.
+ * Never replaces an existing file (IO error "File exists"). NOSPACE when ENOSPC/EDQUOT shows
+ * at the last write, the fsync or the close. On failure the tmp file is removed and nothing is
+ * in cur/ or new/. Frees @d either way.
  * Crash safety: before the rename only tmp/ holds the file (ignored, cleaned up later); after
  * it the file is complete and durable. (transfer full) */
 char *nms_maildir_delivery_commit (NmsMaildirDelivery *d, const NmsMaildirName *name,
@@ -112,7 +126,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDelivery, nms_maildir_delivery_abort)
 
 /* Renames @path (in cur/ or new/) so that its flags are @flags (sorted), keeping the base and
  * the ",U=" field, durably. A file in new/ moves to cur/ when @flags contains S; otherwise it
- * stays in its directory. Returns the new absolute path (equal to @path when nothing changed).
+ * stays in its directory. Only the info changes: the part before ":2," is kept byte for byte
+ * (":2,<flags>" is appended to a name without info). Returns the new absolute path (equal to
+ * @path when nothing changed). BAD_NAME when the name does not parse or the file is not in cur/
+ * or new/; IO when @path is missing or the target exists (never replaced); when only the final
+ * directory fsync fails the file has moved and the message names that directory.
  * (transfer full) */
 char *nms_maildir_set_flags (const char *path, const char *flags, GError **error);
 
@@ -124,15 +142,17 @@ gboolean nms_maildir_remove (const char *path, GError **error);
 typedef struct {
     char *path;           /* absolute */
     char *subdir;         /* "cur" or "new" */
-    NmsMaildirName *name; /* NULL when the name did not parse (see @problem) */
-    char *problem;        /* NULL, or why this file is left alone */
+    NmsMaildirName *name; /* NULL exactly when @problem is set */
+    char *problem;        /* NULL, or why this file is left alone (a parse error, a symlink) */
 } NmsMaildirEntry;
 
 void nms_maildir_entry_free (NmsMaildirEntry *e);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirEntry, nms_maildir_entry_free)
 
-/* Lists the regular files in @folder_dir/cur and @folder_dir/new (not tmp/, not dot files),
- * each with its parsed name, or with @problem set for names that do not parse (those are
- * never renamed or deleted by nmsync). A missing folder directory gives an empty array.
+/* Lists the regular files in @folder_dir/cur and @folder_dir/new (not tmp/, not dot files,
+ * not directories or other special files), sorted by path, each with its parsed name, or with
+ * @problem set for names that do not parse and for symbolic links, which are not followed
+ * (those are never renamed or deleted by nmsync). A missing folder directory (or cur/, new/)
+ * gives an empty array.
  * (transfer full: GPtrArray of NmsMaildirEntry, with free func) */
 GPtrArray *nms_maildir_scan (const char *folder_dir, GError **error);

@@ -84,3 +84,48 @@ nms_fs_write_all (int fd, const char *buf, gsize len, const char *path, GError *
     }
     return TRUE;
 }
+
+static gboolean
+set_rename_error (GError **error, int err, const char *from, const char *to)
+{
+    int code = (err == ENOSPC || err == EDQUOT) ? NMS_FS_ERROR_NOSPACE : NMS_FS_ERROR_IO;
+
+    g_set_error (error, NMS_FS_ERROR, code, "cannot rename '%s' to '%s': %s", from, to,
+                 g_strerror (err));
+    return FALSE;
+}
+
+gboolean
+nms_fs_rename_noreplace (const char *from, const char *to, GError **error)
+{
+    struct stat st;
+
+    if (renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return TRUE;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return set_rename_error (error, errno, from, to);
+    if (lstat (to, &st) == 0)
+        return set_rename_error (error, EEXIST, from, to);
+    if (errno != ENOENT)
+        return set_rename_error (error, errno, from, to);
+    if (rename (from, to) != 0)
+        return set_rename_error (error, errno, from, to);
+    return TRUE;
+}
+
+gboolean
+nms_fs_rename_durable_noreplace (const char *from, const char *to, GError **error)
+{
+    g_autofree char *from_dir = g_path_get_dirname (from);
+    g_autofree char *to_dir = g_path_get_dirname (to);
+
+    if (!nms_fs_rename_noreplace (from, to, error))
+        return FALSE;
+    /* As in nms_fs_rename_durable(): until both fsyncs are done a crash may undo the rename,
+     * never duplicate or lose the file. */
+    if (!nms_fs_fsync_dir (to_dir, error))
+        return FALSE;
+    if (strcmp (from_dir, to_dir) != 0)
+        return nms_fs_fsync_dir (from_dir, error);
+    return TRUE;
+}

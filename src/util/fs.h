@@ -30,3 +30,14 @@ gboolean nms_fs_mkdir_p (const char *path, int mode, GError **error);
 
 /* Writes all of @len bytes, retrying on EINTR and short writes. */
 gboolean nms_fs_write_all (int fd, const char *buf, gsize len, const char *path, GError **error);
+
+/* rename(@from, @to) that fails with "File exists" instead of replacing an existing @to:
+ * renameat2(RENAME_NOREPLACE), atomic. Where the file system lacks it (EINVAL, ENOSYS,
+ * EOPNOTSUPP, e.g. NFS), an lstat() check followed by rename(): that fallback can only lose a
+ * race against another process creating the very same name in between. No fsync. */
+gboolean nms_fs_rename_noreplace (const char *from, const char *to, GError **error);
+
+/* nms_fs_rename_noreplace(), then fsync of the target directory (and of the source directory
+ * when it differs), like nms_fs_rename_durable(). When only an fsync failed, the file has
+ * moved and the message names the directory that could not be synced. */
+gboolean nms_fs_rename_durable_noreplace (const char *from, const char *to, GError **error);
