@@ -16,8 +16,8 @@ typedef enum {
     NMS_IMAP_ERROR_TLS,      /* certificate refused, or STARTTLS missing: exit 3 */
     NMS_IMAP_ERROR_AUTH,     /* login refused: exit 3 */
     NMS_IMAP_ERROR_STREAM,   /* connection lost or timed out mid-session: the session is dead */
-    NMS_IMAP_ERROR_PROTOCOL, /* unparsable or hostile reply: the session is dead */
-    NMS_IMAP_ERROR_NO,       /* the server said NO/BAD to one command: the session lives on */
+    NMS_IMAP_ERROR_PROTOCOL, /* unparsable or hostile reply, or BAD: the session is dead */
+    NMS_IMAP_ERROR_NO,       /* the server said NO to one command: the session lives on */
     NMS_IMAP_ERROR_ABORTED,  /* a callback returned FALSE: its error is prefixed in */
 } NmsImapError;
 
@@ -26,10 +26,11 @@ typedef struct _NmsImapSession NmsImapSession;
 /* Process-wide setup: ignores SIGPIPE, initialises GnuTLS. Call once before any thread. */
 void nms_imap_global_init (void);
 
-/* Connects and logs in for @account with @password (ignored for a tunnel). Verifies the TLS
- * chain against the system store or account->ca_file, and the host name; the error says which
- * check failed. A libetpan socket fd >= FD_SETSIZE is refused. Every read is guarded against
- * EOF mid-literal (LIBRARIES.md 1.3.1) and times out after account->timeout seconds.
+/* Connects and logs in for @account with @password (for a tunnel only used when the server
+ * does not send PREAUTH). Verifies the TLS chain, before LOGIN, against the system store or,
+ * when account->ca_file is set, against that file only; and the host name; the error says
+ * which check failed. A libetpan socket fd >= FD_SETSIZE is refused. Every read is guarded
+ * against EOF mid-literal (LIBRARIES.md 1.3.1) and times out after account->timeout seconds.
  * (transfer full) */
 NmsImapSession *nms_imap_session_connect (const NmsAccount *account, const char *password,
                                           GError **error);
@@ -85,7 +86,9 @@ typedef struct {
 } NmsImapBodySink;
 
 /* UID FETCH <uids> (UID BODY.PEEK[]) streaming each body to @sink, never holding a whole
- * message in memory. A server NO (some messages could not be fetched) returns FALSE with
+ * message in memory. A sink callback returning FALSE fails with ABORTED, its message
+ * included; a body for a uid not asked for fails with PROTOCOL; both leave the session dead.
+ * A server NO (some messages could not be fetched) returns FALSE with
  * NMS_IMAP_ERROR_NO after the messages it did deliver were handed to the sink; the caller
  * names those that did not arrive. */
 gboolean nms_imap_fetch_bodies (NmsImapSession *session, const guint32 *uids, guint n_uids,

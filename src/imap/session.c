@@ -1,1 +1,451 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later (stub: being written) */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * One IMAP session: connecting per TLS mode or through a tunnel, certificate checks before
+ * LOGIN, capabilities, logout, and the single translation of libetpan codes into GErrors. */
+#include "config.h"
+
+#include "imap/imap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+
+#include "imap/imap-private.h"
+
+G_DEFINE_QUARK (nms-imap-error-quark, nms_imap_error)
+
+void
+nms_imap_global_init (void)
+{
+    /* libetpan writes with send() without MSG_NOSIGNAL (LIBRARIES.md 1.3.4). */
+    signal (SIGPIPE, SIG_IGN);
+    gnutls_global_init ();
+}
+
+static const char *
+response_text (NmsImapSession *s)
+{
+    const char *text = s->imap != NULL ? s->imap->imap_response : NULL;
+
+    return (text != NULL && *text != '\0') ? text : "no reason given";
+}
+
+gboolean
+nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **error)
+{
+    switch (r) {
+    case MAILIMAP_ERROR_STREAM:
+        s->dead = TRUE;
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
+                     "connection to '%s' lost or timed out during %s", s->host, what);
+        break;
+    case MAILIMAP_ERROR_FATAL:
+        s->dead = TRUE;
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
+                     "server '%s' closed the connection during %s: %s", s->host, what,
+                     response_text (s));
+        break;
+    case MAILIMAP_ERROR_PARSE:
+        s->dead = TRUE;
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
+                     "cannot parse the reply of '%s' to %s", s->host, what);
+        break;
+    case MAILIMAP_ERROR_PROTOCOL:
+        /* A tagged BAD or a reply with a foreign tag: in the second case the session is out
+         * of step, and the two are indistinguishable here, so both end the session. */
+        s->dead = TRUE;
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
+                     "server '%s' rejected %s or answered out of step: %s", s->host, what,
+                     response_text (s));
+        break;
+    case MAILIMAP_ERROR_MEMORY:
+        g_error ("out of memory in libetpan during %s", what);
+        break;
+    case MAILIMAP_ERROR_BAD_STATE:
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO,
+                     "%s is not possible in the current state of the session with '%s'", what,
+                     s->host);
+        break;
+    default:
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO, "server '%s' refused %s: %s",
+                     s->host, what, response_text (s));
+        break;
+    }
+    return FALSE;
+}
+
+gboolean
+nms_imap_session_check_alive (NmsImapSession *s, GError **error)
+{
+    if (!s->dead && s->imap != NULL && s->imap->imap_stream != NULL)
+        return TRUE;
+    g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
+                 "connection to '%s' was lost earlier", s->host);
+    return FALSE;
+}
+
+gboolean
+nms_imap_session_has_capability (NmsImapSession *session, const char *name)
+{
+    struct mailimap_capability_data *caps;
+
+    g_return_val_if_fail (session != NULL && name != NULL, FALSE);
+    if (session->imap == NULL || session->imap->imap_connection_info == NULL)
+        return FALSE;
+    caps = session->imap->imap_connection_info->imap_capability;
+    if (caps == NULL || caps->cap_list == NULL)
+        return FALSE;
+    for (clistiter *it = clist_begin (caps->cap_list); it != NULL; it = clist_next (it)) {
+        struct mailimap_capability *cap = clist_content (it);
+
+        if (cap->cap_type == MAILIMAP_CAPABILITY_NAME && cap->cap_data.cap_name != NULL &&
+            g_ascii_strcasecmp (cap->cap_data.cap_name, name) == 0)
+            return TRUE;
+        if (cap->cap_type == MAILIMAP_CAPABILITY_AUTH_TYPE && cap->cap_data.cap_auth_type != NULL &&
+            g_ascii_strncasecmp (name, "AUTH=", 5) == 0 &&
+            g_ascii_strcasecmp (cap->cap_data.cap_auth_type, name + 5) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Asks for CAPABILITY again: after STARTTLS the earlier list must be discarded (RFC 3501
+ * §6.2.1), and after LOGIN servers announce more. */
+static gboolean
+refresh_capabilities (NmsImapSession *s, GError **error)
+{
+    struct mailimap_capability_data *caps = NULL;
+    int r = mailimap_capability (s->imap, &caps);
+
+    if (r != MAILIMAP_NO_ERROR)
+        return nms_imap_session_fail (s, r, "CAPABILITY", error);
+    mailimap_capability_data_free (caps);
+    return TRUE;
+}
+
+/* libetpan waits with select(): an fd >= FD_SETSIZE aborts the process under FORTIFY
+ * (LIBRARIES.md 1.3.3). */
+static gboolean
+check_fd (int fd, const char *host, int port, GError **error)
+{
+    if (fd >= 0 && fd < FD_SETSIZE)
+        return TRUE;
+    g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                 "cannot connect to '%s:%d': too many open files (descriptor %d is beyond %d)",
+                 host, port, fd, FD_SETSIZE);
+    return FALSE;
+}
+
+/* libetpan's TCP connect selects on the new socket itself, so look at the next free
+ * descriptor before handing it the job. */
+static gboolean
+probe_next_fd (const char *host, int port, GError **error)
+{
+    int probe = fcntl (0, F_DUPFD_CLOEXEC, 0);
+    gboolean ok;
+
+    if (probe < 0)
+        probe = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    ok = check_fd (probe, host, port, error);
+    if (probe >= 0)
+        close (probe);
+    return ok;
+}
+
+/* libetpan connects without blocking and keeps neither errno nor SO_ERROR, so the cause is
+ * pieced together: the resolver's answer, else how long the attempt took. */
+static const char *
+refused_cause (const char *host, gint64 elapsed_us, time_t timeout)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int r = getaddrinfo (host, NULL, &hints, &res);
+
+    if (r != 0)
+        return r == EAI_SYSTEM ? g_strerror (errno) : gai_strerror (r);
+    freeaddrinfo (res);
+    if (elapsed_us >= (gint64) timeout * G_USEC_PER_SEC - G_USEC_PER_SEC / 2)
+        return "timed out";
+    return "connection refused or host unreachable";
+}
+
+static gboolean
+connect_failed (NmsImapSession *s, int r, const char *cause, int port, GError **error)
+{
+    switch (r) {
+    case MAILIMAP_ERROR_CONNECTION_REFUSED:
+        break;
+    case MAILIMAP_ERROR_SSL:
+        cause = "TLS handshake failed";
+        break;
+    case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "cannot connect to '%s:%d': the server refused the connection: %s",
+                     s->host, port, response_text (s));
+        return FALSE;
+    case MAILIMAP_ERROR_STREAM:
+        cause = "connection closed or timed out before the greeting";
+        break;
+    case MAILIMAP_ERROR_PARSE:
+        cause = "the greeting is not IMAP";
+        break;
+    default:
+        cause = "unexpected error";
+        break;
+    }
+    g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT, "cannot connect to '%s:%d': %s",
+                 s->host, port, cause);
+    return FALSE;
+}
+
+static void
+set_sni (struct mailstream_ssl_context *ctx, void *data)
+{
+    mailstream_ssl_set_server_name (ctx, data);
+}
+
+/* Returns the libetpan greeting result (>= 0: authenticated or not) or -1 with @error. */
+static int
+connect_tcp (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
+{
+    gint64 start;
+    int r;
+
+    if (!probe_next_fd (s->host, port, error))
+        return -1;
+    start = g_get_monotonic_time ();
+    if (a->tls == NMS_TLS_IMAPS)
+        r = mailimap_ssl_connect_with_callback (s->imap, a->host, (uint16_t) port, set_sni,
+                                                a->host);
+    else
+        r = mailimap_socket_connect (s->imap, a->host, (uint16_t) port);
+    if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+        connect_failed (s, r,
+                        r == MAILIMAP_ERROR_CONNECTION_REFUSED
+                            ? refused_cause (a->host, g_get_monotonic_time () - start,
+                                             mailimap_get_timeout (s->imap))
+                            : NULL,
+                        port, error);
+        return -1;
+    }
+    if (!check_fd (mailstream_low_get_fd (mailstream_get_low (s->imap->imap_stream)), s->host,
+                   port, error))
+        return -1;
+    nms_imap_install_eof_guard (s->imap);
+    if (a->tls == NMS_TLS_IMAPS && !nms_imap_tls_verify (s->imap, a->host, a->ca_file, error))
+        return -1;
+    return r;
+}
+
+/* STARTTLS is required: never a silent downgrade to plain text. */
+static gboolean
+start_tls (NmsImapSession *s, const NmsAccount *a, GError **error)
+{
+    int r;
+
+    if (s->imap->imap_connection_info == NULL ||
+        s->imap->imap_connection_info->imap_capability == NULL) {
+        if (!refresh_capabilities (s, error))
+            return FALSE;
+    }
+    if (!nms_imap_session_has_capability (s, "STARTTLS")) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                     "server '%s' does not offer STARTTLS; refusing to log in without TLS",
+                     s->host);
+        return FALSE;
+    }
+    r = mailimap_socket_starttls_with_callback (s->imap, set_sni, a->host);
+    if (r != MAILIMAP_NO_ERROR) {
+        if (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_SSL) {
+            s->dead = TRUE;
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                         "STARTTLS with '%s' failed: TLS handshake failed (libetpan error %d)",
+                         s->host, r);
+            return FALSE;
+        }
+        return nms_imap_session_fail (s, r, "STARTTLS", error);
+    }
+    /* The TLS layer replaced the guarded socket driver: guard it again. */
+    nms_imap_install_eof_guard (s->imap);
+    if (!nms_imap_tls_verify (s->imap, a->host, a->ca_file, error))
+        return FALSE;
+    return refresh_capabilities (s, error);
+}
+
+static void
+dup_stdout_fd (GSubprocessLauncher *l, int fd)
+{
+    int copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+
+    if (copy >= 0)
+        g_subprocess_launcher_take_stdout_fd (l, copy);
+}
+
+/* A socketpair, not a pipe: libetpan always writes with send() (LIBRARIES.md 1.6). */
+static int
+connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
+{
+    g_autoptr (GSubprocessLauncher) l = NULL;
+    g_autoptr (GError) local = NULL;
+    mailstream *stream;
+    int sv[2];
+    int r;
+
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "cannot start tunnel '%s': socketpair: %s", a->tunnel, g_strerror (errno));
+        return -1;
+    }
+    if (sv[0] >= FD_SETSIZE) {
+        close (sv[0]);
+        close (sv[1]);
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "cannot start tunnel '%s': too many open files (descriptor beyond %d)",
+                     a->tunnel, FD_SETSIZE);
+        return -1;
+    }
+    l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+    dup_stdout_fd (l, sv[1]);
+    g_subprocess_launcher_take_stdin_fd (l, sv[1]);
+    s->tunnel = g_subprocess_launcher_spawn (l, &local, "/bin/sh", "-c", a->tunnel, NULL);
+    g_clear_object (&l); /* closes our copies of the child's end */
+    if (s->tunnel == NULL) {
+        close (sv[0]);
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "cannot start tunnel '%s': %s", a->tunnel, local->message);
+        return -1;
+    }
+    stream = mailstream_socket_open_timeout (sv[0], mailimap_get_timeout (s->imap));
+    if (stream == NULL) {
+        close (sv[0]);
+        g_error ("out of memory");
+    }
+    r = mailimap_connect (s->imap, stream);
+    if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "tunnel '%s' failed: %s (libetpan error %d)", a->tunnel,
+                     r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION ? "the server said BYE"
+                     : "no IMAP greeting (did the command fail?)", r);
+        return -1;
+    }
+    nms_imap_install_eof_guard (s->imap);
+    return r;
+}
+
+static gboolean
+login (NmsImapSession *s, const NmsAccount *a, const char *password, GError **error)
+{
+    int r;
+
+    if (a->user == NULL || password == NULL) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_AUTH,
+                     "cannot log in to '%s': %s", s->host,
+                     a->tunnel != NULL ? "the tunnel did not preauthenticate and no user and "
+                                         "password are configured"
+                                       : "no user or password");
+        return FALSE;
+    }
+    /* libetpan marks the password as private in its wire log; we never put it in errors. */
+    r = mailimap_login (s->imap, a->user, password);
+    if (r == MAILIMAP_ERROR_LOGIN) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_AUTH,
+                     "server '%s' refused the login of user '%s': %s", s->host, a->user,
+                     response_text (s));
+        return FALSE;
+    }
+    if (r != MAILIMAP_NO_ERROR)
+        return nms_imap_session_fail (s, r, "LOGIN", error);
+    return TRUE;
+}
+
+static int
+default_port (NmsTlsMode tls)
+{
+    return tls == NMS_TLS_IMAPS ? 993 : 143;
+}
+
+static gboolean
+connect_and_login (NmsImapSession *s, const NmsAccount *account, const char *password,
+                   int port, GError **error)
+{
+    int r;
+
+    if (account->tunnel != NULL)
+        r = connect_tunnel (s, account, error);
+    else
+        r = connect_tcp (s, account, port, error);
+    if (r < 0)
+        return FALSE;
+    if (account->tunnel == NULL && account->tls == NMS_TLS_STARTTLS) {
+        if (r == MAILIMAP_NO_ERROR_AUTHENTICATED) {
+            /* PREAUTH before STARTTLS is the downgrade of RFC 9051 §7.1.2 */
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                         "server '%s' sent PREAUTH on a plain connection; refusing it "
+                         "without TLS", s->host);
+            return FALSE;
+        }
+        if (!start_tls (s, account, error))
+            return FALSE;
+    }
+    if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED && !login (s, account, password, error))
+        return FALSE;
+    return refresh_capabilities (s, error);
+}
+
+NmsImapSession *
+nms_imap_session_connect (const NmsAccount *account, const char *password, GError **error)
+{
+    g_autoptr (NmsImapSession) s = g_new0 (NmsImapSession, 1);
+    int port = account->port > 0 ? account->port : default_port (account->tls);
+
+    g_return_val_if_fail (account->tunnel != NULL || account->host != NULL, NULL);
+    g_return_val_if_fail (port > 0 && port <= 65535, NULL);
+    s->host = g_strdup (account->tunnel != NULL ? "tunnel" : account->host);
+    s->imap = mailimap_new (0, NULL);
+    if (s->imap == NULL)
+        g_error ("out of memory");
+    /* Before connecting: it covers connect, the TLS handshake and every later wait. */
+    mailimap_set_timeout (s->imap, account->timeout > 0 ? account->timeout : 60);
+    if (!connect_and_login (s, account, password, port, error)) {
+        /* No LOGOUT either to a server that failed verification or broke off. */
+        s->dead = TRUE;
+        return NULL;
+    }
+    return g_steal_pointer (&s);
+}
+
+/* Waits up to 2 s for the tunnel command to exit after its socket closed, then kills it. */
+static void
+stop_tunnel (GSubprocess *p)
+{
+    for (int i = 0; i < 40 && g_subprocess_get_identifier (p) != NULL; i++)
+        g_usleep (50 * 1000);
+    if (g_subprocess_get_identifier (p) != NULL)
+        g_subprocess_force_exit (p);
+    g_subprocess_wait (p, NULL, NULL);
+}
+
+void
+nms_imap_session_free (NmsImapSession *session)
+{
+    if (session == NULL)
+        return;
+    if (session->imap != NULL) {
+        if (!session->dead && session->imap->imap_stream != NULL &&
+            session->imap->imap_state != MAILIMAP_STATE_DISCONNECTED)
+            mailimap_logout (session->imap);
+        mailimap_free (session->imap); /* closes the socket: the tunnel sees EOF */
+    }
+    if (session->tunnel != NULL) {
+        stop_tunnel (session->tunnel);
+        g_object_unref (session->tunnel);
+    }
+    g_free (session->host);
+    g_free (session);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Shared by the files of src/imap/: the session struct, the one place that translates libetpan
+ * result codes into NmsImapError, TLS verification, and cleanups for libetpan types. */
+#pragma once
+
+#include "imap/imap.h"
+
+#include <gio/gio.h>
+#include <libetpan/libetpan.h>
+
+struct _NmsImapSession {
+    mailimap *imap;
+    char *host;          /* for messages: the account's host, or "tunnel" */
+    GSubprocess *tunnel; /* NULL unless the account has a tunnel command */
+    gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
+};
+
+/* Only typedef'd libetpan types can have autoptr cleanups; structs are freed explicitly. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (mailimap, mailimap_free)
+
+/* Translates libetpan result @r of command @what (e.g. "SELECT 'Junk'") into @error:
+ * MAILIMAP_ERROR_STREAM -> STREAM, PARSE/PROTOCOL -> PROTOCOL, FATAL (BYE) -> STREAM (all three
+ * mark the session dead), the command-specific codes -> NO with the server's response text.
+ * Always returns FALSE. @r must be an error code. */
+gboolean nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **error);
+
+/* FALSE with STREAM when the session is already dead. */
+gboolean nms_imap_session_check_alive (NmsImapSession *s, GError **error);
+
+/* Replaces the low driver of @imap's stream with one that turns a read of 0 (EOF) into -1, so
+ * libetpan 1.9.4 reports MAILIMAP_ERROR_STREAM instead of spinning (LIBRARIES.md 1.3.1). */
+void nms_imap_install_eof_guard (mailimap *imap);
+
+/* Records the bytes read from now on, to find what libetpan hides: it turns every string into
+ * a C string, so a NUL byte inside a folder name silently cuts the name short. */
+void nms_imap_capture_start (mailimap *imap);
+/* Ends the capture. (transfer full, NULL when there was none.) @nul_seen_out: a NUL byte was
+ * read; @complete_out: the capture holds every byte (it stops growing at 64 MiB). */
+GByteArray *nms_imap_capture_stop (mailimap *imap, gboolean *nul_seen_out,
+                                   gboolean *complete_out);
+
+/* Verifies the certificate chain of @imap's (TLS) stream for @host against the system trust
+ * store, or only against @ca_file when it is not NULL. Fails with NMS_IMAP_ERROR_TLS naming
+ * the check that failed. */
+gboolean nms_imap_tls_verify (mailimap *imap, const char *host, const char *ca_file,
+                              GError **error);
