@@ -121,7 +121,9 @@ nms_cmd_pull (const NmsCliOptions *options)
             continue;
         if (g_hash_table_contains (whole, account->name))
             folders = NULL;
-        status = MAX (status, pull_one (&ctx, config, account, folders, options));
+        int account_status = pull_one (&ctx, config, account, folders, options);
+
+        status = MAX (status, account_status);
     }
     nms_output_finish (&ctx);
     return status;

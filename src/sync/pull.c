@@ -231,8 +231,19 @@ typedef struct {
     gsize n_wanted;
     GHashTable *arrived;          /* uids delivered */
     NmsMaildirDelivery *current;
-    GError *disk_error;           /* a local write failure: stops the folder */
+    GError *disk_error;           /* a full disk: stops the run, not just the folder */
 } Download;
+
+/* Keeps a copy of a local disk failure: the imap layer reports only ABORTED, and a full disk
+ * must stop the run rather than just this folder. */
+static gboolean
+remember_disk_error (Download *d, GError **error)
+{
+    if (error != NULL && *error != NULL && d->disk_error == NULL &&
+        g_error_matches (*error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_NOSPACE))
+        d->disk_error = g_error_copy (*error);
+    return FALSE;
+}
 
 static gboolean
 download_chunk (const char *data, gsize len, gpointer user_data, GError **error)
@@ -242,10 +253,10 @@ download_chunk (const char *data, gsize len, gpointer user_data, GError **error)
     if (d->current == NULL) {
         d->current = nms_maildir_delivery_begin (d->dir, error);
         if (d->current == NULL)
-            return FALSE;
+            return remember_disk_error (d, error);
     }
     if (!nms_maildir_delivery_write (d->current, data, len, error))
-        return FALSE;
+        return remember_disk_error (d, error);
     d->run->ctx->progress.bytes_added += len;
     nms_context_progress (d->run->ctx);
     return TRUE;
@@ -269,12 +280,12 @@ download_done (guint32 uid, gpointer user_data, GError **error)
         return FALSE;
     }
     if (d->current == NULL && (d->current = nms_maildir_delivery_begin (d->dir, error)) == NULL)
-        return FALSE;
+        return remember_disk_error (d, error);
     name = nms_maildir_name_new (uid, m->flags);
     path = nms_maildir_delivery_commit (g_steal_pointer (&d->current), name,
                                         !nms_maildir_flags_has (m->flags, 'S'), error);
     if (path == NULL)
-        return FALSE;
+        return remember_disk_error (d, error);
     g_hash_table_add (d->arrived, GUINT_TO_POINTER (uid));
     d->run->ctx->progress.messages_added++;
     nms_context_progress (d->run->ctx);
@@ -338,6 +349,10 @@ download_all (Run *run, const Folder *folder, const char *dir, GArray *plan, GEr
         /* Commit what arrived even when the batch failed: those files are already durable. */
         if (!nms_state_commit (run->state, error)) {
             nms_state_rollback (run->state);
+            return FALSE;
+        }
+        if (d.disk_error != NULL) {
+            g_propagate_error (error, g_steal_pointer (&d.disk_error));
             return FALSE;
         }
         if (!ok && g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO)) {

@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Sourced by scripts/demo and scripts/test: installs the Debian packages nmsync needs to build
+# and test when any is missing, then configures and builds into ${NMSYNC_BUILD:-build}.
+
+NMSYNC_PACKAGES="build-essential libdpkg-perl meson ninja-build pkg-config
+  libetpan-dev libnotmuch-dev libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libgnutls28-dev
+  dovecot-imapd dovecot-core notmuch openssl"
+
+nmsync_install_deps () {
+    local missing=() p
+    for p in $NMSYNC_PACKAGES $NMSYNC_EXTRA_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "nmsync: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || return 1
+    # policy-rc.d keeps the packaged Dovecot from starting a system service: tests and the
+    # demo run private instances only.
+    $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || return 1
+}
+
+nmsync_build () {
+    local dir="${NMSYNC_BUILD:-build}"
+    if [ ! -f "$dir/build.ninja" ]; then
+        # shellcheck disable=SC2086
+        meson setup "$dir" $NMSYNC_MESON_ARGS >/dev/null || { meson setup "$dir" $NMSYNC_MESON_ARGS; return 1; }
+    fi
+    ninja -C "$dir" >/dev/null || { ninja -C "$dir"; return 1; }
+}
