@@ -8,7 +8,7 @@ NMSYNC_PACKAGES="build-essential libdpkg-perl meson ninja-build pkg-config
 
 nmsync_install_deps () {
     local missing=() p
-    for p in $NMSYNC_PACKAGES $NMSYNC_EXTRA_PACKAGES; do
+    for p in $NMSYNC_PACKAGES ${NMSYNC_EXTRA_PACKAGES:-}; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -26,7 +26,7 @@ nmsync_build () {
     local dir="${NMSYNC_BUILD:-build}"
     if [ ! -f "$dir/build.ninja" ]; then
         # shellcheck disable=SC2086
-        meson setup "$dir" $NMSYNC_MESON_ARGS >/dev/null || { meson setup "$dir" $NMSYNC_MESON_ARGS; return 1; }
+        meson setup "$dir" ${NMSYNC_MESON_ARGS:-} >/dev/null || { meson setup "$dir" ${NMSYNC_MESON_ARGS:-}; return 1; }
     fi
     ninja -C "$dir" >/dev/null || { ninja -C "$dir"; return 1; }
 }
