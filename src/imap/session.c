@@ -116,16 +116,23 @@ nms_imap_session_has_capability (NmsImapSession *session, const char *name)
 }
 
 /* Asks for CAPABILITY again: after STARTTLS the earlier list must be discarded (RFC 3501
- * §6.2.1), and after LOGIN servers announce more. */
+ * §6.2.1), and after LOGIN servers announce more. libetpan 1.9.4's mailimap_capability()
+ * copies the stored list without checking it, and crashes when a server answers OK without
+ * an untagged CAPABILITY: send it as a custom command instead, which stores what comes back
+ * (if anything) in imap_connection_info, where has_capability() reads it. */
 static gboolean
 refresh_capabilities (NmsImapSession *s, GError **error)
 {
-    struct mailimap_capability_data *caps = NULL;
-    int r = mailimap_capability (s->imap, &caps);
+    struct mailimap_connection_info *info = s->imap->imap_connection_info;
+    int r;
 
+    if (info != NULL && info->imap_capability != NULL) {
+        mailimap_capability_data_free (info->imap_capability);
+        info->imap_capability = NULL;
+    }
+    r = mailimap_custom_command (s->imap, "CAPABILITY");
     if (r != MAILIMAP_NO_ERROR)
         return nms_imap_session_fail (s, r, "CAPABILITY", error);
-    mailimap_capability_data_free (caps);
     return TRUE;
 }
 

@@ -68,15 +68,19 @@ choose_folders (Run *run, GPtrArray *list)
         Folder *folder;
 
         if (f->name == NULL) {
+            /* The wire name is hostile by definition here: escape it before it reaches a
+             * terminal (an ESC byte could drive the terminal). */
+            g_autofree char *shown = g_strescape (f->wire_name, NULL);
+
             nms_context_skip (run->ctx, "%s: folder '%s' skipped: %s", run->account->name,
-                              f->wire_name, f->problem ? f->problem : "invalid name");
+                              shown, f->problem ? f->problem : "invalid name");
             continue;
         }
         if (f->noselect || !requested (run, f->name))
             continue;
         relpath = nms_maildir_folder_to_path (f->name, f->delimiter, run->account->layout, &error);
         if (relpath == NULL) {
-            nms_context_skip (run->ctx, "%s: folder skipped: %s", run->account->name,
+            nms_context_skip (run->ctx, "%s: %s; folder skipped", run->account->name,
                               error->message);
             continue;
         }
