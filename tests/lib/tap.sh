@@ -34,6 +34,7 @@
 # when any check failed. If the script itself ends with a non-zero status outside a check
 # (set -e, a crash, a signal), a final `not ok` line reports it.
 # Variables: TAP_ROOT (per-test temp root), TAP_FAILED (number of failed checks).
+# TAP_QUIET=1 (set before sourcing) drops the plan and the kept-dir line: for scripts/demo.
 
 if [ -n "${_TAP_SH_LOADED:-}" ]; then
     return 0
@@ -281,14 +282,16 @@ _tap_exit ()
     for ((i = ${#_TAP_AT_EXIT[@]} - 1; i >= 0; i--)); do
         eval "${_TAP_AT_EXIT[i]}" </dev/null >>"$TAP_ROOT/.at_exit.log" 2>&1 || true
     done
-    if [ "$_TAP_SKIPPED_ALL" -eq 0 ] && [ "$_TAP_DONE" -eq 0 ]; then
+    if [ "${TAP_QUIET:-0}" = 1 ]; then
+        : # scripts/demo uses the helpers, not the TAP output
+    elif [ "$_TAP_SKIPPED_ALL" -eq 0 ] && [ "$_TAP_DONE" -eq 0 ]; then
         if [ "$rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
             _tap_result NOTOK "test script ended early with exit status $rc"
         fi
         printf '1..%d\n' "$_TAP_N"
     fi
     if [ "${NMSYNC_KEEP_TMP:-0}" = 1 ]; then
-        printf '# kept temp dir %s\n' "$TAP_ROOT"
+        [ "${TAP_QUIET:-0}" = 1 ] || printf '# kept temp dir %s\n' "$TAP_ROOT"
     else
         rm -rf "$TAP_ROOT"
     fi
