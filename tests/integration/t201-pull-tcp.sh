@@ -49,3 +49,14 @@ check_match "ACCOUNT/FOLDER: one folder synced" "1 folders" "$(cat "$NMS_OUT")"
 nmsync_run pull test/NoSuchFolder
 check_eq "unknown folder argument: exit status 1" 1 "$NMS_RC"
 check_match "unknown folder is named" "'NoSuchFolder' does not exist" "$(cat "$NMS_ERR")"
+
+# On a terminal: one status line redrawn in place (carriage return + erase line), then the
+# summary. `script` gives nmsync a pseudo-terminal.
+rm -rf "$NMS_MAILDIR" "$NMS_STATE"
+script -qec "'$NMSYNC' -c '$NMS_CONFIG' pull" /dev/null > "$NMS_HOME/tty.out" 2>&1
+check_eq "on a terminal: exit 0" 0 "$?"
+check "on a terminal: the status line is redrawn in place" grep -q $'\r\033\[K' "$NMS_HOME/tty.out"
+check_match "on a terminal: the status line shows folders, messages, bytes and rate" \
+    "folders [0-9]+/[0-9]+, [0-9]+ messages, [0-9.]+ [KMG]?i?B, [0-9.]+ [KMG]?i?B/s" \
+    "$(tr '\r' '\n' < "$NMS_HOME/tty.out")"
+check "not on a terminal: no control sequences" bash -c "! grep -q $'\033' '$NMS_OUT' '$NMS_ERR'"
