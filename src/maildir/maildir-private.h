@@ -18,6 +18,10 @@ gboolean nms_maildir_flags_valid (const char *flags);
  * NMS_MAILDIR_ERROR_IO; the message is kept. Takes ownership of @fs_error. Returns FALSE. */
 gboolean nms_maildir_propagate_fs_error (GError **error, GError *fs_error);
 
+/* Sets @error from errno @err as nms_fs_set_error() would ("@what '@path': strerror"), with
+ * the NMS_MAILDIR_ERROR code that nms_maildir_propagate_fs_error() picks. Returns FALSE. */
+gboolean nms_maildir_io_error (GError **error, int err, const char *what, const char *path);
+
 /* @s made safe to quote in an error message: control characters (and, when @s is not valid
  * UTF-8, bytes >= 0x80) become "\xNN". (transfer full) */
 char *nms_maildir_escape_for_message (const char *s);

@@ -156,3 +156,55 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirEntry, nms_maildir_entry_free)
  * gives an empty array.
  * (transfer full: GPtrArray of NmsMaildirEntry, with free func) */
 GPtrArray *nms_maildir_scan (const char *folder_dir, GError **error);
+
+/* ---- push, moves and re-pairing ------------------------------------------------------ */
+
+/* The file's Message-ID, parsed from its header only (GMime; the header is read up to the
+ * first empty line, at most 1 MiB), unfolded and without <>. *message_id_out is NULL, and the
+ * call still succeeds, when the file has none or is not mail at all (also: no header because
+ * the file starts with an empty line, an empty ID, an ID that is not UTF-8). IO error naming
+ * @path when it cannot be opened or read or is not a regular file. (*message_id_out: transfer
+ * full) */
+gboolean nms_maildir_message_id (const char *path, char **message_id_out, GError **error);
+
+/* The size the message has with CRLF line ends (what a server reports as RFC822.SIZE for the
+ * copy nmsync uploads): bytes plus the LFs that no CR precedes. Reads the file in 64 KiB
+ * chunks. IO error naming @path as for nms_maildir_message_id(). */
+gboolean nms_maildir_crlf_size (const char *path, guint64 *size_out, GError **error);
+
+/* Renames @path so that it carries ",U=@uid" (@uid 0: drops the field), keeping the rest of
+ * the name and its directory; durable, never overwrites. An existing ",U=" field is replaced
+ * where it stands, a new one is appended to the base (before ":2,"). Returns the new path
+ * (@path itself when the name already says so). BAD_NAME when the name does not parse; IO
+ * when @path is missing or the target exists (the message names both); when only the final
+ * directory fsync fails the file has moved and the message names that directory.
+ * (transfer full) */
+char *nms_maildir_set_uid (const char *path, guint32 uid, GError **error);
+
+/* Moves @path into @dest_folder_dir/cur/: ",U=" dropped, the rest of the base and the ":2,"
+ * flags kept (a name without info gets ":2,"), durable (file and both directories fsynced),
+ * never overwrites. Returns the new path. BAD_NAME when the name does not parse; IO (or
+ * NOSPACE) when @path is missing, the target exists (the message names both) or a rename or
+ * fsync fails; when only a directory fsync fails the file has moved and the message names
+ * that directory. (transfer full) */
+char *nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error);
+
+typedef struct {
+    char *name;    /* decoded folder name, '/' between levels ("INBOX", "Archive/2024") */
+    char *relpath; /* relative to the root, as nms_maildir_folder_to_path gives it */
+} NmsMaildirFolder;
+
+void nms_maildir_folder_free (NmsMaildirFolder *folder);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirFolder, nms_maildir_folder_free)
+
+/* The folders under @root: every directory with cur/ and new/ (maildir++: the root itself is
+ * INBOX when it has cur/, ".a.b" is "a/b", ".notmuch" is skipped; verbatim: "a/b" is "a/b",
+ * "INBOX" is INBOX, found by a walk of at most 32 levels that skips dot directories and cur/,
+ * new/, tmp/). Symbolic links are not followed. A directory is listed only when
+ * nms_maildir_folder_to_path (name, '/', layout) gives back exactly its relpath, so names that
+ * cannot be mapped back (not UTF-8, an empty component, "inbox" or ".INBOX") are skipped.
+ * Sorted by name (strcmp). A missing @root gives an empty array; IO when @root cannot be read
+ * (verbatim: also any subdirectory, except one we may not open (EACCES, e.g. a root-owned
+ * lost+found), which is skipped with whatever it holds).
+ * (transfer full: GPtrArray of NmsMaildirFolder, with free func) */
+GPtrArray *nms_maildir_list_folders (const char *root, NmsMaildirLayout layout, GError **error);

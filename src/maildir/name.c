@@ -202,3 +202,12 @@ nms_maildir_propagate_fs_error (GError **error, GError *fs_error)
     g_error_free (fs_error);
     return FALSE;
 }
+
+gboolean
+nms_maildir_io_error (GError **error, int err, const char *what, const char *path)
+{
+    GError *fs_error = NULL;
+
+    nms_fs_set_error (&fs_error, err, what, path);
+    return nms_maildir_propagate_fs_error (error, fs_error);
+}

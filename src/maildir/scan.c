@@ -32,15 +32,6 @@ nms_maildir_entry_free (NmsMaildirEntry *e)
     g_free (e);
 }
 
-static gboolean
-io_error (GError **error, int err, const char *what, const char *path)
-{
-    GError *fs_error = NULL;
-
-    nms_fs_set_error (&fs_error, err, what, path);
-    return nms_maildir_propagate_fs_error (error, fs_error);
-}
-
 /* d_type when the file system fills it in, lstat() otherwise (DT_UNKNOWN on some file
  * systems); never follows a symbolic link. */
 static FileKind
@@ -93,7 +84,8 @@ scan_subdir (const char *folder_dir, const char *subdir, GPtrArray *entries, GEr
     int err;
 
     if (dir == NULL)
-        return errno == ENOENT || io_error (error, errno, "cannot open directory", dir_path);
+        return errno == ENOENT
+               || nms_maildir_io_error (error, errno, "cannot open directory", dir_path);
     for (errno = 0; (de = readdir (dir)) != NULL; errno = 0) {
         g_autofree char *path = NULL;
         FileKind kind;
@@ -108,7 +100,7 @@ scan_subdir (const char *folder_dir, const char *subdir, GPtrArray *entries, GEr
     }
     err = errno;
     closedir (dir);
-    return err == 0 || io_error (error, err, "cannot read directory", dir_path);
+    return err == 0 || nms_maildir_io_error (error, err, "cannot read directory", dir_path);
 }
 
 static gint
@@ -200,7 +192,7 @@ nms_maildir_remove (const char *path, GError **error)
     g_return_val_if_fail (path != NULL, FALSE);
 
     if (unlink (path) != 0)
-        return errno == ENOENT || io_error (error, errno, "cannot remove", path);
+        return errno == ENOENT || nms_maildir_io_error (error, errno, "cannot remove", path);
     /* Without the fsync a crash could bring the file back after we recorded its removal. */
     dir = g_path_get_dirname (path);
     if (!nms_fs_fsync_dir (dir, &fs_error))

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Reading a message file without loading it: its Message-ID from the header alone (GMime) and
+ * its size with CRLF line ends, both in bounded memory whatever the size of the file. */
+#include "config.h"
+
+#include "maildir/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+
+#include "maildir/maildir-private.h"
+#include "util/fs.h"
+
+#define HEADER_MAX (1024 * 1024)
+#define CHUNK_SIZE (64 * 1024)
+
+/* g_mime_init() is not thread-safe and folder workers may call us in parallel. */
+static void
+ensure_gmime (void)
+{
+    static gsize initialized = 0;
+
+    if (g_once_init_enter (&initialized)) {
+        g_mime_init ();
+        g_once_init_leave (&initialized, 1);
+    }
+}
+
+/* Opens @path for reading and checks that it is a regular file (O_NONBLOCK so that a FIFO
+ * in its place cannot hang the open; it has no effect on regular files). Returns -1 with
+ * @error set on failure. */
+static int
+open_message (const char *path, GError **error)
+{
+    struct stat st;
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        nms_maildir_io_error (error, errno, "cannot open", path);
+        return -1;
+    }
+    if (fstat (fd, &st) != 0) {
+        nms_maildir_io_error (error, errno, "cannot stat", path);
+        nms_fd_clear (&fd);
+        return -1;
+    }
+    if (!S_ISREG (st.st_mode)) {
+        g_set_error (error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_IO,
+                     "cannot read '%s': not a regular file", path);
+        nms_fd_clear (&fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* read(2) that retries on EINTR. Returns the byte count, 0 at the end, -1 with @error set. */
+static gssize
+read_some (int fd, guint8 *buf, gsize len, const char *path, GError **error)
+{
+    gssize n;
+
+    do
+        n = read (fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        nms_maildir_io_error (error, errno, "cannot read", path);
+    return n;
+}
+
+/* Offset just past the empty line that ends the header ("\n\n" or "\n\r\n"), searching
+ * @data from @from; 0 when there is none yet. A file that starts with an empty line has no
+ * header at all: that is -1. */
+static gssize
+header_end (const guint8 *data, gsize len, gsize from)
+{
+    if (len >= 1 && data[0] == '\n')
+        return -1;
+    if (len >= 2 && data[0] == '\r' && data[1] == '\n')
+        return -1;
+    for (gsize i = from; i < len; i++) {
+        if (data[i] != '\n')
+            continue;
+        if (i + 1 < len && data[i + 1] == '\n')
+            return (gssize) (i + 2);
+        if (i + 2 < len && data[i + 1] == '\r' && data[i + 2] == '\n')
+            return (gssize) (i + 3);
+    }
+    return 0;
+}
+
+/* Reads the header of @fd (up to and including the empty line that ends it, at most
+ * HEADER_MAX bytes) into @buf. Sets *@no_header_out when the file starts with an empty line. */
+static gboolean
+read_header (int fd, const char *path, GByteArray *buf, gboolean *no_header_out, GError **error)
+{
+    gsize searched = 0;
+
+    *no_header_out = FALSE;
+    while (buf->len < HEADER_MAX) {
+        gsize old_len = buf->len;
+        gsize want = MIN ((gsize) 8192, HEADER_MAX - old_len);
+        gssize n;
+        gssize end;
+
+        g_byte_array_set_size (buf, (guint) (old_len + want));
+        n = read_some (fd, buf->data + old_len, want, path, error);
+        if (n < 0)
+            return FALSE;
+        g_byte_array_set_size (buf, (guint) (old_len + (gsize) n));
+        /* Look again at the last two old bytes: the empty line may straddle two reads. */
+        end = header_end (buf->data, buf->len, searched);
+        if (end < 0) {
+            *no_header_out = TRUE;
+            return TRUE;
+        }
+        if (end > 0) {
+            g_byte_array_set_size (buf, (guint) end);
+            return TRUE;
+        }
+        if (n == 0)
+            return TRUE;
+        searched = buf->len >= 2 ? buf->len - 2 : 0;
+    }
+    return TRUE;
+}
+
+/* Parses @header (consumed) and returns its Message-ID, or NULL. GMime has no autoptr
+ * cleanups of its own, hence the explicit unrefs. */
+static char *
+parse_message_id (GByteArray *header)
+{
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array (header);
+    GMimeParser *parser = g_mime_parser_new_with_stream (stream);
+    GMimeMessage *message;
+    const char *id = NULL;
+    char *result = NULL;
+
+    g_mime_parser_set_format (parser, GMIME_FORMAT_MESSAGE);
+    message = g_mime_parser_construct_message (parser, NULL);
+    if (message != NULL)
+        id = g_mime_message_get_message_id (message);
+    /* An ID that is empty or not UTF-8 (raw 8-bit garbage) identifies nothing we could store
+     * or compare with notmuch's; it counts as none. */
+    if (id != NULL && *id != '\0' && g_utf8_validate (id, -1, NULL))
+        result = g_strdup (id);
+    g_clear_object (&message);
+    g_object_unref (parser);
+    g_object_unref (stream);
+    return result;
+}
+
+gboolean
+nms_maildir_message_id (const char *path, char **message_id_out, GError **error)
+{
+    GByteArray *header = NULL;
+    gboolean no_header = FALSE;
+    int fd;
+
+    g_return_val_if_fail (path != NULL && message_id_out != NULL, FALSE);
+
+    *message_id_out = NULL;
+    fd = open_message (path, error);
+    if (fd < 0)
+        return FALSE;
+    header = g_byte_array_new ();
+    if (!read_header (fd, path, header, &no_header, error)) {
+        g_byte_array_unref (header);
+        nms_fd_clear (&fd);
+        return FALSE;
+    }
+    nms_fd_clear (&fd);
+    if (no_header || header->len == 0) {
+        g_byte_array_unref (header);
+        return TRUE;
+    }
+    ensure_gmime ();
+    *message_id_out = parse_message_id (header);
+    return TRUE;
+}
+
+/* The LFs in @data[0..@len) that no CR precedes; *@prev_cr carries whether the byte before
+ * @data was a CR, across chunks. */
+static guint64
+count_bare_lf (const char *data, gsize len, gboolean *prev_cr)
+{
+    const char *p = data;
+    const char *end = data + len;
+    guint64 bare = 0;
+
+    while (p < end) {
+        const char *lf = memchr (p, '\n', (gsize) (end - p));
+
+        if (lf == NULL)
+            break;
+        if (!(lf == data ? *prev_cr : lf[-1] == '\r'))
+            bare++;
+        p = lf + 1;
+    }
+    if (len > 0)
+        *prev_cr = data[len - 1] == '\r';
+    return bare;
+}
+
+gboolean
+nms_maildir_crlf_size (const char *path, guint64 *size_out, GError **error)
+{
+    g_autofree char *buf = NULL;
+    gboolean prev_cr = FALSE;
+    guint64 size = 0;
+    int fd;
+
+    g_return_val_if_fail (path != NULL && size_out != NULL, FALSE);
+
+    fd = open_message (path, error);
+    if (fd < 0)
+        return FALSE;
+    buf = g_malloc (CHUNK_SIZE);
+    for (;;) {
+        gssize n = read_some (fd, (guint8 *) buf, CHUNK_SIZE, path, error);
+
+        if (n < 0) {
+            nms_fd_clear (&fd);
+            return FALSE;
+        }
+        if (n == 0)
+            break;
+        size += (guint64) n + count_bare_lf (buf, (gsize) n, &prev_cr);
+    }
+    nms_fd_clear (&fd);
+    *size_out = size;
+    return TRUE;
+}
