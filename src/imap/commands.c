@@ -107,6 +107,9 @@ nms_imap_list (NmsImapSession *session, GError **error)
 
         if (mb == NULL || mb->mb_name == NULL)
             continue;
+        /* nms_imap_folder_wire_name() needs it; servers use one delimiter per namespace */
+        if (session->delimiter == 0)
+            session->delimiter = mb->mb_delimiter;
         g_ptr_array_add (folders, folder_from_list (mb, nul_seen, complete ? raw : NULL));
     }
     mailimap_list_result_free (result);
@@ -148,8 +151,8 @@ nms_imap_select (NmsImapSession *session, const char *wire_name, gboolean read_o
 
 /* ---- helpers for FETCH --------------------------------------------------------------------- */
 
-static struct mailimap_msg_att_static *
-msg_att_static (struct mailimap_msg_att *att, int type)
+struct mailimap_msg_att_static *
+nms_imap_msg_att_static (struct mailimap_msg_att *att, int type)
 {
     for (clistiter *it = clist_begin (att->att_list); it != NULL; it = clist_next (it)) {
         struct mailimap_msg_att_item *item = clist_content (it);
@@ -162,10 +165,10 @@ msg_att_static (struct mailimap_msg_att *att, int type)
 }
 
 /* The UID of a FETCH response, 0 when it has none. */
-static guint32
-msg_att_uid (struct mailimap_msg_att *att)
+guint32
+nms_imap_msg_att_uid (struct mailimap_msg_att *att)
 {
-    struct mailimap_msg_att_static *st = msg_att_static (att, MAILIMAP_MSG_ATT_UID);
+    struct mailimap_msg_att_static *st = nms_imap_msg_att_static (att, MAILIMAP_MSG_ATT_UID);
 
     return st != NULL ? st->att_data.att_uid : 0;
 }
@@ -228,8 +231,8 @@ flags_to_letters (struct mailimap_msg_att_dynamic *dyn, char letters[8])
 }
 
 /* A set of sorted, unique @uids, with runs coalesced into ranges ("1:5,9"). */
-static struct mailimap_set *
-set_from_sorted (const guint32 *uids, guint n)
+struct mailimap_set *
+nms_imap_set_from_sorted (const guint32 *uids, guint n)
 {
     struct mailimap_set *set = mailimap_set_new_empty ();
 
@@ -245,8 +248,8 @@ set_from_sorted (const guint32 *uids, guint n)
     return set;
 }
 
-static gint
-cmp_uid (gconstpointer a, gconstpointer b)
+gint
+nms_imap_cmp_uid (gconstpointer a, gconstpointer b)
 {
     guint32 x = *(const guint32 *) a;
     guint32 y = *(const guint32 *) b;
@@ -263,10 +266,10 @@ no_progress (size_t current, size_t maximum, void *context)
  * (and then freed), so memory stays bounded, and @body_fn (may be NULL) for every chunk of a
  * body. libetpan calls the att handler only when a progress callback is set (LIBRARIES.md
  * 1.5). Restores the handlers either way. */
-static int
-uid_fetch_streaming (NmsImapSession *s, struct mailimap_set *set, struct mailimap_fetch_type *type,
-                     mailimap_msg_att_handler *att_fn, mailimap_msg_body_handler *body_fn,
-                     void *ctx)
+int
+nms_imap_uid_fetch_streaming (NmsImapSession *s, struct mailimap_set *set,
+                              struct mailimap_fetch_type *type, mailimap_msg_att_handler *att_fn,
+                              mailimap_msg_body_handler *body_fn, void *ctx)
 {
     clist *result = NULL;
     int r;
@@ -295,11 +298,12 @@ static void
 info_att_handler (struct mailimap_msg_att *att, void *ctx)
 {
     GArray *entries = ctx;
-    struct mailimap_msg_att_static *size = msg_att_static (att, MAILIMAP_MSG_ATT_RFC822_SIZE);
+    struct mailimap_msg_att_static *size =
+        nms_imap_msg_att_static (att, MAILIMAP_MSG_ATT_RFC822_SIZE);
     struct mailimap_msg_att_dynamic *dyn = msg_att_dynamic (att);
     InfoEntry e = { { 0 }, entries->len };
 
-    e.info.uid = msg_att_uid (att);
+    e.info.uid = nms_imap_msg_att_uid (att);
     /* An unsolicited FETCH (a flag change from another client) may lack UID or size; the
      * solicited reply for that message carries all three. */
     if (e.info.uid == 0 || size == NULL || dyn == NULL)
@@ -338,7 +342,7 @@ nms_imap_fetch_infos (NmsImapSession *session, guint32 first, GError **error)
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_uid ());
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_flags ());
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_rfc822_size ());
-    r = uid_fetch_streaming (session, set, type, info_att_handler, NULL, entries);
+    r = nms_imap_uid_fetch_streaming (session, set, type, info_att_handler, NULL, entries);
     mailimap_fetch_type_free (type);
     mailimap_set_free (set);
     if (r != MAILIMAP_NO_ERROR) {
@@ -413,16 +417,17 @@ static void
 body_att_handler (struct mailimap_msg_att *att, void *ctx)
 {
     BodyFetch *bf = ctx;
-    struct mailimap_msg_att_static *st = msg_att_static (att, MAILIMAP_MSG_ATT_BODY_SECTION);
+    struct mailimap_msg_att_static *st =
+        nms_imap_msg_att_static (att, MAILIMAP_MSG_ATT_BODY_SECTION);
     struct mailimap_msg_att_body_section *sec = st != NULL ? st->att_data.att_body_section : NULL;
     gboolean streamed = bf->streamed;
-    guint32 uid = msg_att_uid (att);
+    guint32 uid = nms_imap_msg_att_uid (att);
     guint32 *hit;
 
     bf->streamed = FALSE;
     if (bf->error != NULL || (st == NULL && !streamed))
         return;
-    hit = bsearch (&uid, bf->batch, bf->n_batch, sizeof (guint32), cmp_uid);
+    hit = bsearch (&uid, bf->batch, bf->n_batch, sizeof (guint32), nms_imap_cmp_uid);
     if (uid == 0) {
         g_set_error (&bf->error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
                      "server '%s' sent a message body without UID", bf->session->host);
@@ -466,7 +471,7 @@ body_fetch_type (void)
 static int
 fetch_batch (BodyFetch *bf, const guint32 *uids, guint n)
 {
-    struct mailimap_set *set = set_from_sorted (uids, n);
+    struct mailimap_set *set = nms_imap_set_from_sorted (uids, n);
     struct mailimap_fetch_type *type = body_fetch_type ();
     g_autofree gboolean *delivered = g_new0 (gboolean, n);
     int r;
@@ -475,7 +480,7 @@ fetch_batch (BodyFetch *bf, const guint32 *uids, guint n)
     bf->n_batch = n;
     bf->delivered = delivered;
     bf->streamed = FALSE;
-    r = uid_fetch_streaming (bf->session, set, type, body_att_handler, body_handler, bf);
+    r = nms_imap_uid_fetch_streaming (bf->session, set, type, body_att_handler, body_handler, bf);
     bf->delivered = NULL;
     mailimap_fetch_type_free (type);
     mailimap_set_free (set);
@@ -483,14 +488,14 @@ fetch_batch (BodyFetch *bf, const guint32 *uids, guint n)
 }
 
 /* The uids sorted and without duplicates (transfer full). */
-static GArray *
-sorted_unique (const guint32 *uids, guint n)
+GArray *
+nms_imap_sorted_unique (const guint32 *uids, guint n)
 {
     GArray *a = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n);
     guint out = 0;
 
     g_array_append_vals (a, uids, n);
-    g_array_sort (a, cmp_uid);
+    g_array_sort (a, nms_imap_cmp_uid);
     for (guint i = 0; i < a->len; i++) {
         guint32 u = g_array_index (a, guint32, i);
 
@@ -512,7 +517,7 @@ nms_imap_fetch_bodies (NmsImapSession *session, const guint32 *uids, guint n_uid
     g_return_val_if_fail (session != NULL && sink != NULL && (uids != NULL || n_uids == 0), FALSE);
     if (!nms_imap_session_check_alive (session, error))
         return FALSE;
-    todo = sorted_unique (uids, n_uids);
+    todo = nms_imap_sorted_unique (uids, n_uids);
     for (guint i = 0; i < todo->len; i += BODY_BATCH) {
         guint n = MIN (BODY_BATCH, todo->len - i);
         const guint32 *batch = &g_array_index (todo, guint32, i);

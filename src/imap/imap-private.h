@@ -13,6 +13,8 @@ struct _NmsImapSession {
     char *host;          /* for messages: the account's host, or "tunnel" */
     GSubprocess *tunnel; /* NULL unless the account has a tunnel command */
     gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
+    char delimiter;      /* first non-zero hierarchy delimiter LIST gave, 0 before */
+    gboolean no_move;    /* tests only: behave as if the server lacked MOVE */
 };
 
 /* Only typedef'd libetpan types can have autoptr cleanups; structs are freed explicitly. */
@@ -23,6 +25,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (mailimap, mailimap_free)
  * mark the session dead), the command-specific codes -> NO with the server's response text.
  * Always returns FALSE. @r must be an error code. */
 gboolean nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **error);
+
+/* Like nms_imap_session_fail(), but quotes the server's refusal from @raw, the bytes read
+ * during the command (a capture), when its last line is the tagged NO or BAD: whole, response
+ * code included ("[OVERQUOTA] Quota exceeded"), where libetpan keeps only the text after the
+ * code. Falls back to libetpan's text. */
+gboolean nms_imap_session_fail_reply (NmsImapSession *s, int r, const char *what,
+                                      const GByteArray *raw, GError **error);
 
 /* FALSE with STREAM when the session is already dead. */
 gboolean nms_imap_session_check_alive (NmsImapSession *s, GError **error);
@@ -44,3 +53,24 @@ GByteArray *nms_imap_capture_stop (mailimap *imap, gboolean *nul_seen_out,
  * the check that failed. */
 gboolean nms_imap_tls_verify (mailimap *imap, const char *host, const char *ca_file,
                               GError **error);
+
+/* ---- shared by commands.c and write.c ---- */
+
+/* The static attribute of @type in a FETCH response, or NULL. (transfer none) */
+struct mailimap_msg_att_static *nms_imap_msg_att_static (struct mailimap_msg_att *att, int type);
+/* The UID of a FETCH response, 0 when it has none. */
+guint32 nms_imap_msg_att_uid (struct mailimap_msg_att *att);
+/* A set of sorted, unique @uids (n > 0), with runs coalesced into ranges ("1:5,9").
+ * (transfer full) */
+struct mailimap_set *nms_imap_set_from_sorted (const guint32 *uids, guint n);
+/* GCompareFunc for guint32. */
+gint nms_imap_cmp_uid (gconstpointer a, gconstpointer b);
+/* @uids sorted, without duplicates and without 0. (transfer full: GArray of guint32) */
+GArray *nms_imap_sorted_unique (const guint32 *uids, guint n);
+/* UID FETCH @set @type, calling @att_fn for each FETCH response as it completes (it is freed
+ * afterwards, so memory stays bounded) and @body_fn (may be NULL) for each body chunk.
+ * Returns the libetpan code. */
+int nms_imap_uid_fetch_streaming (NmsImapSession *s, struct mailimap_set *set,
+                                  struct mailimap_fetch_type *type,
+                                  mailimap_msg_att_handler *att_fn,
+                                  mailimap_msg_body_handler *body_fn, void *ctx);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * One IMAP session over libetpan: connect (IMAPS, STARTTLS, plain to loopback, tunnel), TLS
- * verification with GnuTLS, login, capabilities, LIST, SELECT, flag and body fetches.
+ * verification with GnuTLS, login, capabilities, LIST, SELECT, flag and body fetches, and the
+ * commands that change the server (APPEND, STORE, EXPUNGE, MOVE, CREATE).
  * The only code that includes libetpan. Calls block until the server answers. */
 #pragma once
 
@@ -93,3 +94,59 @@ typedef struct {
  * names those that did not arrive. */
 gboolean nms_imap_fetch_bodies (NmsImapSession *session, const guint32 *uids, guint n_uids,
                                 const NmsImapBodySink *sink, gpointer user_data, GError **error);
+
+/* ---- writing to the server (push, sync) ------------------------------------------------ */
+
+/* APPENDs the message in file @path to folder @wire_name with Maildir @flags (letters, may be
+ * empty) and internal date @date (seconds since the epoch, from the file's mtime). The file's
+ * LF line ends go out as CRLF, and the literal size is the CRLF size (libetpan turns a bare CR
+ * into CRLF as well). The file is mapped, not read into a buffer; a file that cannot be
+ * mapped fails with its G_FILE_ERROR before anything is sent. With UIDPLUS, *uidvalidity_out
+ * and *uid_out get APPENDUID's values; otherwise, or when APPENDUID names no single nonzero
+ * uid, both are 0 (the caller finds the UID by Message-ID). NO from the server is
+ * NMS_IMAP_ERROR_NO with its text (Dovecot refuses an empty file so). */
+gboolean nms_imap_append (NmsImapSession *session, const char *wire_name, const char *path,
+                          const char *flags, gint64 date, guint32 *uidvalidity_out,
+                          guint32 *uid_out, GError **error);
+
+/* UID STORE <uids> +FLAGS.SILENT (@add) and/or -FLAGS.SILENT (@remove), Maildir letters mapped
+ * to IMAP flags (letters without an IMAP meaning are ignored; an empty or NULL string sends
+ * nothing). UIDs are coalesced into ranges. The folder must be selected read-write. */
+gboolean nms_imap_store_flags (NmsImapSession *session, const guint32 *uids, guint n_uids,
+                               const char *add, const char *remove, GError **error);
+
+/* UID EXPUNGE <uids> (RFC 4315): removes exactly these messages, which must already carry
+ * \Deleted. Fails with NMS_IMAP_ERROR_NO "server lacks UIDPLUS" without sending anything when
+ * the server has no UIDPLUS (a plain EXPUNGE could remove other clients' \Deleted mail). */
+gboolean nms_imap_expunge_uids (NmsImapSession *session, const guint32 *uids, guint n_uids,
+                                GError **error);
+
+/* Moves message @uid of the selected folder to @dest_wire_name: UID MOVE (RFC 6851) where the
+ * server has MOVE, else UID COPY + UID STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE (needs
+ * UIDPLUS; without it the original stays marked \Deleted and the error says so). With COPYUID
+ * (UIDPLUS), *dest_uidvalidity_out and *dest_uid_out get the new UID; else, and when COPYUID
+ * does not map exactly @uid to one nonzero uid, both are 0. */
+gboolean nms_imap_move (NmsImapSession *session, guint32 uid, const char *dest_wire_name,
+                        guint32 *dest_uidvalidity_out, guint32 *dest_uid_out, GError **error);
+
+/* CREATE @wire_name (already modified UTF-7). A folder that exists already is not an error. */
+gboolean nms_imap_create (NmsImapSession *session, const char *wire_name, GError **error);
+
+/* Encodes a decoded folder name for the wire: modified UTF-7, with '/' replaced by the
+ * server's hierarchy delimiter (from LIST; '/' when unknown). (transfer full) */
+char *nms_imap_folder_wire_name (NmsImapSession *session, const char *name);
+
+typedef struct {
+    guint32 uid;
+    guint32 size;      /* RFC822.SIZE */
+    char *message_id;  /* without <>, NULL when the message has none */
+} NmsImapMessageIdent;
+
+void nms_imap_message_ident_free (NmsImapMessageIdent *ident);
+
+/* UID FETCH @first:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]) in the selected
+ * folder: what re-pairing after a UIDVALIDITY change and crash recovery after an APPEND need.
+ * Message-IDs are parsed as notmuch does (first <...>, unfolded; else the trimmed value;
+ * NULL when empty or not UTF-8). (transfer full: GPtrArray of
+ * NmsImapMessageIdent, with free func, sorted by uid) */
+GPtrArray *nms_imap_fetch_idents (NmsImapSession *session, guint32 first, GError **error);

@@ -36,8 +36,9 @@ response_text (NmsImapSession *s)
     return (text != NULL && *text != '\0') ? text : "no reason given";
 }
 
-gboolean
-nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **error)
+/* The one translation of libetpan codes; @text is the server's reason. */
+static gboolean
+fail_with_text (NmsImapSession *s, int r, const char *what, const char *text, GError **error)
 {
     switch (r) {
     case MAILIMAP_ERROR_STREAM:
@@ -49,7 +50,7 @@ nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **erro
         s->dead = TRUE;
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
                      "server '%s' closed the connection during %s: %s", s->host, what,
-                     response_text (s));
+                     text);
         break;
     case MAILIMAP_ERROR_PARSE:
         s->dead = TRUE;
@@ -62,7 +63,7 @@ nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **erro
         s->dead = TRUE;
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
                      "server '%s' rejected %s or answered out of step: %s", s->host, what,
-                     response_text (s));
+                     text);
         break;
     case MAILIMAP_ERROR_MEMORY:
         g_error ("out of memory in libetpan during %s", what);
@@ -74,10 +75,61 @@ nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **erro
         break;
     default:
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO, "server '%s' refused %s: %s",
-                     s->host, what, response_text (s));
+                     s->host, what, text);
         break;
     }
     return FALSE;
+}
+
+gboolean
+nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GError **error)
+{
+    return fail_with_text (s, r, what, response_text (s), error);
+}
+
+/* The text after "<tag> NO " or "<tag> BAD " when that is the last line of @raw: at most
+ * 400 bytes, control characters replaced, valid UTF-8. NULL otherwise. */
+static char *
+tagged_reply_text (NmsImapSession *s, const GByteArray *raw)
+{
+    g_autofree char *tag = g_strdup_printf ("%d ", s->imap->imap_tag);
+    const char *data = (const char *) raw->data;
+    const char *end = data + raw->len;
+    const char *line;
+    char *text;
+
+    if (end > data && end[-1] == '\n')
+        end--;
+    if (end > data && end[-1] == '\r')
+        end--;
+    for (line = end; line > data && line[-1] != '\n'; line--)
+        ;
+    if ((gsize) (end - line) < strlen (tag) || strncmp (line, tag, strlen (tag)) != 0)
+        return NULL;
+    line += strlen (tag);
+    if (end - line >= 3 && g_ascii_strncasecmp (line, "NO ", 3) == 0)
+        line += 3;
+    else if (end - line >= 4 && g_ascii_strncasecmp (line, "BAD ", 4) == 0)
+        line += 4;
+    else
+        return NULL;
+    text = g_utf8_make_valid (line, MIN (end - line, 400));
+    for (char *p = text; *p != '\0'; p++) {
+        if ((guchar) *p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    return text;
+}
+
+gboolean
+nms_imap_session_fail_reply (NmsImapSession *s, int r, const char *what, const GByteArray *raw,
+                             GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (raw != NULL && s->imap != NULL)
+        text = tagged_reply_text (s, raw);
+    return fail_with_text (s, r, what, text != NULL ? text : response_text (s), error);
 }
 
 gboolean
