@@ -31,11 +31,13 @@ typedef struct {
 void nms_output_init (NmsContext *ctx, int verbosity);
 /* Starts the status line for an account. */
 void nms_output_account_begin (NmsContext *ctx, const char *account);
-/* Ends it: clears the status line and prints the one-line summary for the account. */
-void nms_output_account_end (NmsContext *ctx, const char *account, const char *failure);
+/* Ends it: clears the status line and prints the one-line summary for the account (with the
+ * server side's counts when @pushed). */
+void nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
+                             gboolean pushed);
 void nms_output_finish (NmsContext *ctx);
 
-/* ---- cmd-pull.c ---- */
+/* ---- cmd-sync.c ---- */
 
 /* Finds and loads the config (-c, $NMSYNC_CONFIG, XDG), printing its warnings on stderr.
  * Returns NULL after printing the error (exit status 2). (transfer full) */
@@ -43,3 +45,5 @@ NmsConfig *nms_cli_load_config (const NmsCliOptions *options);
 
 /* ---- commands ---- */
 int nms_cmd_pull (const NmsCliOptions *options);
+int nms_cmd_push (const NmsCliOptions *options);
+int nms_cmd_sync (const NmsCliOptions *options);

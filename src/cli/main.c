@@ -18,14 +18,18 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    { "pull", nms_cmd_pull, "server -> local: new messages, flag changes, expunges" },
+    { "sync", nms_cmd_sync, "both ways, as one three-way merge per folder" },
+    { "pull", nms_cmd_pull, "server -> local only" },
+    { "push", nms_cmd_push, "local -> server only" },
 };
 
 static const char usage_text[] =
     "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n"
-    "  pull     server -> local: new messages, flag changes, expunges\n"
+    "  sync     both ways, as one three-way merge per folder (the default)\n"
+    "  pull     server -> local only: new messages, flag changes, expunges\n"
+    "  push     local -> server only: new messages, flag changes, deletions, moves\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  config file (default $NMSYNC_CONFIG, then\n"
@@ -99,7 +103,5 @@ main (int argc, char **argv)
             return commands[i].run (&options);
         }
     }
-    if (strcmp (command, "sync") == 0 || strcmp (command, "push") == 0)
-        return usage_error ("'%s' is not in this version yet; use 'nmsync pull'", command);
     return usage_error ("unknown command '%s'", command);
 }

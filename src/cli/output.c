@@ -103,10 +103,12 @@ nms_output_account_begin (NmsContext *ctx, const char *account)
 }
 
 void
-nms_output_account_end (NmsContext *ctx, const char *account, const char *failure)
+nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
+                        gboolean pushed)
 {
     const NmsProgress *p = &ctx->progress, *s = &O->at_start;
     double secs = (g_get_monotonic_time () - O->started) / (double) G_USEC_PER_SEC;
+    g_autofree char *server = NULL;
     char size[32];
 
     clear_line (ctx->user_data);
@@ -114,11 +116,19 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
         return;
     format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
+    if (pushed)
+        server = g_strdup_printf (
+            "; server: %" G_GUINT64_FORMAT " uploaded, %" G_GUINT64_FORMAT " flags changed, %"
+            G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " moved, %" G_GUINT64_FORMAT
+            " folders created",
+            p->uploaded - s->uploaded, p->flags_pushed - s->flags_pushed,
+            p->deleted_server - s->deleted_server, p->moved - s->moved,
+            p->folders_created - s->folders_created);
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
+            G_GUINT64_FORMAT " deleted%s; %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
             account, p->messages_added - s->messages_added, size,
             p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
-            p->skipped - s->skipped, p->folders_done - s->folders_done, secs,
+            server ? server : "", p->skipped - s->skipped, p->folders_done - s->folders_done, secs,
             failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
     fflush (stdout);
 }

@@ -22,8 +22,8 @@ G_DEFINE_QUARK (nms-config-error-quark, nms_config_error)
 
 static const char *const general_keys[] = { "rules", "notmuch-config", "state", NULL };
 
-/* "create", "delete", "connections" and "compress" are checked but not stored yet, so that a
- * config written for a later nmsync keeps working with this one. */
+/* "connections" and "compress" are checked but not used yet, so that a config written for a
+ * later nmsync keeps working with this one. */
 static const char *const account_keys[] = {
     "host",   "port",    "tls",         "user",     "password", "password-command",
     "tunnel", "ca-file", "maildir",     "layout",   "folders",  "timeout",
@@ -547,6 +547,7 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
     g_autofree char *folders = NULL;
     g_autoptr (GError) local = NULL;
     int layout = NMS_MAILDIR_LAYOUT_MAILDIRPP, unused = 0;
+    int create = NMS_SIDES_BOTH, delete_sides = NMS_SIDES_BOTH;
 
     if (!get_path (l, g, "maildir", &a->maildir, error))
         return FALSE;
@@ -568,11 +569,16 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
                         local->message);
 
     a->timeout = 60;
-    return get_number (l, g, "timeout", 1, 3600, &a->timeout, error)
-           && get_choice (l, g, "create", direction_names, &unused, error)
-           && get_choice (l, g, "delete", direction_names, &unused, error)
-           && get_number (l, g, "connections", 1, 32, &unused, error)
-           && get_choice (l, g, "compress", yes_no, &unused, error);
+    /* direction_names is in NmsSides order. */
+    if (!get_number (l, g, "timeout", 1, 3600, &a->timeout, error)
+        || !get_choice (l, g, "create", direction_names, &create, error)
+        || !get_choice (l, g, "delete", direction_names, &delete_sides, error)
+        || !get_number (l, g, "connections", 1, 32, &unused, error)
+        || !get_choice (l, g, "compress", yes_no, &unused, error))
+        return FALSE;
+    a->create = (NmsSides) create;
+    a->delete_sides = (NmsSides) delete_sides;
+    return TRUE;
 }
 
 static NmsAccount *

@@ -22,6 +22,17 @@ typedef enum {
     NMS_TLS_NONE,     /* plain text: only to a loopback host (checked at load) */
 } NmsTlsMode;
 
+/* Which side nmsync may change, for "create" (folders) and "delete" (messages). */
+typedef enum {
+    NMS_SIDES_BOTH,
+    NMS_SIDES_LOCAL,  /* only the Maildir */
+    NMS_SIDES_SERVER, /* only the server */
+    NMS_SIDES_NONE,
+} NmsSides;
+
+#define NMS_SIDES_ALLOW_LOCAL(s) ((s) == NMS_SIDES_BOTH || (s) == NMS_SIDES_LOCAL)
+#define NMS_SIDES_ALLOW_SERVER(s) ((s) == NMS_SIDES_BOTH || (s) == NMS_SIDES_SERVER)
+
 typedef struct {
     char *name;             /* from "[account NAME]" */
     char *host;             /* required unless tunnel */
@@ -37,6 +48,8 @@ typedef struct {
     char **folders;         /* patterns in order; default { "*", NULL } */
     int timeout;            /* seconds for each network wait; default 60 */
     int line;               /* line of the "[account ...]" header, for later messages */
+    NmsSides create;        /* "create": where new folders may be created; default both */
+    NmsSides delete_sides;  /* "delete": where messages may be deleted; default both */
 } NmsAccount;
 
 typedef struct {

@@ -17,7 +17,7 @@
 
 G_DEFINE_QUARK (nms-state-error-quark, nms_state_error)
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 enum {
     STMT_FOLDER_GET,
@@ -28,6 +28,10 @@ enum {
     STMT_MESSAGES,
     STMT_MESSAGE_PUT,
     STMT_MESSAGE_DELETE,
+    STMT_MESSAGE_FIND_BASE,
+    STMT_INTENT_ADD,
+    STMT_INTENT_REMOVE,
+    STMT_INTENTS,
     N_STMTS
 };
 
@@ -38,9 +42,17 @@ static const char *const stmt_sql[N_STMTS] = {
     [STMT_FOLDER_DELETE] = "DELETE FROM folders WHERE name = ?1",
     [STMT_FOLDER_MESSAGES_DELETE] = "DELETE FROM messages WHERE folder = ?1",
     [STMT_FOLDER_NAMES] = "SELECT name FROM folders ORDER BY name",
-    [STMT_MESSAGES] = "SELECT uid, flags FROM messages WHERE folder = ?1 ORDER BY uid",
-    [STMT_MESSAGE_PUT] = "INSERT OR REPLACE INTO messages (folder, uid, flags) VALUES (?1, ?2, ?3)",
+    [STMT_MESSAGES] = "SELECT uid, flags, base FROM messages WHERE folder = ?1 ORDER BY uid",
+    [STMT_MESSAGE_PUT] = "INSERT OR REPLACE INTO messages (folder, uid, flags, base) "
+                         "VALUES (?1, ?2, ?3, ?4)",
     [STMT_MESSAGE_DELETE] = "DELETE FROM messages WHERE folder = ?1 AND uid = ?2",
+    [STMT_MESSAGE_FIND_BASE] = "SELECT folder, uid, flags, base FROM messages WHERE base = ?1 "
+                               "AND base != '' LIMIT 1",
+    [STMT_INTENT_ADD] = "INSERT INTO intents (kind, folder, uid, path, dest, uidnext, message_id,"
+                        " size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_INTENT_REMOVE] = "DELETE FROM intents WHERE id = ?1",
+    [STMT_INTENTS] = "SELECT id, kind, folder, uid, path, dest, uidnext, message_id, size "
+                     "FROM intents WHERE folder = ?1 ORDER BY id",
 };
 
 static const char schema_sql[] =
@@ -48,7 +60,15 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL,"
     "  uidnext INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS messages (folder TEXT NOT NULL, uid INTEGER NOT NULL,"
-    "  flags TEXT NOT NULL, PRIMARY KEY (folder, uid)) WITHOUT ROWID;";
+    "  flags TEXT NOT NULL, base TEXT NOT NULL DEFAULT '', PRIMARY KEY (folder, uid))"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS messages_base ON messages (base);"
+    "CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
+    "  folder TEXT NOT NULL, uid INTEGER NOT NULL DEFAULT 0, path TEXT, dest TEXT,"
+    "  uidnext INTEGER NOT NULL DEFAULT 0, message_id TEXT, size INTEGER NOT NULL DEFAULT 0);";
+
+/* Version 1 (pull only) had no base names: add the column before the schema above runs. */
+static const char migrate_1_sql[] = "ALTER TABLE messages ADD COLUMN base TEXT NOT NULL DEFAULT '';";
 
 struct _NmsState {
     sqlite3 *db;
@@ -111,6 +131,8 @@ check_version (NmsState *state, GError **error)
     if (sqlite3_step (st) == SQLITE_ROW)
         version = sqlite3_column_int (st, 0);
     sqlite3_finalize (st);
+    if (version == 1 && !exec (state, migrate_1_sql, error))
+        return FALSE;
     if (version > SCHEMA_VERSION) {
         g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB,
                      "state '%s': written by a newer nmsync (schema %d, this one knows %d)",
@@ -141,8 +163,10 @@ nms_state_open (const char *dir, const char *account, GError **error)
         return NULL;
     }
     sqlite3_busy_timeout (state->db, 5000);
-    if (!exec (state, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", error) ||
-        !exec (state, schema_sql, error) || !check_version (state, error) ||
+    /* synchronous=FULL: a committed intent must survive a power loss, or the next run could
+     * upload a message a second time. Downloads commit in batches, so this costs little. */
+    if (!exec (state, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", error) ||
+        !check_version (state, error) || !exec (state, schema_sql, error) ||
         !prepare_all (state, error)) {
         nms_state_free (state);
         return NULL;
@@ -309,6 +333,24 @@ nms_state_folder_names (NmsState *state, GError **error)
     return g_steal_pointer (&names);
 }
 
+static void
+message_clear (gpointer data)
+{
+    NmsStateMessage *m = data;
+    g_free (m->base);
+}
+
+static void
+message_from_row (sqlite3_stmt *st, int first, NmsStateMessage *m)
+{
+    const char *flags = (const char *) sqlite3_column_text (st, first + 1);
+    const char *base = (const char *) sqlite3_column_text (st, first + 2);
+
+    m->uid = (guint32) sqlite3_column_int64 (st, first);
+    g_strlcpy (m->flags, flags != NULL ? flags : "", sizeof m->flags);
+    m->base = g_strdup (base != NULL ? base : "");
+}
+
 GArray *
 nms_state_messages (NmsState *state, const char *folder, GError **error)
 {
@@ -316,13 +358,12 @@ nms_state_messages (NmsState *state, const char *folder, GError **error)
     g_autoptr (GArray) messages = g_array_new (FALSE, TRUE, sizeof (NmsStateMessage));
     int rc;
 
+    g_array_set_clear_func (messages, message_clear);
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
         NmsStateMessage m = { 0 };
-        const char *flags = (const char *) sqlite3_column_text (st, 1);
 
-        m.uid = (guint32) sqlite3_column_int64 (st, 0);
-        g_strlcpy (m.flags, flags != NULL ? flags : "", sizeof m.flags);
+        message_from_row (st, 0, &m);
         g_array_append_val (messages, m);
     }
     sqlite3_reset (st);
@@ -335,14 +376,35 @@ nms_state_messages (NmsState *state, const char *folder, GError **error)
 
 gboolean
 nms_state_message_put (NmsState *state, const char *folder, guint32 uid, const char *flags,
-                       GError **error)
+                       const char *base, GError **error)
 {
     sqlite3_stmt *st = stmt (state, STMT_MESSAGE_PUT);
 
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (st, 2, uid);
     sqlite3_bind_text (st, 3, flags, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 4, base != NULL ? base : "", -1, SQLITE_STATIC);
     return step_done (state, st, error);
+}
+
+gboolean
+nms_state_message_find_base (NmsState *state, const char *base, char **folder_out,
+                             NmsStateMessage *message_out, gboolean *found_out, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_MESSAGE_FIND_BASE);
+    int rc;
+
+    sqlite3_bind_text (st, 1, base, -1, SQLITE_STATIC);
+    rc = sqlite3_step (st);
+    *found_out = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW) {
+        *folder_out = g_strdup ((const char *) sqlite3_column_text (st, 0));
+        message_from_row (st, 1, message_out);
+    }
+    sqlite3_reset (st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error (state, error, "cannot look up a file name");
+    return TRUE;
 }
 
 gboolean
@@ -353,4 +415,88 @@ nms_state_message_delete (NmsState *state, const char *folder, guint32 uid, GErr
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (st, 2, uid);
     return step_done (state, st, error);
+}
+
+void
+nms_state_intent_clear (NmsStateIntent *intent)
+{
+    g_clear_pointer (&intent->folder, g_free);
+    g_clear_pointer (&intent->path, g_free);
+    g_clear_pointer (&intent->dest, g_free);
+    g_clear_pointer (&intent->message_id, g_free);
+}
+
+static void
+bind_text_or_null (sqlite3_stmt *st, int index, const char *text)
+{
+    if (text != NULL)
+        sqlite3_bind_text (st, index, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null (st, index);
+}
+
+gint64
+nms_state_intent_add (NmsState *state, const NmsStateIntent *intent, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_INTENT_ADD);
+
+    g_return_val_if_fail (sqlite3_get_autocommit (state->db), 0);
+    sqlite3_bind_int (st, 1, intent->kind);
+    sqlite3_bind_text (st, 2, intent->folder, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (st, 3, intent->uid);
+    bind_text_or_null (st, 4, intent->path);
+    bind_text_or_null (st, 5, intent->dest);
+    sqlite3_bind_int64 (st, 6, intent->uidnext);
+    bind_text_or_null (st, 7, intent->message_id);
+    sqlite3_bind_int64 (st, 8, (sqlite3_int64) intent->size);
+    if (!step_done (state, st, error))
+        return 0;
+    return sqlite3_last_insert_rowid (state->db);
+}
+
+gboolean
+nms_state_intent_remove (NmsState *state, gint64 id, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_INTENT_REMOVE);
+
+    sqlite3_bind_int64 (st, 1, id);
+    return step_done (state, st, error);
+}
+
+static char *
+column_strdup (sqlite3_stmt *st, int column)
+{
+    const char *text = (const char *) sqlite3_column_text (st, column);
+    return text != NULL ? g_strdup (text) : NULL;
+}
+
+GArray *
+nms_state_intents (NmsState *state, const char *folder, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_INTENTS);
+    g_autoptr (GArray) intents = g_array_new (FALSE, TRUE, sizeof (NmsStateIntent));
+    int rc;
+
+    g_array_set_clear_func (intents, (GDestroyNotify) nms_state_intent_clear);
+    sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+        NmsStateIntent in = {
+            .id = sqlite3_column_int64 (st, 0),
+            .kind = (NmsIntentKind) sqlite3_column_int (st, 1),
+            .folder = column_strdup (st, 2),
+            .uid = (guint32) sqlite3_column_int64 (st, 3),
+            .path = column_strdup (st, 4),
+            .dest = column_strdup (st, 5),
+            .uidnext = (guint32) sqlite3_column_int64 (st, 6),
+            .message_id = column_strdup (st, 7),
+            .size = (guint64) sqlite3_column_int64 (st, 8),
+        };
+        g_array_append_val (intents, in);
+    }
+    sqlite3_reset (st);
+    if (rc != SQLITE_DONE) {
+        db_error (state, error, "cannot read intents");
+        return NULL;
+    }
+    return g_steal_pointer (&intents);
 }

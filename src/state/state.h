@@ -54,11 +54,57 @@ GPtrArray *nms_state_folder_names (NmsState *state, GError **error);
 typedef struct {
     guint32 uid;
     char flags[8]; /* sorted Maildir letters agreed at the last sync */
+    char *base;    /* the local file's unique part (name without ",U=" and info); "" unknown */
 } NmsStateMessage;
 
-/* The messages recorded for @folder, sorted by uid. (transfer full: GArray of NmsStateMessage) */
+/* The messages recorded for @folder, sorted by uid. (transfer full: GArray of NmsStateMessage,
+ * with a clear func for the base strings) */
 GArray *nms_state_messages (NmsState *state, const char *folder, GError **error);
+/* Records message @uid of @folder as agreed with @flags, its local file's unique part @base. */
 gboolean nms_state_message_put (NmsState *state, const char *folder, guint32 uid,
-                                const char *flags, GError **error);
+                                const char *flags, const char *base, GError **error);
+/* Finds the message whose local file has unique part @base (a file moved between folders keeps
+ * it). *found_out FALSE when none; else @folder_out (transfer full) and the message. */
+gboolean nms_state_message_find_base (NmsState *state, const char *base, char **folder_out,
+                                      NmsStateMessage *message_out, gboolean *found_out,
+                                      GError **error);
 gboolean nms_state_message_delete (NmsState *state, const char *folder, guint32 uid,
                                    GError **error);
+
+/* ---- intents ------------------------------------------------------------------------------
+ * Before an action touches the server or the disk, its intent is recorded and committed
+ * (durably: synchronous=FULL); after the action and its state changes, the intent is removed in
+ * the same transaction as those changes. An intent left over names an action a crash may have
+ * cut in half; the executor recovers it before planning that folder again. */
+
+typedef enum {
+    NMS_INTENT_APPEND = 1, /* uploading local file @path to @folder; @uidnext: the folder's
+                            * UIDNEXT before, @message_id and @size to recognise the copy */
+    NMS_INTENT_MOVE,       /* moving @uid of @folder to @dest on the server, for local @path */
+    NMS_INTENT_STORE,      /* changing flags of @uid on the server (idempotent: replanned) */
+    NMS_INTENT_EXPUNGE,    /* deleting @uid on the server (idempotent: replanned) */
+    NMS_INTENT_LOCAL,      /* renaming or deleting local @path (idempotent: replanned) */
+} NmsIntentKind;
+
+typedef struct {
+    gint64 id;
+    NmsIntentKind kind;
+    char *folder;
+    guint32 uid;
+    char *path;
+    char *dest;
+    guint32 uidnext;
+    char *message_id;
+    guint64 size;
+} NmsStateIntent;
+
+void nms_state_intent_clear (NmsStateIntent *intent);
+
+/* Records @intent (its id is ignored) in its own committed transaction; returns the new id, or
+ * 0 with @error set. Must not be called inside nms_state_begin/commit. */
+gint64 nms_state_intent_add (NmsState *state, const NmsStateIntent *intent, GError **error);
+/* Removes intent @id; call it inside the transaction that records the action's effects. */
+gboolean nms_state_intent_remove (NmsState *state, gint64 id, GError **error);
+/* The intents left for @folder, oldest first. (transfer full: GArray of NmsStateIntent, with a
+ * clear func) */
+GArray *nms_state_intents (NmsState *state, const char *folder, GError **error);

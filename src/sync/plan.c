@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Pull planning: a merge join of the three uid-sorted snapshots of one folder. */
+ * Folder planning: a merge join of the three uid-sorted snapshots of one folder.
+ *
+ * Flags merge per letter against the agreed state: a side that changed a letter since the
+ * last sync wins. For one letter "both sides changed it differently" cannot happen (both moved
+ * away from the same value, so they agree), which is why the merge is symmetric and "local
+ * wins" needs no special case. What a direction does with the merged flags T:
+ *   sync: local -> T, server -> T, state -> T
+ *   pull: local -> T, server untouched, state -> server (local changes stay pending for push)
+ *   push: server -> T, local untouched, state -> local (server changes stay pending for pull) */
 #include "config.h"
 
 #include "sync/plan.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #define GUARD_MIN_DELETIONS 10
@@ -16,79 +23,157 @@ has (const char *flags, char c)
 }
 
 void
-nms_plan_merge_flags (const char *local, const char *state, const char *server, char *out)
+nms_plan_merge_flags (const char *other, const char *base, const char *changed, char *out)
 {
     int n = 0;
 
-    /* Letters are ASCII; walk the alphabet so the result comes out sorted. */
+    /* Letters are ASCII; walking the alphabet keeps the result sorted. */
     for (int c = 'A'; c <= 'z' && n < 7; c++) {
-        gboolean keep = has (local, (char) c);
+        gboolean keep;
 
-        if (!isalpha (c))
+        if (c > 'Z' && c < 'a')
             continue;
-        if (has (server, (char) c) && !has (state, (char) c))
-            keep = TRUE;
-        if (!has (server, (char) c) && has (state, (char) c))
-            keep = FALSE;
+        keep = has (changed, (char) c) != has (base, (char) c) ? has (changed, (char) c)
+                                                                : has (other, (char) c);
         if (keep)
             out[n++] = (char) c;
     }
     out[n] = '\0';
 }
 
-static NmsPullAction
-action (NmsPullActionKind kind, guint32 uid, const char *server_flags, int local_index)
+/* Letters in @a that are not in @b. */
+static void
+difference (const char *a, const char *b, char *out)
 {
-    NmsPullAction a = { .kind = kind, .uid = uid, .local_index = local_index };
+    int n = 0;
 
-    if (server_flags != NULL)
-        g_strlcpy (a.server_flags, server_flags, sizeof a.server_flags);
+    for (; *a != '\0' && n < 7; a++) {
+        if (!has (b, *a))
+            out[n++] = *a;
+    }
+    out[n] = '\0';
+}
+
+static NmsAction
+action (NmsActionKind kind, guint32 uid, int local_index)
+{
+    NmsAction a = { .kind = kind, .uid = uid, .local_index = local_index };
     return a;
 }
 
-/* One UID present on the server. */
+/* A message on both sides (@st NULL: the state lost it, adopt it as agreed at the local
+ * flags, which nmsync itself wrote). Appends an UPDATE/ADOPT when anything changes. */
 static void
-plan_on_server (GArray *out, GArray *downloads, const NmsPlanMessage *srv,
-                const NmsPlanMessage *st, const NmsPlanMessage *loc, int local_index)
+plan_flags (GArray *out, const NmsPlanMessage *srv, const NmsPlanMessage *st,
+            const NmsPlanMessage *loc, int local_index, NmsPlanDirection direction)
 {
-    NmsPullAction a;
+    const char *agreed = st != NULL ? st->flags : loc->flags;
+    NmsAction a = action (st != NULL ? NMS_ACTION_UPDATE : NMS_ACTION_ADOPT, srv->uid,
+                          local_index);
+    char merged[8];
 
-    if (st == NULL && loc == NULL) {
-        a = action (NMS_PULL_ACTION_DOWNLOAD, srv->uid, srv->flags, -1);
-        g_array_append_val (downloads, a);
-        return;
+    nms_plan_merge_flags (loc->flags, agreed, srv->flags, merged);
+    g_strlcpy (a.local_flags, (direction & NMS_PLAN_PULL) ? merged : loc->flags,
+               sizeof a.local_flags);
+    if (direction & NMS_PLAN_PUSH) {
+        difference (merged, srv->flags, a.add);
+        difference (srv->flags, merged, a.remove);
     }
-    if (st == NULL) {
-        /* The file landed but its state commit was lost: take the file's flags as the
-         * agreed ones (we wrote them), then apply what the server changed since. */
-        a = action (NMS_PULL_ACTION_ADOPT, srv->uid, srv->flags, local_index);
-        nms_plan_merge_flags (loc->flags, loc->flags, srv->flags, a.local_flags);
+    switch (direction) {
+    case NMS_PLAN_SYNC:
+        g_strlcpy (a.state_flags, merged, sizeof a.state_flags);
+        break;
+    case NMS_PLAN_PULL:
+        g_strlcpy (a.state_flags, srv->flags, sizeof a.state_flags);
+        break;
+    case NMS_PLAN_PUSH:
+        g_strlcpy (a.state_flags, loc->flags, sizeof a.state_flags);
+        break;
+    }
+    if (a.kind == NMS_ACTION_ADOPT || strcmp (a.local_flags, loc->flags) != 0 ||
+        a.add[0] != '\0' || a.remove[0] != '\0' || strcmp (a.state_flags, st->flags) != 0)
         g_array_append_val (out, a);
-        return;
+}
+
+typedef struct {
+    GArray *out;       /* flag and deletion actions */
+    GArray *uploads;
+    GArray *downloads;
+    const NmsPlanPolicy *policy;
+    NmsPlanSummary sum;
+} Planner;
+
+/* One UID, as the three snapshots see it (any of them may be NULL, not all). */
+static void
+plan_uid (Planner *p, guint32 uid, const NmsPlanMessage *srv, const NmsPlanMessage *st,
+          const NmsPlanMessage *loc, int local_index)
+{
+    NmsPlanDirection dir = p->policy->direction;
+    NmsAction a;
+
+    if (srv != NULL && loc != NULL) {
+        plan_flags (p->out, srv, st, loc, local_index, dir);
+    } else if (srv != NULL && st != NULL) {
+        /* Deleted locally since the last sync. Without permission to delete on the server the
+         * state keeps it, so a pull does not bring it back either. */
+        if ((dir & NMS_PLAN_PUSH) && p->policy->delete_server) {
+            a = action (NMS_ACTION_DELETE_SERVER, uid, -1);
+            p->sum.deletions_server++;
+            g_array_append_val (p->out, a);
+        }
+    } else if (srv != NULL) {
+        if (dir & NMS_PLAN_PULL) {
+            a = action (NMS_ACTION_DOWNLOAD, uid, -1);
+            g_strlcpy (a.state_flags, srv->flags, sizeof a.state_flags);
+            g_strlcpy (a.local_flags, srv->flags, sizeof a.local_flags);
+            g_array_append_val (p->downloads, a);
+        }
+    } else if (st != NULL && loc != NULL) {
+        if ((dir & NMS_PLAN_PULL) && p->policy->delete_local) {
+            a = action (NMS_ACTION_DELETE_LOCAL, uid, local_index);
+            p->sum.deletions_local++;
+            g_array_append_val (p->out, a);
+        }
+    } else if (st != NULL) {
+        a = action (NMS_ACTION_FORGET, uid, -1);
+        g_array_append_val (p->out, a);
+    } else if (dir & NMS_PLAN_PUSH) {
+        /* A file whose UID neither side knows (another tool's, an older UIDVALIDITY's): its
+         * only copy may be this one, so upload it rather than ignore or delete it. */
+        a = action (NMS_ACTION_UPLOAD, uid, local_index);
+        g_strlcpy (a.local_flags, loc->flags, sizeof a.local_flags);
+        g_array_append_val (p->uploads, a);
     }
-    if (loc == NULL) {
-        /* Deleted locally since the last sync: pushing that deletion is push's job; a pull
-         * must not bring the message back. */
-        return;
+}
+
+static void
+drop_kind (GArray *actions, NmsActionKind kind)
+{
+    for (guint i = actions->len; i-- > 0;) {
+        if (g_array_index (actions, NmsAction, i).kind == kind)
+            g_array_remove_index (actions, i);
     }
-    if (strcmp (st->flags, srv->flags) == 0)
-        return;
-    a = action (NMS_PULL_ACTION_SET_FLAGS, srv->uid, srv->flags, local_index);
-    nms_plan_merge_flags (loc->flags, st->flags, srv->flags, a.local_flags);
-    if (strcmp (a.local_flags, loc->flags) == 0)
-        a.kind = NMS_PULL_ACTION_RECORD;
-    g_array_append_val (out, a);
+}
+
+static gboolean
+too_many (guint deletions, guint known)
+{
+    return deletions >= GUARD_MIN_DELETIONS && deletions * 2 > known;
 }
 
 GArray *
-nms_plan_pull (const NmsPlanMessage *server, gsize n_server, const NmsPlanMessage *state,
-               gsize n_state, const NmsPlanMessage *local, gsize n_local, gboolean force,
-               NmsPullPlanSummary *summary_out)
+nms_plan_folder (const NmsPlanMessage *server, gsize n_server, const NmsPlanMessage *state,
+                 gsize n_state, const NmsPlanMessage *local, gsize n_local,
+                 const NmsPlanPolicy *policy, NmsPlanSummary *summary_out)
 {
-    GArray *out = g_array_new (FALSE, TRUE, sizeof (NmsPullAction));
-    g_autoptr (GArray) downloads = g_array_new (FALSE, TRUE, sizeof (NmsPullAction));
+    Planner p = {
+        .out = g_array_new (FALSE, TRUE, sizeof (NmsAction)),
+        .uploads = g_array_new (FALSE, TRUE, sizeof (NmsAction)),
+        .downloads = g_array_new (FALSE, TRUE, sizeof (NmsAction)),
+        .policy = policy,
+        .sum = { .known = (guint) n_state },
+    };
     gsize i = 0, j = 0, k = 0;
-    NmsPullPlanSummary sum = { .known = (guint) n_state };
 
     while (i < n_server || j < n_state || k < n_local) {
         guint32 uid = G_MAXUINT32;
@@ -109,30 +194,24 @@ nms_plan_pull (const NmsPlanMessage *server, gsize n_server, const NmsPlanMessag
             local_index = (int) k;
             loc = &local[k++];
         }
-
-        if (srv != NULL) {
-            plan_on_server (out, downloads, srv, st, loc, local_index);
-        } else if (st != NULL) {
-            NmsPullAction a = action (loc != NULL ? NMS_PULL_ACTION_DELETE_LOCAL
-                                                  : NMS_PULL_ACTION_FORGET,
-                                      uid, NULL, local_index);
-            sum.deletions += loc != NULL;
-            g_array_append_val (out, a);
-        }
-        /* A local file whose UID neither the server nor the state knows is left alone: it
-         * belongs to no message we synced (another tool's, or an older UIDVALIDITY's). */
+        plan_uid (&p, uid, srv, st, loc, local_index);
     }
 
-    if (!force && sum.deletions >= GUARD_MIN_DELETIONS && sum.deletions * 2 > sum.known) {
-        sum.guard_tripped = TRUE;
-        for (guint a = out->len; a-- > 0;) {
-            if (g_array_index (out, NmsPullAction, a).kind == NMS_PULL_ACTION_DELETE_LOCAL)
-                g_array_remove_index (out, a);
-        }
+    if (!policy->force && too_many (p.sum.deletions_local, p.sum.known)) {
+        p.sum.guard_local = TRUE;
+        drop_kind (p.out, NMS_ACTION_DELETE_LOCAL);
     }
-    sum.downloads = downloads->len;
-    g_array_append_vals (out, downloads->data, downloads->len);
+    if (!policy->force && too_many (p.sum.deletions_server, p.sum.known)) {
+        p.sum.guard_server = TRUE;
+        drop_kind (p.out, NMS_ACTION_DELETE_SERVER);
+    }
+    p.sum.uploads = p.uploads->len;
+    p.sum.downloads = p.downloads->len;
+    g_array_append_vals (p.out, p.uploads->data, p.uploads->len);
+    g_array_append_vals (p.out, p.downloads->data, p.downloads->len);
+    g_array_unref (p.uploads);
+    g_array_unref (p.downloads);
     if (summary_out != NULL)
-        *summary_out = sum;
-    return out;
+        *summary_out = p.sum;
+    return p.out;
 }

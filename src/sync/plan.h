@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The planner: three snapshots of one folder (server, saved state, local files) in, a list of
- * actions out. Pure data: no I/O, so plain tests cover every decision. */
+ * actions out. Pure data: no I/O, so plain tests cover every decision. Pull, push and sync
+ * are the same three-way merge with different directions. */
 #pragma once
 
 #include <glib.h>
@@ -12,39 +13,64 @@ typedef struct {
 } NmsPlanMessage;
 
 typedef enum {
-    NMS_PULL_ACTION_DOWNLOAD,     /* new on the server: fetch it; flags = server flags */
-    NMS_PULL_ACTION_ADOPT,        /* a local file carries a UID the state lacks (a crash after the
-                                   * file landed, before the state commit): record it, no fetch */
-    NMS_PULL_ACTION_SET_FLAGS,    /* server flags changed: rename the local file to @local_flags */
-    NMS_PULL_ACTION_RECORD,       /* only the agreed flags change; the file already matches */
-    NMS_PULL_ACTION_DELETE_LOCAL, /* expunged on the server: delete the local file */
-    NMS_PULL_ACTION_FORGET,       /* expunged on the server, no local file: forget the UID */
-} NmsPullActionKind;
+    NMS_PLAN_PULL = 1 << 0, /* server changes reach the Maildir */
+    NMS_PLAN_PUSH = 1 << 1, /* local changes reach the server */
+    NMS_PLAN_SYNC = NMS_PLAN_PULL | NMS_PLAN_PUSH,
+} NmsPlanDirection;
 
 typedef struct {
-    NmsPullActionKind kind;
+    NmsPlanDirection direction;
+    gboolean delete_local;  /* a message expunged on the server may be deleted locally */
+    gboolean delete_server; /* a message deleted locally may be deleted on the server */
+    gboolean force;         /* no mass-deletion guard */
+} NmsPlanPolicy;
+
+typedef enum {
+    NMS_ACTION_DOWNLOAD,      /* new on the server: fetch it */
+    NMS_ACTION_ADOPT,         /* a local file carries a UID the state lacks (a crash after the
+                               * file landed, before the state commit): record it, no fetch;
+                               * flags as for UPDATE */
+    NMS_ACTION_UPDATE,        /* flags changed on a side: rename the local file to
+                               * @local_flags, STORE @add/@remove on the server, record */
+    NMS_ACTION_DELETE_LOCAL,  /* expunged on the server: delete the local file, forget */
+    NMS_ACTION_DELETE_SERVER, /* deleted locally: \Deleted + UID EXPUNGE on the server, forget */
+    NMS_ACTION_FORGET,        /* gone from both sides: forget the UID */
+    NMS_ACTION_UPLOAD,        /* a local file carries a UID neither the server nor the state
+                               * knows: upload it as a new message */
+} NmsActionKind;
+
+typedef struct {
+    NmsActionKind kind;
     guint32 uid;
-    char server_flags[8]; /* the flags to record as agreed (server's view) */
-    char local_flags[8];  /* SET_FLAGS/ADOPT: the flags the local file should carry */
-    int local_index;      /* index into the local array, or -1 */
-} NmsPullAction;
+    char state_flags[8]; /* the flags to record as agreed */
+    char local_flags[8]; /* UPDATE/ADOPT: the flags the local file should carry */
+    char add[8];         /* UPDATE/ADOPT: flags to add on the server */
+    char remove[8];      /* UPDATE/ADOPT: flags to remove on the server */
+    int local_index;     /* index into the local array, or -1 */
+} NmsAction;
 
 typedef struct {
     guint downloads;
-    guint deletions;        /* DELETE_LOCAL actions planned (before the guard) */
+    guint uploads;
+    guint deletions_local;  /* DELETE_LOCAL planned (before the guard) */
+    guint deletions_server; /* DELETE_SERVER planned (before the guard) */
     guint known;            /* messages the state knew in this folder */
-    gboolean guard_tripped; /* deletions held back: more than half of >= 10 known messages */
-} NmsPullPlanSummary;
+    gboolean guard_local;   /* local deletions held back: more than half of >= 10 known */
+    gboolean guard_server;  /* server deletions held back, likewise */
+} NmsPlanSummary;
 
-/* Merges one message's flags for the pull direction, three-way: what the server added or
- * removed since the agreed @state flags is applied to @local; local changes not yet pushed
- * stay. @out gets sorted letters (room for 8 bytes). */
-void nms_plan_merge_flags (const char *local, const char *state, const char *server, char *out);
+/* Merges one message's flags three-way: where @changed differs from @base, @changed wins; the
+ * other letters come from @other. (nms_plan_merge_flags (local, state, server) is what a sync
+ * wants locally: server changes applied, local ones kept.) @out gets sorted letters (room for
+ * 8 bytes). */
+void nms_plan_merge_flags (const char *other, const char *base, const char *changed, char *out);
 
-/* Plans a pull. All three arrays must be sorted by uid, without duplicate UIDs. Unless @force,
- * a plan that would delete more than half the known messages (and at least 10) keeps its other
- * actions, drops the deletions and sets summary_out->guard_tripped.
- * (transfer full: GArray of NmsPullAction, downloads last, in uid order) */
-GArray *nms_plan_pull (const NmsPlanMessage *server, gsize n_server, const NmsPlanMessage *state,
-                       gsize n_state, const NmsPlanMessage *local, gsize n_local, gboolean force,
-                       NmsPullPlanSummary *summary_out);
+/* Plans one folder. The three arrays must be sorted by uid, without duplicate UIDs. Unless
+ * @policy->force, the deletions of a side are dropped when they would remove more than half
+ * the known messages (and at least 10); the summary says so.
+ * (transfer full: GArray of NmsAction: flag and deletion actions in uid order, then uploads,
+ * then downloads) */
+GArray *nms_plan_folder (const NmsPlanMessage *server, gsize n_server,
+                         const NmsPlanMessage *state, gsize n_state,
+                         const NmsPlanMessage *local, gsize n_local, const NmsPlanPolicy *policy,
+                         NmsPlanSummary *summary_out);

@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "config/config.h"
+#include "sync/plan.h"
 #include "util/context.h"
 
 #define NMS_SYNC_ERROR (nms_sync_error_quark ())
@@ -18,14 +19,22 @@ typedef enum {
 } NmsSyncError;
 
 typedef struct {
-    gboolean force;        /* allow mass deletions (see the guard in sync/plan.h) */
-    char **folders;        /* NULL: every folder the config selects; else these decoded names */
+    NmsPlanDirection direction; /* pull, push or both (sync) */
+    gboolean force;             /* allow mass deletions (see the guard in sync/plan.h) */
+    char **folders;             /* NULL: every folder the config selects; else these names */
+    guint crash_after;          /* test hook NMSYNC_TEST_CRASH_AFTER: 0 off, else SIGKILL the
+                                 * process after that many steps (nms_sync_step) */
 } NmsSyncOptions;
 
-/* Pulls @account: new server messages, server flag changes and expunges reach the Maildir.
+/* Syncs @account in options->direction:
+ * - pull: new server messages, server flag changes and expunges reach the Maildir;
+ * - push: new local messages (APPEND), local flag changes (STORE), local deletions (\Deleted +
+ *   UID EXPUNGE), new local folders (CREATE) and moves between folders (UID MOVE) reach the
+ *   server;
+ * - sync: both, as one three-way merge per folder against the last agreed state.
  * Skipped messages and folders are counted in ctx->progress.skipped and named through @ctx.
  * Returns FALSE only when the account as a whole failed (lock held: NMS_STATE_ERROR_LOCKED;
- * cannot connect or log in: NMS_IMAP_ERROR_CONNECT/TLS/AUTH; state unusable; password). */
-gboolean nms_sync_pull_account (NmsContext *ctx, const NmsConfig *config,
-                                const NmsAccount *account, const NmsSyncOptions *options,
-                                GError **error);
+ * cannot connect or log in: NMS_IMAP_ERROR_CONNECT/TLS/AUTH; state unusable; password; a full
+ * disk: NMS_MAILDIR_ERROR_NOSPACE). */
+gboolean nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
+                           const NmsSyncOptions *options, GError **error);

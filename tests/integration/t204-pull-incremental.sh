@@ -38,7 +38,7 @@ before=$(find "$NMS_MAILDIR" -printf '%p %s\n' | sort)
 nmsync_run -n pull
 check_eq "dry run: exit 0" 0 "$NMS_RC"
 check_match "dry run: says it would download UID 9" "would download UID 9" "$(cat "$NMS_ERR")"
-check_match "dry run: says it would delete UID 4" "would delete UID 4" "$(cat "$NMS_ERR")"
+check_match "dry run: says it would delete UID 4 locally" "would delete locally UID 4" "$(cat "$NMS_ERR")"
 check_eq "dry run: the Maildir is unchanged" "$before" "$(find "$NMS_MAILDIR" -printf '%p %s\n' | sort)"
 
 dovecot_mark

@@ -14,14 +14,20 @@ m (guint32 uid, const char *flags)
     return x;
 }
 
+static const NmsPlanPolicy pull_policy = { NMS_PLAN_PULL, TRUE, TRUE, FALSE };
+static const NmsPlanPolicy pull_forced = { NMS_PLAN_PULL, TRUE, TRUE, TRUE };
+static const NmsPlanPolicy sync_policy = { NMS_PLAN_SYNC, TRUE, TRUE, FALSE };
+static const NmsPlanPolicy push_policy = { NMS_PLAN_PUSH, TRUE, TRUE, FALSE };
+
+/* A pull plan, as the pull tests below were first written for. */
 static GArray *
 plan (const NmsPlanMessage *srv, gsize ns, const NmsPlanMessage *st, gsize nst,
-      const NmsPlanMessage *loc, gsize nl, gboolean force, NmsPullPlanSummary *sum)
+      const NmsPlanMessage *loc, gsize nl, gboolean force, NmsPlanSummary *sum)
 {
-    return nms_plan_pull (srv, ns, st, nst, loc, nl, force, sum);
+    return nms_plan_folder (srv, ns, st, nst, loc, nl, force ? &pull_forced : &pull_policy, sum);
 }
 
-#define ACT(a, i) (&g_array_index ((a), NmsPullAction, (i)))
+#define ACT(a, i) (&g_array_index ((a), NmsAction, (i)))
 
 static void
 test_merge_flags (void)
@@ -44,15 +50,15 @@ static void
 test_first_pull_downloads_all (void)
 {
     NmsPlanMessage srv[] = { m (1, "S"), m (2, ""), m (5, "FS") };
-    NmsPullPlanSummary sum;
+    NmsPlanSummary sum;
     g_autoptr (GArray) a = plan (srv, 3, NULL, 0, NULL, 0, FALSE, &sum);
 
     g_assert_cmpuint (a->len, ==, 3);
     g_assert_cmpuint (sum.downloads, ==, 3);
     for (guint i = 0; i < 3; i++) {
-        g_assert_cmpint (ACT (a, i)->kind, ==, NMS_PULL_ACTION_DOWNLOAD);
+        g_assert_cmpint (ACT (a, i)->kind, ==, NMS_ACTION_DOWNLOAD);
         g_assert_cmpuint (ACT (a, i)->uid, ==, srv[i].uid);
-        g_assert_cmpstr (ACT (a, i)->server_flags, ==, srv[i].flags);
+        g_assert_cmpstr (ACT (a, i)->state_flags, ==, srv[i].flags);
     }
 }
 
@@ -74,11 +80,13 @@ test_server_flag_change_renames (void)
     g_autoptr (GArray) a = plan (srv, 2, st, 2, loc, 2, FALSE, NULL);
 
     g_assert_cmpuint (a->len, ==, 2);
-    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_SET_FLAGS);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_UPDATE);
     g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
     g_assert_cmpint (ACT (a, 0)->local_index, ==, 0);
-    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_PULL_ACTION_RECORD);
-    g_assert_cmpstr (ACT (a, 1)->server_flags, ==, "S");
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_ACTION_UPDATE);
+    g_assert_cmpstr (ACT (a, 1)->local_flags, ==, "S"); /* no rename needed */
+    g_assert_cmpstr (ACT (a, 1)->state_flags, ==, "S");
+    g_assert_cmpstr (ACT (a, 1)->add, ==, "");          /* a pull stores nothing */
 }
 
 static void
@@ -90,9 +98,9 @@ test_expunge_deletes_local (void)
     g_autoptr (GArray) a = plan (srv, 1, st, 3, loc, 2, FALSE, NULL);
 
     g_assert_cmpuint (a->len, ==, 2);
-    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_DELETE_LOCAL);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_DELETE_LOCAL);
     g_assert_cmpuint (ACT (a, 0)->uid, ==, 1);
-    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_PULL_ACTION_FORGET);
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_ACTION_FORGET);
     g_assert_cmpuint (ACT (a, 1)->uid, ==, 3);
 }
 
@@ -105,7 +113,7 @@ test_lost_commit_adopts (void)
     g_autoptr (GArray) a = plan (srv, 1, NULL, 0, loc, 1, FALSE, NULL);
 
     g_assert_cmpuint (a->len, ==, 1);
-    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_ADOPT);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_ADOPT);
     g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
 }
 
@@ -133,7 +141,7 @@ test_mass_deletion_guard (void)
 {
     g_autoptr (GArray) st = g_array_new (FALSE, TRUE, sizeof (NmsPlanMessage));
     NmsPlanMessage keep[] = { m (20, "S") };
-    NmsPullPlanSummary sum;
+    NmsPlanSummary sum;
     g_autoptr (GArray) held = NULL, forced = NULL;
 
     for (guint32 uid = 1; uid <= 20; uid++) {
@@ -143,12 +151,12 @@ test_mass_deletion_guard (void)
     /* 19 of 20 expunged on the server: held back. */
     held = plan (keep, 1, (NmsPlanMessage *) st->data, st->len, (NmsPlanMessage *) st->data,
                  st->len, FALSE, &sum);
-    g_assert_true (sum.guard_tripped);
-    g_assert_cmpuint (sum.deletions, ==, 19);
+    g_assert_true (sum.guard_local);
+    g_assert_cmpuint (sum.deletions_local, ==, 19);
     g_assert_cmpuint (held->len, ==, 0);
     forced = plan (keep, 1, (NmsPlanMessage *) st->data, st->len, (NmsPlanMessage *) st->data,
                    st->len, TRUE, &sum);
-    g_assert_false (sum.guard_tripped);
+    g_assert_false (sum.guard_local);
     g_assert_cmpuint (forced->len, ==, 19);
 }
 
@@ -156,10 +164,10 @@ static void
 test_guard_needs_ten (void)
 {
     NmsPlanMessage st[] = { m (1, ""), m (2, ""), m (3, "") };
-    NmsPullPlanSummary sum;
+    NmsPlanSummary sum;
     g_autoptr (GArray) a = plan (NULL, 0, st, 3, st, 3, FALSE, &sum);
 
-    g_assert_false (sum.guard_tripped);
+    g_assert_false (sum.guard_local);
     g_assert_cmpuint (a->len, ==, 3);
 }
 
@@ -171,8 +179,126 @@ test_downloads_come_last (void)
     g_autoptr (GArray) a = plan (srv, 2, st, 1, st, 1, FALSE, NULL);
 
     g_assert_cmpuint (a->len, ==, 2);
-    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_PULL_ACTION_SET_FLAGS);
-    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_PULL_ACTION_DOWNLOAD);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_UPDATE);
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_ACTION_DOWNLOAD);
+}
+
+static void
+test_sync_flags_both_ways (void)
+{
+    /* 1: local added F; 2: server added R; 3: local removed S, server added F. */
+    NmsPlanMessage srv[] = { m (1, "S"), m (2, "RS"), m (3, "FS") };
+    NmsPlanMessage st[] = { m (1, "S"), m (2, "S"), m (3, "S") };
+    NmsPlanMessage loc[] = { m (1, "FS"), m (2, "S"), m (3, "") };
+    g_autoptr (GArray) a = nms_plan_folder (srv, 3, st, 3, loc, 3, &sync_policy, NULL);
+
+    g_assert_cmpuint (a->len, ==, 3);
+    g_assert_cmpstr (ACT (a, 0)->add, ==, "F");
+    g_assert_cmpstr (ACT (a, 0)->remove, ==, "");
+    g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
+    g_assert_cmpstr (ACT (a, 0)->state_flags, ==, "FS");
+    g_assert_cmpstr (ACT (a, 1)->add, ==, "");
+    g_assert_cmpstr (ACT (a, 1)->local_flags, ==, "RS");
+    g_assert_cmpstr (ACT (a, 1)->state_flags, ==, "RS");
+    g_assert_cmpstr (ACT (a, 2)->remove, ==, "S");
+    g_assert_cmpstr (ACT (a, 2)->local_flags, ==, "F");
+    g_assert_cmpstr (ACT (a, 2)->state_flags, ==, "F");
+}
+
+static void
+test_merge_is_symmetric (void)
+{
+    static const char *const sets[] = { "", "S", "F", "FS", "RS", "DFRS" };
+    char x[8], y[8];
+
+    /* For every combination of three flag sets, the side that changed a letter wins, so the
+     * merge does not depend on which side is called "local". */
+    for (guint i = 0; i < G_N_ELEMENTS (sets); i++)
+        for (guint j = 0; j < G_N_ELEMENTS (sets); j++)
+            for (guint k = 0; k < G_N_ELEMENTS (sets); k++) {
+                nms_plan_merge_flags (sets[i], sets[j], sets[k], x);
+                nms_plan_merge_flags (sets[k], sets[j], sets[i], y);
+                g_assert_cmpstr (x, ==, y);
+            }
+}
+
+static void
+test_push_keeps_server_changes_pending (void)
+{
+    /* Local added F, server added R: a push sends F, leaves the local file alone and records
+     * the local flags, so the next pull still sees R as new. */
+    NmsPlanMessage srv[] = { m (1, "RS") };
+    NmsPlanMessage st[] = { m (1, "S") };
+    NmsPlanMessage loc[] = { m (1, "FS") };
+    g_autoptr (GArray) a = nms_plan_folder (srv, 1, st, 1, loc, 1, &push_policy, NULL);
+
+    g_assert_cmpuint (a->len, ==, 1);
+    g_assert_cmpstr (ACT (a, 0)->add, ==, "F");
+    g_assert_cmpstr (ACT (a, 0)->remove, ==, "");
+    g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
+    g_assert_cmpstr (ACT (a, 0)->state_flags, ==, "FS");
+}
+
+static void
+test_sync_local_deletion_deletes_on_server (void)
+{
+    NmsPlanMessage srv[] = { m (1, "S"), m (2, "S") };
+    NmsPlanMessage st[] = { m (1, "S"), m (2, "S") };
+    NmsPlanMessage loc[] = { m (2, "S") };
+    NmsPlanPolicy keep = sync_policy;
+    g_autoptr (GArray) a = nms_plan_folder (srv, 2, st, 2, loc, 1, &sync_policy, NULL);
+    g_autoptr (GArray) b = NULL;
+
+    g_assert_cmpuint (a->len, ==, 1);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_DELETE_SERVER);
+    g_assert_cmpuint (ACT (a, 0)->uid, ==, 1);
+    keep.delete_server = FALSE; /* delete = local: the server copy stays, nothing is planned */
+    b = nms_plan_folder (srv, 2, st, 2, loc, 1, &keep, NULL);
+    g_assert_cmpuint (b->len, ==, 0);
+}
+
+static void
+test_delete_policy_local (void)
+{
+    NmsPlanMessage st[] = { m (1, "S") };
+    NmsPlanPolicy keep = sync_policy;
+    g_autoptr (GArray) a = NULL;
+
+    keep.delete_local = FALSE;
+    a = nms_plan_folder (NULL, 0, st, 1, st, 1, &keep, NULL);
+    g_assert_cmpuint (a->len, ==, 0);
+}
+
+static void
+test_unknown_uid_uploaded_by_push (void)
+{
+    NmsPlanMessage loc[] = { m (9, "FS") };
+    g_autoptr (GArray) a = nms_plan_folder (NULL, 0, NULL, 0, loc, 1, &sync_policy, NULL);
+
+    g_assert_cmpuint (a->len, ==, 1);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_UPLOAD);
+    g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "FS");
+}
+
+static void
+test_server_guard_separate (void)
+{
+    g_autoptr (GArray) st = g_array_new (FALSE, TRUE, sizeof (NmsPlanMessage));
+    NmsPlanMessage one[] = { m (20, "S") };
+    NmsPlanSummary sum;
+    g_autoptr (GArray) a = NULL;
+
+    for (guint32 uid = 1; uid <= 20; uid++) {
+        NmsPlanMessage x = m (uid, "S");
+        g_array_append_val (st, x);
+    }
+    /* 19 of 20 deleted locally: the server deletions are held back. */
+    a = nms_plan_folder ((NmsPlanMessage *) st->data, st->len, (NmsPlanMessage *) st->data,
+                         st->len, one, 1, &sync_policy, &sum);
+    g_assert_true (sum.guard_server);
+    g_assert_false (sum.guard_local);
+    g_assert_cmpuint (sum.deletions_server, ==, 19);
+    g_assert_cmpuint (a->len, ==, 0);
 }
 
 int
@@ -190,5 +316,14 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/mass-deletion-guard", test_mass_deletion_guard);
     g_test_add_func ("/plan/guard-needs-ten", test_guard_needs_ten);
     g_test_add_func ("/plan/downloads-come-last", test_downloads_come_last);
+    g_test_add_func ("/plan/sync-flags-both-ways", test_sync_flags_both_ways);
+    g_test_add_func ("/plan/merge-is-symmetric", test_merge_is_symmetric);
+    g_test_add_func ("/plan/push-keeps-server-changes-pending",
+                     test_push_keeps_server_changes_pending);
+    g_test_add_func ("/plan/sync-local-deletion-deletes-on-server",
+                     test_sync_local_deletion_deletes_on_server);
+    g_test_add_func ("/plan/delete-policy-local", test_delete_policy_local);
+    g_test_add_func ("/plan/unknown-uid-uploaded-by-push", test_unknown_uid_uploaded_by_push);
+    g_test_add_func ("/plan/server-guard-separate", test_server_guard_separate);
     return g_test_run ();
 }

@@ -45,10 +45,10 @@ test_roundtrip (Fixture *f, gconstpointer data)
     g_assert_false (found);
     g_assert_true (nms_state_begin (st, &error));
     g_assert_true (nms_state_folder_set (st, "INBOX", &fo, &error));
-    g_assert_true (nms_state_message_put (st, "INBOX", 5, "S", &error));
-    g_assert_true (nms_state_message_put (st, "INBOX", 2, "FS", &error));
+    g_assert_true (nms_state_message_put (st, "INBOX", 5, "S", "b5", &error));
+    g_assert_true (nms_state_message_put (st, "INBOX", 2, "FS", "b2", &error));
     g_assert_true (nms_state_folder_set (st, "Entwürfe", &fo, &error));
-    g_assert_true (nms_state_message_put (st, "Entwürfe", 2, "", &error));
+    g_assert_true (nms_state_message_put (st, "Entwürfe", 2, "", "b2", &error));
     g_assert_true (nms_state_commit (st, &error));
     g_clear_pointer (&st, nms_state_free);
 
@@ -62,6 +62,7 @@ test_roundtrip (Fixture *f, gconstpointer data)
     g_assert_cmpuint (msgs->len, ==, 2);
     g_assert_cmpuint (g_array_index (msgs, NmsStateMessage, 0).uid, ==, 2);
     g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).flags, ==, "FS");
+    g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).base, ==, "b2");
     g_assert_cmpuint (g_array_index (msgs, NmsStateMessage, 1).uid, ==, 5);
     names = nms_state_folder_names (st, &error);
     g_assert_cmpuint (names->len, ==, 2);
@@ -77,11 +78,11 @@ test_rollback_and_delete (Fixture *f, gconstpointer data)
     NmsStateFolder fo = { .uidvalidity = 1 };
 
     g_assert_true (nms_state_folder_set (st, "X", &fo, &error));
-    g_assert_true (nms_state_message_put (st, "X", 1, "S", &error));
+    g_assert_true (nms_state_message_put (st, "X", 1, "S", "b1", &error));
     g_assert_true (nms_state_begin (st, &error));
-    g_assert_true (nms_state_message_put (st, "X", 2, "S", &error));
+    g_assert_true (nms_state_message_put (st, "X", 2, "S", "b2", &error));
     nms_state_rollback (st);
-    g_assert_true (nms_state_message_put (st, "X", 1, "FS", &error)); /* replaces */
+    g_assert_true (nms_state_message_put (st, "X", 1, "FS", "b1", &error)); /* replaces */
     msgs = nms_state_messages (st, "X", &error);
     g_assert_cmpuint (msgs->len, ==, 1);
     g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).flags, ==, "FS");
@@ -90,7 +91,7 @@ test_rollback_and_delete (Fixture *f, gconstpointer data)
     msgs = nms_state_messages (st, "X", &error);
     g_assert_cmpuint (msgs->len, ==, 0);
     g_clear_pointer (&msgs, g_array_unref);
-    g_assert_true (nms_state_message_put (st, "X", 3, "", &error));
+    g_assert_true (nms_state_message_put (st, "X", 3, "", "b3", &error));
     g_assert_true (nms_state_folder_forget (st, "X", &error));
     msgs = nms_state_messages (st, "X", &error);
     g_assert_cmpuint (msgs->len, ==, 0);
@@ -146,6 +147,97 @@ test_lock_excludes_second (Fixture *f, gconstpointer data)
     nms_state_unlock (fd);
 }
 
+static void
+test_find_base (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsState) st = nms_state_open (f->dir, "a", &error);
+    NmsStateMessage m = { 0 };
+    g_autofree char *folder = NULL;
+    gboolean found = TRUE;
+
+    g_assert_true (nms_state_message_put (st, "INBOX", 7, "FS", "1700.M1P2.host", &error));
+    g_assert_true (nms_state_message_put (st, "INBOX", 8, "S", "", &error));
+    g_assert_true (nms_state_message_find_base (st, "nope", &folder, &m, &found, &error));
+    g_assert_false (found);
+    g_assert_true (nms_state_message_find_base (st, "", &folder, &m, &found, &error));
+    g_assert_false (found); /* an unknown base never matches */
+    g_assert_true (nms_state_message_find_base (st, "1700.M1P2.host", &folder, &m, &found, &error));
+    g_assert_true (found);
+    g_assert_cmpstr (folder, ==, "INBOX");
+    g_assert_cmpuint (m.uid, ==, 7);
+    g_assert_cmpstr (m.flags, ==, "FS");
+    g_free (m.base);
+}
+
+static void
+test_intents (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsState) st = nms_state_open (f->dir, "a", &error);
+    g_autoptr (GArray) left = NULL;
+    NmsStateIntent in = { .kind = NMS_INTENT_APPEND, .folder = (char *) "Sent",
+                          .path = (char *) "base1", .uidnext = 42,
+                          .message_id = (char *) "id@x", .size = 1234 };
+    gint64 a, b;
+
+    a = nms_state_intent_add (st, &in, &error);
+    in.kind = NMS_INTENT_MOVE;
+    in.uid = 9;
+    in.dest = (char *) "Junk";
+    in.message_id = NULL;
+    b = nms_state_intent_add (st, &in, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (a, >, 0);
+    g_assert_cmpint (b, >, a);
+    g_clear_pointer (&st, nms_state_free);
+
+    /* Intents survive a reopen: they are what a crashed run leaves behind. */
+    st = nms_state_open (f->dir, "a", &error);
+    left = nms_state_intents (st, "Sent", &error);
+    g_assert_cmpuint (left->len, ==, 2);
+    g_assert_cmpint (g_array_index (left, NmsStateIntent, 0).kind, ==, NMS_INTENT_APPEND);
+    g_assert_cmpuint (g_array_index (left, NmsStateIntent, 0).uidnext, ==, 42);
+    g_assert_cmpstr (g_array_index (left, NmsStateIntent, 0).message_id, ==, "id@x");
+    g_assert_cmpuint (g_array_index (left, NmsStateIntent, 0).size, ==, 1234);
+    g_assert_cmpstr (g_array_index (left, NmsStateIntent, 1).dest, ==, "Junk");
+    g_assert_null (g_array_index (left, NmsStateIntent, 1).message_id);
+    g_clear_pointer (&left, g_array_unref);
+
+    g_assert_true (nms_state_begin (st, &error));
+    g_assert_true (nms_state_intent_remove (st, a, &error));
+    g_assert_true (nms_state_commit (st, &error));
+    left = nms_state_intents (st, "Sent", &error);
+    g_assert_cmpuint (left->len, ==, 1);
+    g_assert_cmpint (g_array_index (left, NmsStateIntent, 0).id, ==, b);
+}
+
+static void
+test_migrates_v1 (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *db = g_build_filename (f->dir, "old.db", NULL);
+    g_autofree char *cmd = g_strdup_printf (
+        "sqlite3 '%s' \"CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT "
+        "NULL, uidnext INTEGER NOT NULL DEFAULT 0); CREATE TABLE messages (folder TEXT NOT NULL, "
+        "uid INTEGER NOT NULL, flags TEXT NOT NULL, PRIMARY KEY (folder, uid)) WITHOUT ROWID; "
+        "INSERT INTO messages VALUES ('INBOX', 3, 'S'); PRAGMA user_version = 1;\"", db);
+    g_autoptr (NmsState) st = NULL;
+    g_autoptr (GArray) msgs = NULL;
+
+    if (!g_find_program_in_path ("sqlite3")) {
+        g_test_skip ("sqlite3 command not installed");
+        return;
+    }
+    g_assert_cmpint (system (cmd), ==, 0);
+    st = nms_state_open (f->dir, "old", &error);
+    g_assert_no_error (error);
+    msgs = nms_state_messages (st, "INBOX", &error);
+    g_assert_cmpuint (msgs->len, ==, 1);
+    g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).flags, ==, "S");
+    g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).base, ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -156,5 +248,8 @@ main (int argc, char **argv)
     g_test_add ("/state/files-private", Fixture, NULL, setup, test_files_private, teardown);
     g_test_add ("/state/lock-excludes-second", Fixture, NULL, setup, test_lock_excludes_second,
                 teardown);
+    g_test_add ("/state/find-base", Fixture, NULL, setup, test_find_base, teardown);
+    g_test_add ("/state/intents", Fixture, NULL, setup, test_intents, teardown);
+    g_test_add ("/state/migrates-v1", Fixture, NULL, setup, test_migrates_v1, teardown);
     return g_test_run ();
 }

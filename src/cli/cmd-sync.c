@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * nmsync pull [ACCOUNT[/FOLDER]...]: server -> Maildir for the named accounts (default all). */
+ * nmsync pull|push|sync [ACCOUNT[/FOLDER]...]: the named accounts (default all) in one or both
+ * directions. */
 #include "config.h"
 
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -71,13 +73,22 @@ parse_targets (const NmsConfig *config, char **args, GHashTable *targets, GHashT
     return TRUE;
 }
 
+/* NMSYNC_TEST_CRASH_AFTER=N: the test hook that kills nmsync dead after N steps. */
+static guint
+crash_after (void)
+{
+    const char *value = g_getenv ("NMSYNC_TEST_CRASH_AFTER");
+    return value != NULL ? (guint) g_ascii_strtoull (value, NULL, 10) : 0;
+}
+
 static int
-pull_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
-          const NmsCliOptions *options)
+sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
+          const NmsCliOptions *options, NmsPlanDirection direction)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) names = NULL;
-    NmsSyncOptions sync_options = { .force = options->force };
+    NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
+                                    .crash_after = crash_after () };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
 
@@ -87,18 +98,19 @@ pull_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
         sync_options.folders = (char **) names->pdata;
     }
     nms_output_account_begin (ctx, account->name);
-    if (!nms_sync_pull_account (ctx, config, account, &sync_options, &error)) {
+    if (!nms_sync_account (ctx, config, account, &sync_options, &error)) {
         status = failure_status (error);
         fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
     } else if (ctx->progress.skipped > skipped) {
         status = NMS_EXIT_SKIPPED;
     }
-    nms_output_account_end (ctx, account->name, error != NULL ? error->message : NULL);
+    nms_output_account_end (ctx, account->name, error != NULL ? error->message : NULL,
+                            (direction & NMS_PLAN_PUSH) != 0);
     return status;
 }
 
-int
-nms_cmd_pull (const NmsCliOptions *options)
+static int
+run_command (const NmsCliOptions *options, NmsPlanDirection direction)
 {
     g_autoptr (NmsConfig) config = nms_cli_load_config (options);
     g_autoptr (GHashTable) targets = NULL, whole = NULL;
@@ -121,10 +133,28 @@ nms_cmd_pull (const NmsCliOptions *options)
             continue;
         if (g_hash_table_contains (whole, account->name))
             folders = NULL;
-        int account_status = pull_one (&ctx, config, account, folders, options);
+        int account_status = sync_one (&ctx, config, account, folders, options, direction);
 
         status = MAX (status, account_status);
     }
     nms_output_finish (&ctx);
     return status;
+}
+
+int
+nms_cmd_pull (const NmsCliOptions *options)
+{
+    return run_command (options, NMS_PLAN_PULL);
+}
+
+int
+nms_cmd_push (const NmsCliOptions *options)
+{
+    return run_command (options, NMS_PLAN_PUSH);
+}
+
+int
+nms_cmd_sync (const NmsCliOptions *options)
+{
+    return run_command (options, NMS_PLAN_SYNC);
 }

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * One account's run: lock, state, connection, the folders of both sides, crash recovery, moves
+ * between folders, then each folder in turn (folder.c). */
+#include "config.h"
+
+#include "sync/sync-private.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (nms-sync-error-quark, nms_sync_error)
+
+void
+nms_sync_folder_free (Folder *folder)
+{
+    if (folder == NULL)
+        return;
+    g_free (folder->name);
+    g_free (folder->wire_name);
+    g_free (folder->relpath);
+    g_free (folder->dir);
+    g_free (folder);
+}
+
+void
+nms_sync_step (Run *run)
+{
+    run->steps++;
+    if (run->options->crash_after != 0 && run->steps == run->options->crash_after)
+        kill (getpid (), SIGKILL);
+}
+
+gint64
+nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error)
+{
+    gint64 id = nms_state_intent_add (run->state, intent, error);
+
+    if (id != 0)
+        nms_sync_step (run);
+    return id;
+}
+
+gboolean
+nms_sync_session_lost (const GError *error)
+{
+    return error->domain == NMS_IMAP_ERROR &&
+           (error->code == NMS_IMAP_ERROR_STREAM || error->code == NMS_IMAP_ERROR_PROTOCOL ||
+            error->code == NMS_IMAP_ERROR_ABORTED);
+}
+
+gboolean
+nms_sync_connect (Run *run, GError **error)
+{
+    g_autoptr (GPtrArray) list = NULL;
+
+    if (run->session != NULL)
+        return TRUE;
+    run->session = nms_imap_session_connect (run->account, run->password, error);
+    /* LIST teaches the session the hierarchy delimiter, which wire names need. */
+    if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
+        g_clear_pointer (&run->session, nms_imap_session_free);
+    return run->session != NULL;
+}
+
+/* ---- choosing folders ---------------------------------------------------------------- */
+
+static gboolean
+requested (const Run *run, const char *name)
+{
+    if (run->options->folders == NULL)
+        return nms_config_folder_selected (run->account->folders, name, '/');
+    return g_strv_contains ((const char *const *) run->options->folders, name);
+}
+
+static Folder *
+folder_new (Run *run, const char *name, const char *wire_name, const char *relpath)
+{
+    Folder *folder = g_new0 (Folder, 1);
+    g_autofree char *cur = NULL;
+
+    folder->name = g_strdup (name);
+    folder->wire_name = g_strdup (wire_name);
+    folder->relpath = g_strdup (relpath);
+    folder->dir = g_build_filename (run->account->maildir, relpath, NULL);
+    cur = g_build_filename (folder->dir, "cur", NULL);
+    folder->local = g_file_test (cur, G_FILE_TEST_IS_DIR);
+    return folder;
+}
+
+/* The server's folders from LIST, each one refused named. */
+static void
+add_server_folders (Run *run, GPtrArray *list, GPtrArray *chosen, GHashTable *by_name,
+                    GHashTable *paths)
+{
+    for (guint i = 0; i < list->len; i++) {
+        NmsImapFolder *f = g_ptr_array_index (list, i);
+        g_autoptr (GError) error = NULL;
+        g_autofree char *relpath = NULL;
+        Folder *folder;
+
+        if (f->name == NULL) {
+            /* The wire name is hostile by definition here: escape it before it reaches a
+             * terminal (an ESC byte could drive the terminal). */
+            g_autofree char *shown = g_strescape (f->wire_name, NULL);
+
+            nms_context_skip (run->ctx, "%s: folder '%s' skipped: %s", run->account->name,
+                              shown, f->problem ? f->problem : "invalid name");
+            continue;
+        }
+        if (f->noselect || !requested (run, f->name))
+            continue;
+        relpath = nms_maildir_folder_to_path (f->name, f->delimiter, run->account->layout, &error);
+        if (relpath == NULL) {
+            nms_context_skip (run->ctx, "%s: %s; folder skipped", run->account->name,
+                              error->message);
+            continue;
+        }
+        if (g_hash_table_contains (paths, relpath)) {
+            nms_context_skip (run->ctx,
+                              "%s: folder '%s' skipped: another folder already maps to '%s'",
+                              run->account->name, f->name, relpath);
+            continue;
+        }
+        folder = folder_new (run, f->name, f->wire_name, relpath);
+        g_hash_table_add (paths, folder->relpath);
+        g_hash_table_insert (by_name, folder->name, folder);
+        g_ptr_array_add (chosen, folder);
+    }
+}
+
+/* Local folders the server does not have: created there when "create" allows it (and the
+ * state has no record of them: a folder the state knows was deleted on the server). */
+static void
+add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) local = nms_maildir_list_folders (run->account->maildir,
+                                                            run->account->layout, &error);
+
+    if (local == NULL) {
+        nms_context_skip (run->ctx, "%s: cannot list local folders: %s", run->account->name,
+                          error->message);
+        return;
+    }
+    for (guint i = 0; i < local->len; i++) {
+        NmsMaildirFolder *lf = g_ptr_array_index (local, i);
+        NmsStateFolder saved;
+        gboolean known = FALSE;
+        g_autofree char *wire = NULL;
+
+        if (g_hash_table_contains (by_name, lf->name) || !requested (run, lf->name))
+            continue;
+        if (!nms_state_folder_get (run->state, lf->name, &saved, &known, &error))
+            return;
+        if (known) /* deleted on the server: report_missing says so */
+            continue;
+        if (!(run->policy.direction & NMS_PLAN_PUSH) ||
+            !NMS_SIDES_ALLOW_SERVER (run->account->create))
+            continue;
+        wire = nms_imap_folder_wire_name (run->session, lf->name);
+        if (run->ctx->dry_run) {
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: would create folder '%s' on the server",
+                             run->account->name, lf->name);
+            continue;
+        }
+        if (!nms_imap_create (run->session, wire, &error)) {
+            nms_context_skip (run->ctx, "%s: folder '%s' skipped: %s", run->account->name,
+                              lf->name, error->message);
+            g_clear_error (&error);
+            continue;
+        }
+        run->ctx->progress.folders_created++;
+        g_ptr_array_add (chosen, folder_new (run, lf->name, wire, lf->relpath));
+    }
+}
+
+/* Folders asked for on the command line that neither side has, and folders the state knows
+ * that are gone from the server (reported, never deleted locally). */
+static void
+report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
+{
+    g_autoptr (GHashTable) on_server = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GPtrArray) known = NULL;
+    g_autoptr (GError) error = NULL;
+
+    for (guint i = 0; i < list->len; i++) {
+        NmsImapFolder *f = g_ptr_array_index (list, i);
+        if (f->name != NULL)
+            g_hash_table_add (on_server, f->name);
+    }
+    if (run->options->folders != NULL) {
+        for (char **n = run->options->folders; *n != NULL; n++) {
+            if (!g_hash_table_contains (by_name, *n) && !g_hash_table_contains (on_server, *n))
+                nms_context_skip (run->ctx, "%s: folder '%s' does not exist on the server",
+                                  run->account->name, *n);
+        }
+    }
+    known = nms_state_folder_names (run->state, &error);
+    for (guint i = 0; known != NULL && i < known->len; i++) {
+        const char *name = g_ptr_array_index (known, i);
+        if (!g_hash_table_contains (on_server, name) && !g_hash_table_contains (by_name, name) &&
+            requested (run, name))
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: folder '%s' is gone from the server; the local copy is kept",
+                             run->account->name, name);
+    }
+}
+
+static GPtrArray *
+choose_folders (Run *run, GPtrArray *list)
+{
+    GPtrArray *chosen = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_sync_folder_free);
+    g_autoptr (GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GHashTable) paths = g_hash_table_new (g_str_hash, g_str_equal);
+
+    add_server_folders (run, list, chosen, by_name, paths);
+    add_local_folders (run, chosen, by_name);
+    report_missing (run, by_name, list);
+    return chosen;
+}
+
+/* ---- recovery and the folder loop ----------------------------------------------------- */
+
+/* Moves and appends cut short by a crash are finished (or dropped) before anything is planned,
+ * so the plans see the server and the disk as they really are. */
+static void
+recover (Run *run, GPtrArray *folders)
+{
+    for (guint i = 0; i < folders->len; i++) {
+        Folder *folder = g_ptr_array_index (folders, i);
+        g_autoptr (GError) error = NULL;
+        g_autoptr (GArray) intents = nms_state_intents (run->state, folder->name, &error);
+
+        for (guint j = 0; intents != NULL && j < intents->len && error == NULL; j++) {
+            NmsStateIntent *in = &g_array_index (intents, NmsStateIntent, j);
+
+            if (!nms_sync_connect (run, &error))
+                break;
+            if (in->kind == NMS_INTENT_APPEND)
+                nms_sync_recover_append (run, folder, in, &error);
+            else if (in->kind == NMS_INTENT_MOVE)
+                nms_sync_recover_move (run, folders, in, &error);
+            else
+                nms_state_intent_remove (run->state, in->id, &error); /* replanned */
+        }
+        if (error != NULL) {
+            nms_context_skip (run->ctx, "%s: folder '%s': cannot finish an interrupted action: %s",
+                              run->account->name, folder->name, error->message);
+            if (nms_sync_session_lost (error))
+                g_clear_pointer (&run->session, nms_imap_session_free);
+        }
+    }
+}
+
+static void
+sync_folders (Run *run, GPtrArray *folders, GError **fatal)
+{
+    for (guint i = 0; i < folders->len; i++) {
+        Folder *folder = g_ptr_array_index (folders, i);
+        g_autoptr (GError) error = NULL;
+
+        if (!nms_sync_connect (run, &error) || !nms_sync_folder (run, folder, &error)) {
+            nms_state_rollback (run->state);
+            if (g_error_matches (error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_NOSPACE)) {
+                g_propagate_prefixed_error (fatal, g_steal_pointer (&error), "folder '%s': ",
+                                            folder->name);
+                return;
+            }
+            nms_context_skip (run->ctx, "%s: folder '%s' skipped: %s", run->account->name,
+                              folder->name, error->message);
+            if (nms_sync_session_lost (error))
+                g_clear_pointer (&run->session, nms_imap_session_free);
+        }
+        run->ctx->progress.folders_done++;
+        nms_context_progress (run->ctx);
+    }
+}
+
+static void
+run_clear (Run *run)
+{
+    nms_imap_session_free (run->session);
+    if (run->password != NULL)
+        memset (run->password, 0, strlen (run->password));
+    g_free (run->password);
+    nms_state_free (run->state);
+}
+
+gboolean
+nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
+                  const NmsSyncOptions *options, GError **error)
+{
+    Run run = { .ctx = ctx, .config = config, .account = account, .options = options };
+    g_autoptr (GPtrArray) list = NULL, folders = NULL;
+    GError *fatal = NULL;
+    gboolean ok = FALSE;
+    int lock;
+
+    run.policy = (NmsPlanPolicy) {
+        .direction = options->direction,
+        .delete_local = NMS_SIDES_ALLOW_LOCAL (account->delete_sides),
+        .delete_server = NMS_SIDES_ALLOW_SERVER (account->delete_sides),
+        .force = options->force,
+    };
+    if ((lock = nms_state_lock (config->state_dir, account->name, error)) < 0)
+        return FALSE;
+    if ((run.state = nms_state_open (config->state_dir, account->name, error)) == NULL ||
+        (run.password = nms_account_get_password (account, error)) == NULL ||
+        (run.session = nms_imap_session_connect (account, run.password, error)) == NULL ||
+        (list = nms_imap_list (run.session, error)) == NULL)
+        goto out;
+    folders = choose_folders (&run, list);
+    ctx->progress.folders_total += folders->len;
+    nms_context_progress (ctx);
+    if (!ctx->dry_run) {
+        recover (&run, folders);
+        if (options->direction & NMS_PLAN_PUSH)
+            nms_sync_moves (&run, folders);
+    }
+    sync_folders (&run, folders, &fatal);
+    ok = fatal == NULL;
+    if (!ok)
+        g_propagate_error (error, fatal);
+out:
+    run_clear (&run);
+    nms_state_unlock (lock);
+    return ok;
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * One folder: snapshot (server flags, saved state, local files), plan (sync/plan.c), execute.
+ *
+ * Execution order and what a crash between the steps leaves:
+ * 1. local renames and deletions, with the state of every action that has no server part, in
+ *    one transaction. A crash before the commit leaves renamed or deleted files the state does
+ *    not know about yet; the next plan computes the same result from them (the merge is
+ *    idempotent) and finishes the job.
+ * 2. server flag changes (intent, UID STORE, then state + intent removal in one transaction).
+ *    A crash after the STORE leaves the server ahead of the state: the next merge finds both
+ *    sides agreeing and only records it.
+ * 3. server deletions (intent, STORE \Deleted, UID EXPUNGE, then state). A crash in between
+ *    leaves a \Deleted message the next plan deletes again.
+ * 4. uploads (transfer.c) and 5. downloads (transfer.c), each with its own crash story. */
+#include "config.h"
+
+#include "sync/sync-private.h"
+
+#include <string.h>
+
+static int
+cmp_entry_uid (gconstpointer a, gconstpointer b)
+{
+    guint32 x = (*(NmsMaildirEntry *const *) a)->name->uid;
+    guint32 y = (*(NmsMaildirEntry *const *) b)->name->uid;
+    return x < y ? -1 : x > y;
+}
+
+static const char *
+entry_flags (const NmsMaildirEntry *e)
+{
+    return e->name->flags != NULL ? e->name->flags : "";
+}
+
+GArray *
+nms_sync_local_snapshot (Run *run, const Folder *folder, GPtrArray *scan, GPtrArray **entries_out,
+                         GPtrArray **fresh_out)
+{
+    GArray *local = g_array_new (FALSE, TRUE, sizeof (NmsPlanMessage));
+    g_autoptr (GPtrArray) order = g_ptr_array_new ();
+    g_autoptr (GPtrArray) entries = g_ptr_array_new ();
+    g_autoptr (GPtrArray) fresh = g_ptr_array_new ();
+
+    for (guint i = 0; i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        if (e->problem != NULL)
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: folder '%s': file '%s' left alone: %s", run->account->name,
+                             folder->name, e->path, e->problem);
+        else if (e->name->uid != 0)
+            g_ptr_array_add (order, e);
+        else
+            g_ptr_array_add (fresh, e);
+    }
+    g_ptr_array_sort (order, cmp_entry_uid);
+    for (guint i = 0; i < order->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (order, i);
+        NmsPlanMessage m = { .uid = e->name->uid };
+
+        if (local->len > 0 && g_array_index (local, NmsPlanMessage, local->len - 1).uid == m.uid) {
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: folder '%s': file '%s' repeats UID %u; left alone",
+                             run->account->name, folder->name, e->path, m.uid);
+            continue;
+        }
+        g_strlcpy (m.flags, entry_flags (e), sizeof m.flags);
+        g_array_append_val (local, m);
+        g_ptr_array_add (entries, e);
+    }
+    *entries_out = g_steal_pointer (&entries);
+    if (fresh_out != NULL)
+        *fresh_out = g_steal_pointer (&fresh);
+    return local;
+}
+
+/* Planner input from an array of NmsImapMessageInfo or NmsStateMessage: both start with the
+ * uid and carry the flags at @flags_offset. */
+static GArray *
+plan_messages (GArray *src, gsize flags_offset, gsize size)
+{
+    GArray *out = g_array_sized_new (FALSE, TRUE, sizeof (NmsPlanMessage), src->len);
+
+    for (guint i = 0; i < src->len; i++) {
+        const char *item = src->data + (gsize) i * size;
+        NmsPlanMessage m = { .uid = *(const guint32 *) item };
+
+        g_strlcpy (m.flags, item + flags_offset, sizeof m.flags);
+        g_array_append_val (out, m);
+    }
+    return out;
+}
+
+/* ---- steps ------------------------------------------------------------------------------ */
+
+static NmsMaildirEntry *
+entry_of (GPtrArray *entries, const NmsAction *a)
+{
+    return a->local_index >= 0 ? g_ptr_array_index (entries, a->local_index) : NULL;
+}
+
+static gboolean
+has_server_part (const NmsAction *a)
+{
+    return a->add[0] != '\0' || a->remove[0] != '\0';
+}
+
+/* Step 1. */
+static gboolean
+apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GError **error)
+{
+    if (!nms_state_begin (run->state, error))
+        return FALSE;
+    for (guint i = 0; i < plan->len; i++) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+        NmsMaildirEntry *e = entry_of (entries, a);
+        g_autoptr (GError) local = NULL;
+        gboolean ok = TRUE;
+
+        if (a->kind == NMS_ACTION_UPDATE || a->kind == NMS_ACTION_ADOPT) {
+            if (strcmp (a->local_flags, entry_flags (e)) != 0) {
+                char *renamed = nms_maildir_set_flags (e->path, a->local_flags, &local);
+
+                ok = renamed != NULL;
+                if (ok) {
+                    g_free (e->path);
+                    e->path = renamed;
+                    g_free (e->name->flags);
+                    e->name->flags = g_strdup (a->local_flags);
+                    run->ctx->progress.flags_changed++;
+                    nms_sync_step (run);
+                }
+            }
+            if (ok && !has_server_part (a))
+                ok = nms_state_message_put (run->state, folder->name, a->uid, a->state_flags,
+                                            e->name->base, &local);
+        } else if (a->kind == NMS_ACTION_DELETE_LOCAL) {
+            ok = nms_maildir_remove (e->path, &local) &&
+                 nms_state_message_delete (run->state, folder->name, a->uid, &local);
+            run->ctx->progress.messages_deleted += ok;
+            if (ok)
+                nms_sync_step (run);
+        } else if (a->kind == NMS_ACTION_FORGET) {
+            ok = nms_state_message_delete (run->state, folder->name, a->uid, &local);
+        }
+        if (!ok && local->domain == NMS_STATE_ERROR) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            nms_state_rollback (run->state);
+            return FALSE;
+        }
+        if (!ok)
+            nms_context_skip (run->ctx, "%s: folder '%s': message UID %u: %s",
+                              run->account->name, folder->name, a->uid, local->message);
+    }
+    return nms_state_commit (run->state, error);
+}
+
+/* Step 2: one UID STORE per distinct (add, remove) pair. */
+static gboolean
+push_flags (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GError **error)
+{
+    g_autoptr (GHashTable) groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                          (GDestroyNotify) g_ptr_array_unref);
+    GHashTableIter it;
+    gpointer key, value;
+
+    for (guint i = 0; i < plan->len; i++) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+        g_autofree char *k = NULL;
+        GPtrArray *group;
+
+        if ((a->kind != NMS_ACTION_UPDATE && a->kind != NMS_ACTION_ADOPT) || !has_server_part (a))
+            continue;
+        k = g_strdup_printf ("%s/%s", a->add, a->remove);
+        if ((group = g_hash_table_lookup (groups, k)) == NULL) {
+            group = g_ptr_array_new ();
+            g_hash_table_insert (groups, g_steal_pointer (&k), group);
+        }
+        g_ptr_array_add (group, a);
+    }
+    g_hash_table_iter_init (&it, groups);
+    while (g_hash_table_iter_next (&it, &key, &value)) {
+        GPtrArray *group = value;
+        NmsAction *first = g_ptr_array_index (group, 0);
+        g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+        NmsStateIntent in = { .kind = NMS_INTENT_STORE, .folder = folder->name, .uid = first->uid };
+        gint64 id;
+
+        for (guint i = 0; i < group->len; i++)
+            g_array_append_val (uids, ((NmsAction *) g_ptr_array_index (group, i))->uid);
+        if ((id = nms_sync_intent (run, &in, error)) == 0 ||
+            !nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, first->add,
+                                   first->remove, error) ||
+            !nms_state_begin (run->state, error))
+            return FALSE;
+        for (guint i = 0; i < group->len; i++) {
+            NmsAction *a = g_ptr_array_index (group, i);
+            if (!nms_state_message_put (run->state, folder->name, a->uid, a->state_flags,
+                                        entry_of (entries, a)->name->base, error))
+                return FALSE;
+        }
+        if (!nms_state_intent_remove (run->state, id, error) || !nms_state_commit (run->state, error))
+            return FALSE;
+        run->ctx->progress.flags_pushed += group->len;
+        nms_sync_step (run);
+    }
+    return TRUE;
+}
+
+/* Step 3. */
+static gboolean
+delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
+{
+    g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+    NmsStateIntent in = { .kind = NMS_INTENT_EXPUNGE, .folder = folder->name };
+    gint64 id;
+
+    for (guint i = 0; i < plan->len; i++) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+        if (a->kind == NMS_ACTION_DELETE_SERVER)
+            g_array_append_val (uids, a->uid);
+    }
+    if (uids->len == 0)
+        return TRUE;
+    if (!nms_imap_session_has_capability (run->session, "UIDPLUS")) {
+        nms_context_skip (run->ctx,
+                          "%s: folder '%s': %u messages deleted locally stay on the server: it "
+                          "lacks UIDPLUS, and a plain EXPUNGE could remove other clients' mail",
+                          run->account->name, folder->name, uids->len);
+        return TRUE;
+    }
+    in.uid = g_array_index (uids, guint32, 0);
+    if ((id = nms_sync_intent (run, &in, error)) == 0 ||
+        !nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, "T", NULL, error) ||
+        !nms_imap_expunge_uids (run->session, (guint32 *) uids->data, uids->len, error) ||
+        !nms_state_begin (run->state, error))
+        return FALSE;
+    for (guint i = 0; i < uids->len; i++) {
+        if (!nms_state_message_delete (run->state, folder->name, g_array_index (uids, guint32, i),
+                                       error))
+            return FALSE;
+    }
+    if (!nms_state_intent_remove (run->state, id, error) || !nms_state_commit (run->state, error))
+        return FALSE;
+    run->ctx->progress.deleted_server += uids->len;
+    nms_sync_step (run);
+    return TRUE;
+}
+
+/* Step 4: new local files and files whose UID nobody knows. */
+static gboolean
+upload_all (Run *run, const Folder *folder, guint32 uidnext, GArray *plan, GPtrArray *entries,
+            GPtrArray *fresh, GError **error)
+{
+    g_autoptr (GPtrArray) todo = g_ptr_array_copy (fresh, NULL, NULL);
+
+    for (guint i = 0; i < plan->len; i++) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+        if (a->kind == NMS_ACTION_UPLOAD)
+            g_ptr_array_add (todo, entry_of (entries, a));
+    }
+    for (guint i = 0; i < todo->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (todo, i);
+        g_autoptr (GError) local = NULL;
+
+        if (nms_sync_upload (run, folder, uidnext, e, &local))
+            continue;
+        if (local->domain == NMS_STATE_ERROR || nms_sync_session_lost (local)) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            return FALSE;
+        }
+        nms_context_skip (run->ctx, "%s: folder '%s': file '%s' not uploaded: %s",
+                          run->account->name, folder->name, e->path, local->message);
+    }
+    return TRUE;
+}
+
+/* ---- the folder ---------------------------------------------------------------------- */
+
+static const char *const action_names[] = {
+    [NMS_ACTION_DOWNLOAD] = "download",        [NMS_ACTION_ADOPT] = "adopt",
+    [NMS_ACTION_UPDATE] = "update flags of",   [NMS_ACTION_DELETE_LOCAL] = "delete locally",
+    [NMS_ACTION_DELETE_SERVER] = "delete on the server", [NMS_ACTION_FORGET] = "forget",
+    [NMS_ACTION_UPLOAD] = "upload",
+};
+
+static void
+print_plan (Run *run, const Folder *folder, GArray *plan, GPtrArray *fresh)
+{
+    for (guint i = 0; i < plan->len; i++) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: %s: would %s UID %u (local '%s', server +'%s' -'%s')",
+                         run->account->name, folder->name, action_names[a->kind], a->uid,
+                         a->local_flags, a->add, a->remove);
+    }
+    for (guint i = 0; fresh != NULL && i < fresh->len; i++)
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s: would upload '%s'",
+                         run->account->name, folder->name,
+                         ((NmsMaildirEntry *) g_ptr_array_index (fresh, i))->path);
+}
+
+static void
+report_guards (Run *run, const Folder *folder, const NmsPlanSummary *sum)
+{
+    if (sum->guard_local)
+        nms_context_skip (run->ctx,
+                          "%s: folder '%s': the server removed %u of %u messages; not deleting "
+                          "them locally (run with --force if that is intended)",
+                          run->account->name, folder->name, sum->deletions_local, sum->known);
+    if (sum->guard_server)
+        nms_context_skip (run->ctx,
+                          "%s: folder '%s': %u of %u messages were deleted locally; not deleting "
+                          "them on the server (run with --force if that is intended)",
+                          run->account->name, folder->name, sum->deletions_server, sum->known);
+}
+
+typedef struct {
+    GArray *plan;
+    GPtrArray *scan;    /* owns the entries */
+    GPtrArray *entries; /* entries with a UID, matching the plan's local indexes */
+    GPtrArray *fresh;   /* entries without a UID */
+} Snapshot;
+
+static void
+snapshot_clear (Snapshot *s)
+{
+    g_clear_pointer (&s->plan, g_array_unref);
+    g_clear_pointer (&s->entries, g_ptr_array_unref);
+    g_clear_pointer (&s->fresh, g_ptr_array_unref);
+    g_clear_pointer (&s->scan, g_ptr_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Snapshot, snapshot_clear)
+
+static gboolean
+snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, Snapshot *s,
+               GError **error)
+{
+    g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
+    NmsPlanSummary sum;
+
+    infos = fs->exists > 0 ? nms_imap_fetch_infos (run->session, 1, error)
+                           : g_array_new (FALSE, TRUE, sizeof (NmsImapMessageInfo));
+    if (infos == NULL || (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
+        (s->scan = nms_maildir_scan (folder->dir, error)) == NULL)
+        return FALSE;
+    server = plan_messages (infos, G_STRUCT_OFFSET (NmsImapMessageInfo, flags),
+                            sizeof (NmsImapMessageInfo));
+    agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),
+                            sizeof (NmsStateMessage));
+    local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
+    if (!(run->policy.direction & NMS_PLAN_PUSH))
+        g_ptr_array_set_size (s->fresh, 0);
+    s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
+                               (NmsPlanMessage *) agreed->data, agreed->len,
+                               (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
+    report_guards (run, folder, &sum);
+    return TRUE;
+}
+
+/* The local side of a folder that so far exists only on the server. */
+static gboolean
+ensure_local (Run *run, Folder *folder, GError **error)
+{
+    g_autofree char *dir = NULL;
+
+    if (folder->local)
+        return TRUE;
+    if (!(run->policy.direction & NMS_PLAN_PULL) || !NMS_SIDES_ALLOW_LOCAL (run->account->create)
+        || run->ctx->dry_run)
+        return TRUE;
+    if ((dir = nms_maildir_folder_ensure (run->account->maildir, folder->relpath, error)) == NULL)
+        return FALSE;
+    folder->local = TRUE;
+    return TRUE;
+}
+
+static void
+report_folder (Run *run, const Folder *folder, const NmsProgress *before)
+{
+    const NmsProgress *p = &run->ctx->progress;
+    g_autofree char *server = NULL;
+
+    if (run->policy.direction & NMS_PLAN_PUSH)
+        server = g_strdup_printf ("; server: %" G_GUINT64_FORMAT " uploaded, %" G_GUINT64_FORMAT
+                                  " flags changed, %" G_GUINT64_FORMAT " deleted",
+                                  p->uploaded - before->uploaded,
+                                  p->flags_pushed - before->flags_pushed,
+                                  p->deleted_server - before->deleted_server);
+    nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                     "%s: %s: %" G_GUINT64_FORMAT " new, %" G_GUINT64_FORMAT
+                     " flags changed, %" G_GUINT64_FORMAT " deleted%s",
+                     run->account->name, folder->name, p->messages_added - before->messages_added,
+                     p->flags_changed - before->flags_changed,
+                     p->messages_deleted - before->messages_deleted, server ? server : "");
+}
+
+gboolean
+nms_sync_folder (Run *run, Folder *folder, GError **error)
+{
+    g_auto (Snapshot) snap = { 0 };
+    NmsImapFolderState fs;
+    NmsStateFolder saved;
+    gboolean known, ok;
+    NmsProgress before = run->ctx->progress;
+
+    if (!ensure_local (run, folder, error))
+        return FALSE;
+    if (!folder->local)
+        return TRUE; /* nothing on this side, and not allowed or asked to create it */
+    if (!nms_imap_select (run->session, folder->wire_name, !(run->policy.direction & NMS_PLAN_PUSH),
+                          &fs, error) ||
+        !nms_state_folder_get (run->state, folder->name, &saved, &known, error))
+        return FALSE;
+    if (known && saved.uidvalidity != fs.uidvalidity) {
+        if (run->ctx->dry_run) {
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: %s: UIDVALIDITY changed; would re-pair local files",
+                             run->account->name, folder->name);
+            return TRUE;
+        }
+        if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
+            return FALSE;
+    }
+    if (!snapshot_take (run, folder, &fs, &snap, error))
+        return FALSE;
+    if (run->ctx->dry_run) {
+        print_plan (run, folder, snap.plan, snap.fresh);
+        return TRUE;
+    }
+    saved = (NmsStateFolder) { .uidvalidity = fs.uidvalidity, .uidnext = known ? saved.uidnext : 0 };
+    ok = nms_state_folder_set (run->state, folder->name, &saved, error) &&
+         apply_local (run, folder, snap.plan, snap.entries, error) &&
+         push_flags (run, folder, snap.plan, snap.entries, error) &&
+         delete_on_server (run, folder, snap.plan, error) &&
+         upload_all (run, folder, fs.uidnext, snap.plan, snap.entries, snap.fresh, error) &&
+         nms_sync_download (run, folder, snap.plan, error);
+    if (!ok)
+        return FALSE;
+    saved.uidnext = fs.uidnext;
+    if (!nms_state_folder_set (run->state, folder->name, &saved, error))
+        return FALSE;
+    report_folder (run, folder, &before);
+    return TRUE;
+}

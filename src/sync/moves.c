@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Moves between folders done locally by another tool (a mail client, a script, notmuch rules):
+ * a file now in folder B whose unique part the state records for a message of folder A, and
+ * which A no longer holds, was moved, not copied. nmsync moves the message on the server (UID
+ * MOVE, or COPY + \Deleted + UID EXPUNGE) and gives the file the new UID: no body crosses the
+ * network, and no tool sees a duplicate UID. This works whether the mover kept ",U=" (mbsync
+ * would then see a duplicate) or dropped it.
+ *
+ * Order: intent MOVE (A, uid, B, the file's unique part, Message-ID, size) -> server move ->
+ * file renamed to the new UID -> state (forget A/uid, record B/new uid) + intent removal in one
+ * transaction. After a crash, recovery asks the server: A still has the uid -> nothing happened,
+ * drop the intent and detect again; else find the message in B by Message-ID and size and
+ * finish the rename and the state. */
+#include "config.h"
+
+#include "sync/sync-private.h"
+
+#include <string.h>
+
+/* What the local side holds: for each folder the set of unique parts of its files. */
+typedef struct {
+    GHashTable *bases;   /* folder name -> GHashTable of base strings */
+    GHashTable *scans;   /* folder name -> GPtrArray of NmsMaildirEntry (owns the bases) */
+} LocalIndex;
+
+static void
+index_clear (LocalIndex *ix)
+{
+    g_clear_pointer (&ix->bases, g_hash_table_unref);
+    g_clear_pointer (&ix->scans, g_hash_table_unref);
+}
+
+static void
+index_build (Run *run, GPtrArray *folders, LocalIndex *ix)
+{
+    ix->bases = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify) g_hash_table_unref);
+    ix->scans = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify) g_ptr_array_unref);
+    for (guint i = 0; i < folders->len; i++) {
+        Folder *f = g_ptr_array_index (folders, i);
+        g_autoptr (GError) error = NULL;
+        GPtrArray *scan;
+        GHashTable *set;
+
+        if (!f->local || (scan = nms_maildir_scan (f->dir, &error)) == NULL)
+            continue;
+        set = g_hash_table_new (g_str_hash, g_str_equal);
+        for (guint j = 0; j < scan->len; j++) {
+            NmsMaildirEntry *e = g_ptr_array_index (scan, j);
+            if (e->name != NULL)
+                g_hash_table_add (set, e->name->base);
+        }
+        g_hash_table_insert (ix->scans, f->name, scan);
+        g_hash_table_insert (ix->bases, f->name, set);
+    }
+}
+
+static Folder *
+folder_named (GPtrArray *folders, const char *name)
+{
+    for (guint i = 0; i < folders->len; i++) {
+        Folder *f = g_ptr_array_index (folders, i);
+        if (strcmp (f->name, name) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+/* The new UID of a message moved into @dest, when the server did not say (no COPYUID). */
+static guint32
+find_moved (Run *run, const Folder *dest, const char *message_id, guint64 size, GError **error)
+{
+    g_autoptr (GPtrArray) idents = NULL;
+    NmsImapFolderState fs;
+
+    if (!nms_imap_select (run->session, dest->wire_name, FALSE, &fs, error) ||
+        (idents = nms_imap_fetch_idents (run->session, 1, error)) == NULL)
+        return 0;
+    return nms_sync_find_ident (run, dest->name, idents, message_id, size);
+}
+
+/* The file and the state follow the server: the file at @path in @dest gets @new_uid. */
+static gboolean
+finish_move (Run *run, const char *source, guint32 uid, const Folder *dest, const char *path,
+             guint32 new_uid, const char *flags, const char *base, gint64 intent, GError **error)
+{
+    g_autofree char *renamed = nms_sync_give_uid (path, new_uid, error);
+
+    if (renamed == NULL)
+        return FALSE;
+    if (!nms_state_begin (run->state, error) ||
+        !nms_state_message_delete (run->state, source, uid, error) ||
+        !nms_state_message_put (run->state, dest->name, new_uid, flags, base, error) ||
+        !nms_state_intent_remove (run->state, intent, error) ||
+        !nms_state_commit (run->state, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
+    }
+    run->ctx->progress.moved++;
+    nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: moved UID %u from '%s' to '%s' (UID %u)",
+                     run->account->name, uid, source, dest->name, new_uid);
+    return TRUE;
+}
+
+static gboolean
+move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
+          const NmsMaildirEntry *e, GError **error)
+{
+    g_autofree char *message_id = NULL;
+    guint64 size = 0;
+    guint32 uidvalidity = 0, new_uid = 0;
+    NmsImapFolderState fs;
+    NmsStateIntent in = { .kind = NMS_INTENT_MOVE, .folder = source->name, .uid = msg->uid,
+                          .dest = dest->name, .path = e->name->base };
+    gint64 id;
+
+    if (!nms_maildir_message_id (e->path, &message_id, error) ||
+        !nms_maildir_crlf_size (e->path, &size, error) ||
+        !nms_imap_select (run->session, source->wire_name, FALSE, &fs, error))
+        return FALSE;
+    in.message_id = message_id;
+    in.size = size;
+    if ((id = nms_sync_intent (run, &in, error)) == 0 ||
+        !nms_imap_move (run->session, msg->uid, dest->wire_name, &uidvalidity, &new_uid, error))
+        return FALSE;
+    nms_sync_step (run);
+    if (new_uid == 0 && (new_uid = find_moved (run, dest, message_id, size, error)) == 0) {
+        if (error != NULL && *error == NULL)
+            g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MESSAGE,
+                         "moved on the server, but its new UID cannot be found yet");
+        return FALSE; /* the intent stays: the next run looks again */
+    }
+    return finish_move (run, source->name, msg->uid, dest, e->path, new_uid, msg->flags,
+                        e->name->base, id, error);
+}
+
+/* Looks at every file of @dest that the state does not place there. */
+static void
+moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
+{
+    GPtrArray *scan = g_hash_table_lookup (ix->scans, dest->name);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GArray) saved = nms_state_messages (run->state, dest->name, &error);
+    g_autoptr (GHashTable) here = g_hash_table_new (g_str_hash, g_str_equal);
+
+    for (guint i = 0; saved != NULL && i < saved->len; i++)
+        g_hash_table_add (here, g_array_index (saved, NmsStateMessage, i).base);
+    for (guint i = 0; scan != NULL && saved != NULL && i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        NmsStateMessage msg = { 0 };
+        g_autofree char *from = NULL;
+        gboolean found = FALSE;
+        Folder *source;
+        GHashTable *source_bases;
+
+        if (e->name == NULL || e->name->base[0] == '\0' || g_hash_table_contains (here, e->name->base))
+            continue;
+        if (!nms_state_message_find_base (run->state, e->name->base, &from, &msg, &found, &error) ||
+            !found || strcmp (from, dest->name) == 0 || (source = folder_named (folders, from)) == NULL ||
+            source->wire_name == NULL) {
+            g_free (msg.base);
+            g_clear_error (&error);
+            continue;
+        }
+        source_bases = g_hash_table_lookup (ix->bases, from);
+        if (source_bases != NULL && g_hash_table_contains (source_bases, e->name->base)) {
+            g_free (msg.base); /* still there too: a copy, uploaded as a new message */
+            continue;
+        }
+        if (!move_one (run, source, &msg, dest, e, &error)) {
+            nms_context_skip (run->ctx, "%s: moving '%s' from '%s' to '%s' on the server: %s",
+                              run->account->name, e->path, from, dest->name, error->message);
+            if (nms_sync_session_lost (error))
+                g_clear_pointer (&run->session, nms_imap_session_free);
+            g_clear_error (&error);
+            if (!nms_sync_connect (run, &error)) {
+                g_free (msg.base);
+                return;
+            }
+        }
+        g_free (msg.base);
+    }
+}
+
+void
+nms_sync_moves (Run *run, GPtrArray *folders)
+{
+    LocalIndex ix = { 0 };
+
+    index_build (run, folders, &ix);
+    for (guint i = 0; i < folders->len && run->session != NULL; i++) {
+        Folder *f = g_ptr_array_index (folders, i);
+        if (f->local && f->wire_name != NULL)
+            moves_into (run, folders, &ix, f);
+    }
+    index_clear (&ix);
+}
+
+gboolean
+nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent, GError **error)
+{
+    Folder *dest = folder_named (folders, intent->dest);
+    Folder *source = folder_named (folders, intent->folder);
+    g_autoptr (GArray) infos = NULL;
+    g_autofree char *path = NULL, *from = NULL;
+    NmsStateMessage msg = { 0 };
+    NmsImapFolderState fs;
+    gboolean found = FALSE, ok;
+    guint32 new_uid;
+
+    if (dest == NULL || source == NULL || source->wire_name == NULL)
+        return nms_state_intent_remove (run->state, intent->id, error);
+    if (!nms_imap_select (run->session, source->wire_name, TRUE, &fs, error) ||
+        (infos = nms_imap_fetch_infos (run->session, intent->uid, error)) == NULL)
+        return FALSE;
+    if (infos->len > 0 && g_array_index (infos, NmsImapMessageInfo, 0).uid == intent->uid)
+        return nms_state_intent_remove (run->state, intent->id, error); /* not moved yet */
+    new_uid = find_moved (run, dest, intent->message_id, intent->size, error);
+    path = nms_sync_find_local (dest, intent->path, error);
+    if (new_uid == 0 || path == NULL ||
+        !nms_state_message_find_base (run->state, intent->path, &from, &msg, &found, error))
+        return (error == NULL || *error == NULL) &&
+               nms_state_intent_remove (run->state, intent->id, error);
+    ok = finish_move (run, intent->folder, intent->uid, dest, path, new_uid,
+                      found ? msg.flags : "", intent->path, intent->id, error);
+    g_free (msg.base);
+    return ok;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * What the files of src/sync/ share: the run, the folders, intents with the crash hook. */
+#pragma once
+
+#include <glib.h>
+
+#include "imap/imap.h"
+#include "maildir/maildir.h"
+#include "state/state.h"
+#include "sync/plan.h"
+#include "sync/sync.h"
+
+/* One account's run. */
+typedef struct {
+    NmsContext *ctx;
+    const NmsConfig *config;
+    const NmsAccount *account;
+    const NmsSyncOptions *options;
+    NmsPlanPolicy policy;
+    char *password;
+    NmsImapSession *session; /* NULL after a lost connection, until reconnected */
+    NmsState *state;
+    guint steps;             /* intents recorded and actions done, for crash_after */
+} Run;
+
+/* A folder taking part in the run. */
+typedef struct {
+    char *name;      /* decoded, '/' between levels */
+    char *wire_name; /* for SELECT; NULL while the folder exists only locally */
+    char *relpath;   /* under the Maildir root */
+    char *dir;       /* absolute local directory */
+    gboolean local;  /* the local directory exists (with cur/ and new/) */
+} Folder;
+
+void nms_sync_folder_free (Folder *folder);
+
+/* Counts a step (an intent recorded, or an action done) and, when the test hook
+ * NMSYNC_TEST_CRASH_AFTER (options->crash_after) names it, stops the process dead with
+ * SIGKILL: no cleanup, no state commit, exactly like a crash. */
+void nms_sync_step (Run *run);
+
+/* Records @intent durably, then counts a step. Returns the id, or 0 with @error set. */
+gint64 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error);
+
+/* Reconnects when the connection was lost (run->session NULL). */
+gboolean nms_sync_connect (Run *run, GError **error);
+/* After these errors the connection cannot be used again. */
+gboolean nms_sync_session_lost (const GError *error);
+
+/* The local snapshot of a scanned folder: files that carry a UID, sorted, as plan input, with
+ * the matching entries; files with a UID repeated are reported and left out. Files without a
+ * UID go to @fresh_out (new local messages). */
+GArray *nms_sync_local_snapshot (Run *run, const Folder *folder, GPtrArray *scan,
+                                 GPtrArray **entries_out, GPtrArray **fresh_out);
+
+/* ---- folder.c ---- */
+/* Syncs one folder in the run's direction. FALSE with @error for a folder-level failure. */
+gboolean nms_sync_folder (Run *run, Folder *folder, GError **error);
+
+/* ---- transfer.c ---- */
+/* Downloads the DOWNLOAD actions of @plan into @folder. */
+gboolean nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error);
+/* Uploads one local file (APPEND) and gives it the new UID; records intent and state. */
+gboolean nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext,
+                          NmsMaildirEntry *entry, GError **error);
+/* Finishes or drops an APPEND intent left by a crash. */
+gboolean nms_sync_recover_append (Run *run, const Folder *folder, const NmsStateIntent *intent,
+                                  GError **error);
+
+/* ---- moves.c ---- */
+/* Finds local files moved between folders by another tool and moves them on the server. */
+void nms_sync_moves (Run *run, GPtrArray *folders);
+/* Finishes or drops a MOVE intent left by a crash. */
+gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent,
+                                GError **error);
+
+/* ---- repair.c ---- */
+/* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server
+ * messages by Message-ID and size, renames them to the new UIDs and rewrites the state. */
+gboolean nms_sync_repair (Run *run, const Folder *folder, guint32 old, guint32 uidvalidity,
+                          GError **error);
+
+/* ---- shared lookups ---- */
+/* The local file in @folder whose unique part is @base (with or without a UID), or NULL.
+ * (transfer full) */
+char *nms_sync_find_local (const Folder *folder, const char *base, GError **error);
+/* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
+ * path it has afterwards. (transfer full) */
+char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+/* The first message in @idents (sorted by uid, from @first on) that the state does not know
+ * in @folder and that has @message_id (NULL matches only messages without one) and @size.
+ * 0 when none. */
+guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
+                             const char *message_id, guint64 size);

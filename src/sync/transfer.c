@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Message bodies crossing the network: downloads (streamed into tmp/, then cur/ or new/) and
+ * uploads (APPEND), each ordered so that a crash at any point is recovered without a message
+ * crossing twice. */
+#include "config.h"
+
+#include "sync/sync-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FETCH_BATCH 200
+
+/* ---- downloads ------------------------------------------------------------------------
+ * The disk runs ahead of the state: a file is durable in cur/ or new/ before its UID is
+ * recorded, so a crash between the two leaves a file with ",U=<uid>" that the next plan
+ * adopts (NMS_ACTION_ADOPT) instead of fetching it again. Commits are batched per FETCH. */
+
+static int
+cmp_action_uid (const void *a, const void *b)
+{
+    guint32 x = ((const NmsAction *) a)->uid, y = ((const NmsAction *) b)->uid;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    Run *run;
+    const Folder *folder;
+    const NmsAction *wanted; /* the DOWNLOAD actions, sorted by uid */
+    gsize n_wanted;
+    GHashTable *arrived;     /* uids delivered */
+    NmsMaildirDelivery *current;
+    GError *disk_error;      /* a full disk: stops the run, not just the folder */
+} Download;
+
+/* Keeps a copy of a local disk failure: the imap layer reports only ABORTED, and a full disk
+ * must stop the run rather than just this folder. */
+static gboolean
+remember_disk_error (Download *d, GError **error)
+{
+    if (error != NULL && *error != NULL && d->disk_error == NULL &&
+        g_error_matches (*error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_NOSPACE))
+        d->disk_error = g_error_copy (*error);
+    return FALSE;
+}
+
+static gboolean
+download_chunk (const char *data, gsize len, gpointer user_data, GError **error)
+{
+    Download *d = user_data;
+
+    if (d->current == NULL && (d->current = nms_maildir_delivery_begin (d->folder->dir, error)) == NULL)
+        return remember_disk_error (d, error);
+    if (!nms_maildir_delivery_write (d->current, data, len, error))
+        return remember_disk_error (d, error);
+    d->run->ctx->progress.bytes_added += len;
+    nms_context_progress (d->run->ctx);
+    return TRUE;
+}
+
+/* One message is complete: make the file durable under its final name, then record it. */
+static gboolean
+download_done (guint32 uid, gpointer user_data, GError **error)
+{
+    Download *d = user_data;
+    NmsAction key = { .uid = uid };
+    const NmsAction *a = bsearch (&key, d->wanted, d->n_wanted, sizeof key, cmp_action_uid);
+    g_autoptr (NmsMaildirName) name = NULL;
+    g_autofree char *path = NULL;
+
+    if (a == NULL || g_hash_table_contains (d->arrived, GUINT_TO_POINTER (uid))) {
+        g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_FOLDER,
+                     "server sent message UID %u, which was not asked for", uid);
+        return FALSE;
+    }
+    if (d->current == NULL && (d->current = nms_maildir_delivery_begin (d->folder->dir, error)) == NULL)
+        return remember_disk_error (d, error);
+    name = nms_maildir_name_new (uid, a->state_flags);
+    path = nms_maildir_delivery_commit (g_steal_pointer (&d->current), name,
+                                        !nms_maildir_flags_has (a->state_flags, 'S'), error);
+    if (path == NULL)
+        return remember_disk_error (d, error);
+    g_hash_table_add (d->arrived, GUINT_TO_POINTER (uid));
+    d->run->ctx->progress.messages_added++;
+    nms_context_progress (d->run->ctx);
+    nms_sync_step (d->run);
+    return nms_state_message_put (d->run->state, d->folder->name, uid, a->state_flags, name->base,
+                                  error);
+}
+
+static const NmsImapBodySink download_sink = { download_chunk, download_done };
+
+/* Names every message of a batch the server did not deliver; they stay out of the state, so
+ * the next run asks for them again. */
+static void
+report_undelivered (Download *d, const guint32 *uids, guint n, const char *why)
+{
+    for (guint i = 0; i < n; i++) {
+        if (!g_hash_table_contains (d->arrived, GUINT_TO_POINTER (uids[i])))
+            nms_context_skip (d->run->ctx, "%s: folder '%s': message UID %u could not be fetched: %s",
+                              d->run->account->name, d->folder->name, uids[i], why);
+    }
+}
+
+static gboolean
+download_batch (Download *d, const guint32 *batch, guint n, GError **error)
+{
+    g_autoptr (GError) fetch_error = NULL;
+    gboolean ok;
+
+    if (!nms_state_begin (d->run->state, error))
+        return FALSE;
+    ok = nms_imap_fetch_bodies (d->run->session, batch, n, &download_sink, d, &fetch_error);
+    nms_maildir_delivery_abort (g_steal_pointer (&d->current));
+    /* Commit what arrived even when the batch failed: those files are already durable. */
+    if (!nms_state_commit (d->run->state, error)) {
+        nms_state_rollback (d->run->state);
+        return FALSE;
+    }
+    if (d->disk_error != NULL) {
+        g_propagate_error (error, g_steal_pointer (&d->disk_error));
+        return FALSE;
+    }
+    if (!ok && !g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO)) {
+        g_propagate_error (error, g_steal_pointer (&fetch_error));
+        return FALSE;
+    }
+    report_undelivered (d, batch, n, ok ? "the server did not send it" : fetch_error->message);
+    return TRUE;
+}
+
+gboolean
+nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error)
+{
+    g_autoptr (GArray) wanted = g_array_new (FALSE, TRUE, sizeof (NmsAction));
+    g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+    g_autoptr (GHashTable) arrived = g_hash_table_new (NULL, NULL);
+    Download d = { .run = run, .folder = folder, .arrived = arrived };
+
+    for (guint i = 0; i < plan->len; i++) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+
+        if (a->kind != NMS_ACTION_DOWNLOAD)
+            continue;
+        g_array_append_val (wanted, *a);
+        g_array_append_val (uids, a->uid);
+    }
+    d.wanted = (const NmsAction *) wanted->data;
+    d.n_wanted = wanted->len;
+    for (guint start = 0; start < uids->len; start += FETCH_BATCH) {
+        if (!download_batch (&d, &g_array_index (uids, guint32, start),
+                             MIN (FETCH_BATCH, uids->len - start), error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- uploads ----------------------------------------------------------------------------
+ * 1. intent APPEND (folder, the file's unique part, the folder's UIDNEXT before, the
+ *    Message-ID and the CRLF size), committed durably;
+ * 2. APPEND;
+ * 3. the file is renamed to carry ",U=<new uid>";
+ * 4. state + intent removal in one transaction.
+ * A crash before 2 leaves an intent whose message is not on the server: recovery drops it and
+ * the file is uploaded again. A crash after 2 leaves the message on the server: recovery finds
+ * it among the UIDs from UIDNEXT on by Message-ID and size, and finishes 3 and 4 instead of
+ * uploading a second copy. A crash after 3 leaves a file with the new UID: recovery finds that
+ * too (the state does not know the UID yet), and the plan adopts the file. */
+
+char *
+nms_sync_give_uid (const char *path, guint32 uid, GError **error)
+{
+    g_autofree char *base = g_path_get_basename (path);
+    g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (base, error);
+
+    if (name == NULL)
+        return NULL;
+    if (name->uid == uid)
+        return g_strdup (path);
+    return nms_maildir_set_uid (path, uid, error);
+}
+
+guint32
+nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents, const char *message_id,
+                     guint64 size)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GArray) saved = nms_state_messages (run->state, folder, &error);
+    g_autoptr (GHashTable) known = g_hash_table_new (NULL, NULL);
+
+    for (guint i = 0; saved != NULL && i < saved->len; i++)
+        g_hash_table_add (known, GUINT_TO_POINTER (g_array_index (saved, NmsStateMessage, i).uid));
+    for (guint i = 0; i < idents->len; i++) {
+        NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
+
+        if (g_hash_table_contains (known, GUINT_TO_POINTER (id->uid)) || id->size != size)
+            continue;
+        if (g_strcmp0 (id->message_id, message_id) == 0)
+            return id->uid;
+    }
+    return 0;
+}
+
+/* Step 3 and 4 of an upload (also of its recovery): the file gets the UID, the state the
+ * message. */
+static gboolean
+finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gint64 intent,
+               GError **error)
+{
+    g_autofree char *renamed = nms_sync_give_uid (path, uid, error);
+    g_autoptr (NmsMaildirName) name = NULL;
+    g_autofree char *base = NULL;
+
+    if (renamed == NULL)
+        return FALSE;
+    base = g_path_get_basename (renamed);
+    if ((name = nms_maildir_name_parse (base, error)) == NULL)
+        return FALSE;
+    if (!nms_state_begin (run->state, error) ||
+        !nms_state_message_put (run->state, folder->name, uid, name->flags ? name->flags : "",
+                                name->base, error) ||
+        !nms_state_intent_remove (run->state, intent, error) ||
+        !nms_state_commit (run->state, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntry *entry,
+                 GError **error)
+{
+    g_autofree char *message_id = NULL;
+    guint64 size = 0;
+    guint32 uidvalidity = 0, uid = 0;
+    struct stat st;
+    NmsStateIntent in = { .kind = NMS_INTENT_APPEND, .folder = folder->name, .uidnext = uidnext };
+    gint64 id;
+
+    if (stat (entry->path, &st) != 0) {
+        g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MESSAGE, "file vanished before upload");
+        return FALSE;
+    }
+    if (!nms_maildir_message_id (entry->path, &message_id, error) ||
+        !nms_maildir_crlf_size (entry->path, &size, error))
+        return FALSE;
+    in.path = entry->name->base;
+    in.message_id = message_id;
+    in.size = size;
+    if ((id = nms_sync_intent (run, &in, error)) == 0)
+        return FALSE;
+    if (!nms_imap_append (run->session, folder->wire_name, entry->path,
+                          entry->name->flags ? entry->name->flags : "", st.st_mtime, &uidvalidity,
+                          &uid, error))
+        return FALSE;
+    nms_sync_step (run);
+    if (uid == 0) {
+        /* No APPENDUID (no UIDPLUS): find the copy by Message-ID and size. */
+        g_autoptr (GPtrArray) idents = NULL;
+
+        if (!nms_imap_select (run->session, folder->wire_name, FALSE, &(NmsImapFolderState) { 0 },
+                              error) ||
+            (idents = nms_imap_fetch_idents (run->session, uidnext, error)) == NULL)
+            return FALSE;
+        uid = nms_sync_find_ident (run, folder->name, idents, message_id, size);
+        if (uid == 0) {
+            g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MESSAGE,
+                         "uploaded, but the server did not say its UID and it cannot be found");
+            return FALSE;
+        }
+    }
+    run->ctx->progress.uploaded++;
+    run->ctx->progress.bytes_added += size;
+    nms_context_progress (run->ctx);
+    return finish_upload (run, folder, entry->path, uid, id, error);
+}
+
+char *
+nms_sync_find_local (const Folder *folder, const char *base, GError **error)
+{
+    g_autoptr (GPtrArray) scan = nms_maildir_scan (folder->dir, error);
+
+    for (guint i = 0; scan != NULL && i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        if (e->name != NULL && strcmp (e->name->base, base) == 0)
+            return g_strdup (e->path);
+    }
+    return NULL;
+}
+
+gboolean
+nms_sync_recover_append (Run *run, const Folder *folder, const NmsStateIntent *intent,
+                         GError **error)
+{
+    g_autoptr (GPtrArray) idents = NULL;
+    g_autofree char *path = NULL;
+    NmsImapFolderState fs;
+    guint32 uid;
+
+    if (!nms_imap_select (run->session, folder->wire_name, FALSE, &fs, error) ||
+        (idents = nms_imap_fetch_idents (run->session, MAX (intent->uidnext, 1), error)) == NULL)
+        return FALSE;
+    uid = nms_sync_find_ident (run, folder->name, idents, intent->message_id, intent->size);
+    path = nms_sync_find_local (folder, intent->path, error);
+    if (uid == 0 || path == NULL) {
+        /* The APPEND never happened (or the file is gone): the plan starts over. */
+        nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: interrupted upload of '%s' %s",
+                         run->account->name, folder->name, intent->path,
+                         uid == 0 ? "had not reached the server" : "has no local file left");
+        return nms_state_intent_remove (run->state, intent->id, error);
+    }
+    nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: interrupted upload of '%s' completed as UID %u",
+                     run->account->name, folder->name, intent->path, uid);
+    return finish_upload (run, folder, path, uid, intent->id, error);
+}
