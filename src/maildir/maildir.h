@@ -167,6 +167,11 @@ GPtrArray *nms_maildir_scan (const char *folder_dir, GError **error);
  * full) */
 gboolean nms_maildir_message_id (const char *path, char **message_id_out, GError **error);
 
+/* The Message-ID in a message header (@len bytes, LF or CRLF, folded or not), as notmuch 0.37
+ * parses it: from the first '<' up to the next '>' without blanks, else the trimmed raw value.
+ * NULL when there is no Message-ID field, or it is empty or not UTF-8. (transfer full) */
+char *nms_maildir_message_id_parse (const char *header, gsize len);
+
 /* The size the message has with CRLF line ends (what a server reports as RFC822.SIZE for the
  * copy nmsync uploads): bytes plus the LFs that no CR precedes. Reads the file in 64 KiB
  * chunks. IO error naming @path as for nms_maildir_message_id(). */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Reading a message file without loading it: its Message-ID from the header alone (GMime) and
+ * Reading a message file without loading it: its Message-ID from the header alone (message-id.c) and
  * its size with CRLF line ends, both in bounded memory whatever the size of the file. */
 #include "config.h"
 
@@ -11,25 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gmime/gmime.h>
-
 #include "maildir/maildir-private.h"
 #include "util/fs.h"
 
 #define HEADER_MAX (1024 * 1024)
 #define CHUNK_SIZE (64 * 1024)
-
-/* g_mime_init() is not thread-safe and folder workers may call us in parallel. */
-static void
-ensure_gmime (void)
-{
-    static gsize initialized = 0;
-
-    if (g_once_init_enter (&initialized)) {
-        g_mime_init ();
-        g_once_init_leave (&initialized, 1);
-    }
-}
 
 /* Opens @path for reading and checks that it is a regular file (O_NONBLOCK so that a FIFO
  * in its place cannot hang the open; it has no effect on regular files). Returns -1 with
@@ -129,31 +115,6 @@ read_header (int fd, const char *path, GByteArray *buf, gboolean *no_header_out,
     return TRUE;
 }
 
-/* Parses @header (consumed) and returns its Message-ID, or NULL. GMime has no autoptr
- * cleanups of its own, hence the explicit unrefs. */
-static char *
-parse_message_id (GByteArray *header)
-{
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array (header);
-    GMimeParser *parser = g_mime_parser_new_with_stream (stream);
-    GMimeMessage *message;
-    const char *id = NULL;
-    char *result = NULL;
-
-    g_mime_parser_set_format (parser, GMIME_FORMAT_MESSAGE);
-    message = g_mime_parser_construct_message (parser, NULL);
-    if (message != NULL)
-        id = g_mime_message_get_message_id (message);
-    /* An ID that is empty or not UTF-8 (raw 8-bit garbage) identifies nothing we could store
-     * or compare with notmuch's; it counts as none. */
-    if (id != NULL && *id != '\0' && g_utf8_validate (id, -1, NULL))
-        result = g_strdup (id);
-    g_clear_object (&message);
-    g_object_unref (parser);
-    g_object_unref (stream);
-    return result;
-}
-
 gboolean
 nms_maildir_message_id (const char *path, char **message_id_out, GError **error)
 {
@@ -178,32 +139,27 @@ nms_maildir_message_id (const char *path, char **message_id_out, GError **error)
         g_byte_array_unref (header);
         return TRUE;
     }
-    ensure_gmime ();
-    *message_id_out = parse_message_id (header);
+    *message_id_out = nms_maildir_message_id_parse ((const char *) header->data, header->len);
+    g_byte_array_unref (header);
     return TRUE;
 }
 
-/* The LFs in @data[0..@len) that no CR precedes; *@prev_cr carries whether the byte before
- * @data was a CR, across chunks. */
+/* The line-end bytes in @data[0..@len) that going out as CRLF adds: one for each LF no CR
+ * precedes and one for each CR no LF follows (libetpan's APPEND turns both into CRLF).
+ * *@prev_cr carries whether the byte before @data was a CR, across chunks. */
 static guint64
-count_bare_lf (const char *data, gsize len, gboolean *prev_cr)
+count_added (const char *data, gsize len, gboolean *prev_cr)
 {
-    const char *p = data;
-    const char *end = data + len;
-    guint64 bare = 0;
+    guint64 added = 0;
 
-    while (p < end) {
-        const char *lf = memchr (p, '\n', (gsize) (end - p));
-
-        if (lf == NULL)
-            break;
-        if (!(lf == data ? *prev_cr : lf[-1] == '\r'))
-            bare++;
-        p = lf + 1;
+    for (gsize i = 0; i < len; i++) {
+        if (data[i] == '\n')
+            added += !*prev_cr;
+        else if (*prev_cr)
+            added++; /* the CR before this byte was bare */
+        *prev_cr = data[i] == '\r';
     }
-    if (len > 0)
-        *prev_cr = data[len - 1] == '\r';
-    return bare;
+    return added;
 }
 
 gboolean
@@ -229,8 +185,9 @@ nms_maildir_crlf_size (const char *path, guint64 *size_out, GError **error)
         }
         if (n == 0)
             break;
-        size += (guint64) n + count_bare_lf (buf, (gsize) n, &prev_cr);
+        size += (guint64) n + count_added (buf, (gsize) n, &prev_cr);
     }
+    size += prev_cr; /* a CR at the very end is bare too */
     nms_fd_clear (&fd);
     *size_out = size;
     return TRUE;

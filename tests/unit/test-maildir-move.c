@@ -139,7 +139,8 @@ test_message_id_none (Fixture *f, gconstpointer data)
     assert_message_id (f, "\r\nMessage-ID: <after-empty-line@x.example>\r\n", -1, NULL);
     assert_message_id (f, "", 0, NULL);
     assert_message_id (f, binary, sizeof binary, NULL);
-    assert_message_id (f, "Message-ID: <>\n\n", -1, NULL);
+    /* notmuch keeps a value without a usable <id> as it is ("better than none"), so do we. */
+    assert_message_id (f, "Message-ID: <>\n\n", -1, "<>");
 }
 
 /* A header larger than one read, and one beyond the 1 MiB cap. */
@@ -217,8 +218,11 @@ test_crlf_size (Fixture *f, gconstpointer data)
     g_assert_cmpuint (crlf_size_of (f, "a\r\nb\r\n", -1), ==, 6);
     g_assert_cmpuint (crlf_size_of (f, "no newline", -1), ==, 10);
     g_assert_cmpuint (crlf_size_of (f, "\n", -1), ==, 2);
-    /* LF, CRLF, a lone CR (left alone), LF. */
-    g_assert_cmpuint (crlf_size_of (f, "a\nb\r\nc\rd\n", -1), ==, 11);
+    /* LF, CRLF, a lone CR, LF: libetpan's APPEND sends the lone CR as CRLF too (a\rb\nc, 5
+     * bytes, goes out as {7}), so it counts one more byte. */
+    g_assert_cmpuint (crlf_size_of (f, "a\nb\r\nc\rd\n", -1), ==, 12);
+    g_assert_cmpuint (crlf_size_of (f, "a\rb\nc", -1), ==, 7);
+    g_assert_cmpuint (crlf_size_of (f, "ends in CR\r", -1), ==, 12);
 }
 
 /* The 64 KiB read boundary: a CR that ends one chunk pairs with the LF that starts the next. */
