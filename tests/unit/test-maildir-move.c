@@ -258,7 +258,13 @@ test_crlf_size_random (Fixture *f, gconstpointer data)
         static const char alphabet[] = { 'a', '\r', '\n', '\n', 'b' };
 
         buf[i] = alphabet[g_rand_int_range (rand, 0, G_N_ELEMENTS (alphabet))];
+    }
+    /* A direct count: every LF without a CR before it, and every CR without an LF after it,
+     * gains one byte. */
+    for (gsize i = 0; i < len; i++) {
         if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+            expected++;
+        if (buf[i] == '\r' && (i + 1 == len || buf[i + 1] != '\n'))
             expected++;
     }
     g_assert_cmpuint (crlf_size_of (f, buf, (gssize) len), ==, expected);
