@@ -133,8 +133,14 @@ nms_maildir_folder_to_path (const char *folder, char delim, NmsMaildirLayout lay
     }
     if (layout == NMS_MAILDIR_LAYOUT_VERBATIM)
         return g_strjoinv ("/", parts);
-    /* In maildir++ the whole folder is one directory entry ".a.b". */
+    /* In maildir++ the whole folder is one directory entry ".a.b". A top-level folder named
+     * "notmuch" would be ".notmuch", notmuch's own database directory when the database lives
+     * in the Maildir root (its default). */
     joined = g_strjoinv (".", parts);
+    if (strcmp (joined, "notmuch") == 0) {
+        bad_folder (error, folder, "'.notmuch' is notmuch's database directory (maildir++ layout)");
+        return NULL;
+    }
     if (strlen (joined) + 1 > MAX_COMPONENT) {
         bad_folder (error, folder, "longer than %d bytes as a maildir++ directory", MAX_COMPONENT);
         return NULL;

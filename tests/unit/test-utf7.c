@@ -319,6 +319,10 @@ test_folder_hostile (void)
     /* maildir++: a '.' inside a component would read back as a hierarchy level. */
     assert_refused ("a.b", '/', PP);
     assert_refused (".a", '/', PP);
+    /* ".notmuch" is notmuch's database directory; deeper names and verbatim are fine. */
+    assert_refused ("notmuch", '/', PP);
+    assert_folder ("notmuch/x", '/', PP, ".notmuch.x");
+    assert_folder ("notmuch", '/', VERBATIM, "notmuch");
     assert_refused ("a.", '/', PP);
     assert_refused ("a.b", '\0', PP);
     /* verbatim: hidden directories and Maildir's own directories. */
