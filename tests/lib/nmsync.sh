@@ -18,6 +18,22 @@
 #   local_sum FOLDER       "uid sha256" lines by ascending uid, comparable to server_sum.
 #   local_flags FOLDER UID the Maildir flag letters of that file.
 #   imap_letters FLAGS...  IMAP flags -> sorted Maildir letters (\Seen -> S, ...).
+#   local_mkfolder FOLDER  creates the folder's cur/ new/ tmp/ (a folder made by another tool).
+#   mail_file PATH ID [MTIME]
+#                          writes a small LF-ended message with Message-ID <ID@nmsync.test> (and
+#                          ID in the subject and body) to PATH; MTIME (any `touch -d` date) sets
+#                          the file's mtime.
+#   local_path_of FOLDER BASE  the file of FOLDER (cur/ or new/) whose unique part (the name up
+#                          to the first ',' or ':') is BASE; empty when none.
+#   local_uid_of FOLDER BASE   the ,U= value in that file's name; empty when none.
+#   dup_uids FOLDER        UIDs carried by more than one file of FOLDER, one per line (mbsync
+#                          and nmsync both require none).
+#   server_sums FOLDER     like server_sum, but also finds the files of messages Dovecot moved
+#                          or copied under a new file name (server_sum looks files up by GUID,
+#                          which such a message keeps): by the folder's dovecot-uidlist.
+#   server_state           every server folder: name, UIDVALIDITY, UIDNEXT, then "uid sha256
+#                          flags" per message (no \Recent): equal output = the server unchanged.
+#   local_state            every file and dir under NMS_MAILDIR: path, type, size, sha256.
 
 if [ -n "${_NMSYNC_SH_LOADED:-}" ]; then
     return 0
@@ -139,4 +155,116 @@ bodies_since_mark () {
 # no_tmp_leftovers: no file is left in any tmp/ of the local Maildir.
 no_tmp_leftovers () {
     [ -z "$(find "$NMS_MAILDIR" -type d -name tmp -exec find {} -type f \; 2>/dev/null)" ]
+}
+
+local_mkfolder () {
+    local d
+    d=$(local_dir "$1")
+    mkdir -p "$d/cur" "$d/new" "$d/tmp"
+}
+
+mail_file () {
+    local path=$1 id=$2 mtime=${3:-}
+    mkdir -p "$(dirname "$path")"
+    printf '%s\n' \
+        "From: Local Writer <writer@example.org>" \
+        "To: Test User <test@example.org>" \
+        "Subject: local message $id" \
+        "Date: Tue, 2 Jan 2024 10:00:00 +0100" \
+        "Message-ID: <$id@nmsync.test>" \
+        "MIME-Version: 1.0" \
+        "Content-Type: text/plain; charset=us-ascii" \
+        "" \
+        "Body of $id." \
+        "A second line." >"$path"
+    if [ -n "$mtime" ]; then
+        touch -d "$mtime" "$path"
+    fi
+}
+
+local_path_of () {
+    local d f b
+    d=$(local_dir "$1")
+    for f in "$d"/cur/* "$d"/new/*; do
+        [ -f "$f" ] || continue
+        b=${f##*/}
+        b=${b%%[,:]*}
+        if [ "$b" = "$2" ]; then
+            printf '%s\n' "$f"
+            return 0
+        fi
+    done
+    return 0
+}
+
+local_uid_of () {
+    local f uid
+    f=$(local_path_of "$1" "$2")
+    case ${f##*/} in
+        *,U=*) uid=${f##*,U=}; printf '%s\n' "${uid%%[:,]*}" ;;
+    esac
+    return 0
+}
+
+dup_uids () {
+    local d
+    d=$(local_dir "$1")
+    find "$d/cur" "$d/new" -maxdepth 1 -type f -name '*,U=*' -printf '%f\n' 2>/dev/null |
+        sed 's/.*,U=\([0-9]*\).*/\1/' | sort -n | uniq -d
+}
+
+server_state () {
+    local f uid flags sum
+    local -A fl
+    while IFS= read -r f; do
+        printf '== %s uidvalidity=%s uidnext=%s\n' "$f" "$(server_uidvalidity "$f")" \
+            "$(server_uidnext "$f")"
+        fl=()
+        while IFS=$'\t' read -r uid flags; do
+            fl[$uid]=$(printf '%s\n' "$flags" | tr ' ' '\n' | grep -v -e '^\\Recent$' -e '^$' |
+                LC_ALL=C sort | paste -sd' ' -)
+        done < <(dv -f tab fetch 'uid flags' mailbox "$f" all | tail -n +2)
+        while read -r uid sum; do
+            printf '%s %s %s\n' "$uid" "$sum" "${fl[$uid]-NOFLAGS}"
+        done < <(server_sums "$f")
+    done < <(server_folders)
+}
+
+local_state () {
+    local p t s
+    (cd "$NMS_MAILDIR" && find . -printf '%p\t%y\t%s\n' | LC_ALL=C sort) |
+        while IFS=$'\t' read -r p t s; do
+            if [ "$t" = f ]; then
+                printf '%s %s %s %s\n' "$p" "$t" "$s" "$(sha256sum <"$NMS_MAILDIR/$p" | cut -d' ' -f1)"
+            else
+                printf '%s %s\n' "$p" "$t"
+            fi
+        done
+}
+
+server_sums () {
+    local folder=$1 dir uid path base f sum line
+    local -A byuid
+    dir=$(dv mailbox path "$folder") || return 1
+    _dv_sync_folder "$folder"
+    # dovecot-uidlist: a header line, then "uid [extensions] :file-base" per message.
+    while IFS= read -r line; do
+        uid=${line%% *}
+        base=${line##* :}
+        [[ $uid =~ ^[0-9]+$ ]] && [ "$base" != "$line" ] && byuid[$uid]=$base
+    done < <(tail -n +2 "$dir/dovecot-uidlist" 2>/dev/null)
+    while IFS=$'\t' read -r uid path; do
+        if [ "$path" = MISSING ] && [ -n "${byuid[$uid]:-}" ]; then
+            base=${byuid[$uid]}
+            for f in "$dir/cur/$base" "$dir/cur/$base:"* "$dir/new/$base" "$dir/new/$base:"*; do
+                [ -f "$f" ] && { path=$f; break; }
+            done
+        fi
+        if [ "$path" = MISSING ]; then
+            sum=MISSING
+        else
+            sum=$(sha256sum <"$path") && sum=${sum%% *}
+        fi
+        printf '%s %s\n' "$uid" "$sum"
+    done < <(_dv_files "$folder" 2>/dev/null | sort -n)
 }
