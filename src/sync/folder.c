@@ -189,8 +189,10 @@ push_flags (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GE
             g_array_append_val (uids, ((NmsAction *) g_ptr_array_index (group, i))->uid);
         if ((id = nms_sync_intent (run, &in, error)) == 0 ||
             !nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, first->add,
-                                   first->remove, error) ||
-            !nms_state_begin (run->state, error))
+                                   first->remove, error))
+            return FALSE;
+        nms_sync_step (run); /* a crash here: the server is ahead of the state */
+        if (!nms_state_begin (run->state, error))
             return FALSE;
         for (guint i = 0; i < group->len; i++) {
             NmsAction *a = g_ptr_array_index (group, i);
@@ -201,7 +203,6 @@ push_flags (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GE
         if (!nms_state_intent_remove (run->state, id, error) || !nms_state_commit (run->state, error))
             return FALSE;
         run->ctx->progress.flags_pushed += group->len;
-        nms_sync_step (run);
     }
     return TRUE;
 }
@@ -222,17 +223,28 @@ delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
     if (uids->len == 0)
         return TRUE;
     if (!nms_imap_session_has_capability (run->session, "UIDPLUS")) {
+        /* RFC 4315: only UID EXPUNGE removes exactly our messages; a plain EXPUNGE would also
+         * remove what other clients marked. Mark ours and leave the expunge to the user. */
+        if (!nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, "T", NULL,
+                                   error))
+            return FALSE;
+        nms_sync_step (run);
         nms_context_skip (run->ctx,
-                          "%s: folder '%s': %u messages deleted locally stay on the server: it "
-                          "lacks UIDPLUS, and a plain EXPUNGE could remove other clients' mail",
+                          "%s: folder '%s': %u messages deleted locally are marked \\Deleted on "
+                          "the server but not expunged: it lacks UIDPLUS, and a plain EXPUNGE "
+                          "could remove other clients' mail",
                           run->account->name, folder->name, uids->len);
         return TRUE;
     }
     in.uid = g_array_index (uids, guint32, 0);
     if ((id = nms_sync_intent (run, &in, error)) == 0 ||
-        !nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, "T", NULL, error) ||
-        !nms_imap_expunge_uids (run->session, (guint32 *) uids->data, uids->len, error) ||
-        !nms_state_begin (run->state, error))
+        !nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, "T", NULL, error))
+        return FALSE;
+    nms_sync_step (run); /* a crash here: marked, not expunged; the next plan deletes again */
+    if (!nms_imap_expunge_uids (run->session, (guint32 *) uids->data, uids->len, error))
+        return FALSE;
+    nms_sync_step (run); /* a crash here: gone from the server, the next plan forgets it */
+    if (!nms_state_begin (run->state, error))
         return FALSE;
     for (guint i = 0; i < uids->len; i++) {
         if (!nms_state_message_delete (run->state, folder->name, g_array_index (uids, guint32, i),
@@ -242,7 +254,6 @@ delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
     if (!nms_state_intent_remove (run->state, id, error) || !nms_state_commit (run->state, error))
         return FALSE;
     run->ctx->progress.deleted_server += uids->len;
-    nms_sync_step (run);
     return TRUE;
 }
 
