@@ -116,14 +116,18 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
         return;
     format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
-    if (pushed)
+    if (pushed) {
+        char up[32];
+
+        format_bytes (up, sizeof up, (double) (p->bytes_uploaded - s->bytes_uploaded));
         server = g_strdup_printf (
-            "; server: %" G_GUINT64_FORMAT " uploaded, %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " moved, %" G_GUINT64_FORMAT
-            " folders created",
-            p->uploaded - s->uploaded, p->flags_pushed - s->flags_pushed,
+            "; server: %" G_GUINT64_FORMAT " uploaded (%s), %" G_GUINT64_FORMAT
+            " flags changed, %" G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " moved, %"
+            G_GUINT64_FORMAT " folders created",
+            p->uploaded - s->uploaded, up, p->flags_pushed - s->flags_pushed,
             p->deleted_server - s->deleted_server, p->moved - s->moved,
             p->folders_created - s->folders_created);
+    }
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
             G_GUINT64_FORMAT " deleted%s; %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
             account, p->messages_added - s->messages_added, size,

@@ -285,6 +285,7 @@ run_clear (Run *run)
         memset (run->password, 0, strlen (run->password));
     g_free (run->password);
     nms_state_free (run->state);
+    g_clear_pointer (&run->dry_moves, g_hash_table_unref);
 }
 
 gboolean
@@ -297,6 +298,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     gboolean ok = FALSE;
     int lock;
 
+    run.dry_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     run.policy = (NmsPlanPolicy) {
         .direction = options->direction,
         .delete_local = NMS_SIDES_ALLOW_LOCAL (account->delete_sides),
@@ -313,11 +315,10 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     folders = choose_folders (&run, list);
     ctx->progress.folders_total += folders->len;
     nms_context_progress (ctx);
-    if (!ctx->dry_run) {
+    if (!ctx->dry_run)
         recover (&run, folders);
-        if (options->direction & NMS_PLAN_PUSH)
-            nms_sync_moves (&run, folders);
-    }
+    if (options->direction & NMS_PLAN_PUSH)
+        nms_sync_moves (&run, folders);
     sync_folders (&run, folders, &fatal);
     ok = fatal == NULL;
     if (!ok)

@@ -343,6 +343,43 @@ snapshot_clear (Snapshot *s)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Snapshot, snapshot_clear)
 
+static void
+drop_uid (GArray *messages, guint32 uid)
+{
+    for (guint i = messages->len; i-- > 0;) {
+        if (g_array_index (messages, NmsPlanMessage, i).uid == uid)
+            g_array_remove_index (messages, i);
+    }
+}
+
+/* --dry-run: the moves found were not done, so the snapshots are made to look as if they had
+ * been: the moved messages leave their old folder on the server and in the state, and their
+ * files leave the new folder's scan. The plan then shows what a real run would do after its
+ * moves. */
+static void
+forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed, GPtrArray *scan)
+{
+    for (guint i = agreed->len; i-- > 0;) {
+        guint32 uid = g_array_index (agreed, NmsPlanMessage, i).uid;
+        g_autofree char *key = nms_sync_dry_move_key ('U', folder->name, NULL, uid);
+
+        if (g_hash_table_contains (run->dry_moves, key)) {
+            drop_uid (agreed, uid);
+            drop_uid (server, uid);
+        }
+    }
+    for (guint i = scan->len; i-- > 0;) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        g_autofree char *key = NULL;
+
+        if (e->name == NULL)
+            continue;
+        key = nms_sync_dry_move_key ('F', folder->name, e->name->base, 0);
+        if (g_hash_table_contains (run->dry_moves, key))
+            g_ptr_array_remove_index (scan, i);
+    }
+}
+
 static gboolean
 snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, Snapshot *s,
                GError **error)
@@ -359,6 +396,8 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, Sna
                             sizeof (NmsImapMessageInfo));
     agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),
                             sizeof (NmsStateMessage));
+    if (g_hash_table_size (run->dry_moves) > 0)
+        forget_dry_moves (run, folder, server, agreed, s->scan);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);

@@ -135,6 +135,25 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
                         e->name->base, id, error);
 }
 
+char *
+nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid)
+{
+    if (kind == 'F')
+        return g_strdup_printf ("F\n%s\n%s", folder, base);
+    return g_strdup_printf ("U\n%s\n%u", folder, uid);
+}
+
+/* --dry-run: says what would move, and remembers it for the folder plans. */
+static void
+dry_move (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
+          const NmsMaildirEntry *e)
+{
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: would move UID %u from '%s' to '%s' ('%s')",
+                     run->account->name, msg->uid, source->name, dest->name, e->path);
+    g_hash_table_add (run->dry_moves, nms_sync_dry_move_key ('F', dest->name, e->name->base, 0));
+    g_hash_table_add (run->dry_moves, nms_sync_dry_move_key ('U', source->name, NULL, msg->uid));
+}
+
 /* Looks at every file of @dest that the state does not place there. */
 static void
 moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
@@ -168,7 +187,9 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
             g_free (msg.base); /* still there too: a copy, uploaded as a new message */
             continue;
         }
-        if (!move_one (run, source, &msg, dest, e, &error)) {
+        if (run->ctx->dry_run) {
+            dry_move (run, source, &msg, dest, e);
+        } else if (!move_one (run, source, &msg, dest, e, &error)) {
             nms_context_skip (run->ctx, "%s: moving '%s' from '%s' to '%s' on the server: %s",
                               run->account->name, e->path, from, dest->name, error->message);
             if (nms_sync_session_lost (error))

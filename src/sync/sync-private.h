@@ -21,6 +21,8 @@ typedef struct {
     NmsImapSession *session; /* NULL after a lost connection, until reconnected */
     NmsState *state;
     guint steps;             /* intents recorded and actions done, for crash_after */
+    GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
+                              * strings, so the folders are planned as if they had been done */
 } Run;
 
 /* A folder taking part in the run. */
@@ -73,6 +75,10 @@ void nms_sync_moves (Run *run, GPtrArray *folders);
 /* Finishes or drops a MOVE intent left by a crash. */
 gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent,
                                 GError **error);
+
+/* The key of a move found by a dry run: "F\n<folder>\n<base>" for the file in its new folder,
+ * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
+char *nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid);
 
 /* ---- repair.c ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server

@@ -174,11 +174,19 @@ nms_sync_give_uid (const char *path, guint32 uid, GError **error)
     g_autofree char *base = g_path_get_basename (path);
     g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (base, error);
 
+    g_autofree char *renamed = NULL;
+
     if (name == NULL)
         return NULL;
-    if (name->uid == uid)
-        return g_strdup (path);
-    return nms_maildir_set_uid (path, uid, error);
+    renamed = name->uid == uid ? g_strdup (path) : nms_maildir_set_uid (path, uid, error);
+    /* A file a mail client wrote without info ("...:2,") gets it, so that every file nmsync
+     * has synced reads "<unique>,U=<uid>:2,<flags>" (DESIGN section 6), in new/ too. */
+    if (renamed != NULL && name->flags == NULL && uid != 0) {
+        char *with_info = nms_maildir_set_flags (renamed, "", error);
+        g_free (renamed);
+        renamed = with_info;
+    }
+    return g_steal_pointer (&renamed);
 }
 
 guint32
@@ -272,7 +280,7 @@ nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntr
         }
     }
     run->ctx->progress.uploaded++;
-    run->ctx->progress.bytes_added += size;
+    run->ctx->progress.bytes_uploaded += size;
     nms_context_progress (run->ctx);
     return finish_upload (run, folder, entry->path, uid, id, error);
 }

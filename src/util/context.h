@@ -21,6 +21,7 @@ typedef struct {
     guint64 flags_changed;     /* local files renamed because server flags changed */
     guint64 messages_deleted;  /* local files removed because the server expunged them */
     guint64 uploaded;          /* local messages appended to the server (push) */
+    guint64 bytes_uploaded;
     guint64 flags_pushed;      /* server messages whose flags were changed (push) */
     guint64 deleted_server;    /* server messages deleted because they were deleted locally */
     guint64 moved;             /* messages moved between folders on the server */
