@@ -224,8 +224,9 @@ test_migrates_v1 (Fixture *f, gconstpointer data)
         "INSERT INTO messages VALUES ('INBOX', 3, 'S'); PRAGMA user_version = 1;\"", db);
     g_autoptr (NmsState) st = NULL;
     g_autoptr (GArray) msgs = NULL;
+    g_autofree char *sqlite3 = g_find_program_in_path ("sqlite3");
 
-    if (!g_find_program_in_path ("sqlite3")) {
+    if (sqlite3 == NULL) {
         g_test_skip ("sqlite3 command not installed");
         return;
     }
