@@ -9,13 +9,7 @@
 
 dovecot_start
 dovecot_seed_corpus
-nmsync_setup <<EOF2
-host = 127.0.0.1
-port = $DOVECOT_PORT
-tls = none
-user = $DOVECOT_USER
-password = $DOVECOT_PASSWORD
-EOF2
+nmsync_setup_dovecot
 
 dovecot_mark
 nmsync_run pull

@@ -11,13 +11,7 @@ dovecot_start
 dovecot_seed --flags '\Seen' INBOX 8
 dovecot_seed Bulk 20
 dovecot_seed Old 2
-nmsync_setup <<EOF2
-host = 127.0.0.1
-port = $DOVECOT_PORT
-tls = none
-user = $DOVECOT_USER
-password = $DOVECOT_PASSWORD
-EOF2
+nmsync_setup_dovecot
 nmsync_run pull
 check_eq "first pull: exit 0" 0 "$NMS_RC"
 check_eq "first pull: INBOX complete" 8 "$(local_count INBOX)"

@@ -11,13 +11,7 @@
 
 dovecot_start
 dovecot_seed --flags '\Seen' INBOX 5
-nmsync_setup <<EOF2
-host = 127.0.0.1
-port = $DOVECOT_PORT
-tls = none
-user = $DOVECOT_USER
-password = $DOVECOT_PASSWORD
-EOF2
+nmsync_setup_dovecot
 nmsync_run sync
 check_eq "initial sync: exit 0" 0 "$NMS_RC"
 check_eq "initial sync: INBOX complete" 5 "$(local_count INBOX)"

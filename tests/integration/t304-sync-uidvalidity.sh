@@ -26,13 +26,7 @@ dovecot_seed --flags '\Seen' Work 6     # 3..8
 dovecot_seed --flags '\Flagged' Work "$twin/1.eml" "$twin/2.eml"   # 9, 10
 dovecot_seed Work 2                     # 11, 12
 dv expunge mailbox Work uid 1:2
-nmsync_setup <<EOF2
-host = 127.0.0.1
-port = $DOVECOT_PORT
-tls = none
-user = $DOVECOT_USER
-password = $DOVECOT_PASSWORD
-EOF2
+nmsync_setup_dovecot
 nmsync_run sync
 check_eq "first sync: exit 0" 0 "$NMS_RC"
 check_eq "first sync: Work complete" 10 "$(local_count Work)"

@@ -68,13 +68,7 @@ build_scenario ()
     dovecot_seed --flags '\Seen' INBOX "$MSGS"/m{1,2,3,4,5,6} || bail_out "seeding INBOX"
     dovecot_seed INBOX "$MSGS/m7" "$MSGS/m8" || bail_out "seeding INBOX"
     dovecot_seed --flags '\Seen' Archive "$MSGS"/a{1,2,3} || bail_out "seeding Archive"
-    nmsync_setup <<EOF
-host = 127.0.0.1
-port = $DOVECOT_PORT
-tls = none
-user = $DOVECOT_USER
-password = $DOVECOT_PASSWORD
-EOF
+    nmsync_setup_dovecot
     nmsync_run sync
     [ "$NMS_RC" = 0 ] || bail_out "scenario: the first sync exited $NMS_RC"
     [ "$(local_count INBOX) $(local_count Archive)" = "8 3" ] ||

@@ -9,6 +9,10 @@
 #                          "test": the lines read from stdin go into [account test] (heredoc);
 #                          maildir and the state dir are set. Exports NMS_HOME NMS_CONFIG
 #                          NMS_MAILDIR NMS_STATE.
+#   nmsync_setup_dovecot [LINE...]
+#                          nmsync_setup for the current private Dovecot (dovecot.sh) over
+#                          plain TCP on 127.0.0.1, logging in as its test user; each LINE is
+#                          one more "key = value" for [account test].
 #   nmsync_run ARGS...     runs $NMSYNC -c $NMS_CONFIG ARGS (bounded by timeout); sets NMS_RC
 #                          and leaves stdout in $NMS_OUT, stderr in $NMS_ERR (files). Never
 #                          fails itself.
@@ -53,6 +57,14 @@ nmsync_setup () {
         cat
     } > "$NMS_CONFIG"
     chmod 600 "$NMS_CONFIG"
+}
+
+nmsync_setup_dovecot () {
+    nmsync_setup < <(
+        printf 'host = 127.0.0.1\nport = %s\ntls = none\nuser = %s\npassword = %s\n' \
+            "$DOVECOT_PORT" "$DOVECOT_USER" "$DOVECOT_PASSWORD"
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+    )
 }
 
 nmsync_run () {
