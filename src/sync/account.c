@@ -31,6 +31,13 @@ nms_sync_step (Run *run)
         kill (getpid (), SIGKILL);
 }
 
+void
+nms_sync_file_event (Run *run, NmsSyncFileKind kind, const char *path, const char *old_path)
+{
+    if (run->options->on_file != NULL && (old_path == NULL || g_strcmp0 (path, old_path) != 0))
+        run->options->on_file (kind, path, old_path, run->options->on_file_data);
+}
+
 gint64
 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error)
 {

@@ -122,6 +122,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
 
                 ok = renamed != NULL;
                 if (ok) {
+                    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
                     g_free (e->path);
                     e->path = renamed;
                     g_free (e->name->flags);
@@ -136,6 +137,8 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
         } else if (a->kind == NMS_ACTION_DELETE_LOCAL) {
             ok = nms_maildir_remove (e->path, &local) &&
                  nms_state_message_delete (run->state, folder->name, a->uid, &local);
+            if (ok)
+                nms_sync_file_event (run, NMS_SYNC_FILE_REMOVED, e->path, NULL);
             run->ctx->progress.messages_deleted += ok;
             if (ok)
                 nms_sync_step (run);

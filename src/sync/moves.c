@@ -89,6 +89,7 @@ finish_move (Run *run, const char *source, guint32 uid, const Folder *dest, cons
 
     if (renamed == NULL)
         return FALSE;
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, path);
     if (!nms_state_begin (run->state, error) ||
         !nms_state_message_delete (run->state, source, uid, error) ||
         !nms_state_message_put (run->state, dest->name, new_uid, flags, base, error) ||

@@ -69,6 +69,7 @@ repair_file (Run *run, const Folder *folder, GHashTable *ix, GArray *saved, NmsM
         return TRUE; /* a new local message already */
     if ((renamed = nms_sync_give_uid (e->path, uid, error)) == NULL)
         return FALSE;
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
     if (uid == 0)
         return TRUE;
     (*paired)++;

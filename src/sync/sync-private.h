@@ -44,6 +44,9 @@ void nms_sync_step (Run *run);
 /* Records @intent durably, then counts a step. Returns the id, or 0 with @error set. */
 gint64 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error);
 
+/* Tells options->on_file about a local file change. */
+void nms_sync_file_event (Run *run, NmsSyncFileKind kind, const char *path, const char *old_path);
+
 /* Reconnects when the connection was lost (run->session NULL). */
 gboolean nms_sync_connect (Run *run, GError **error);
 /* After these errors the connection cannot be used again. */

@@ -18,12 +18,25 @@ typedef enum {
     NMS_SYNC_ERROR_ACCOUNT, /* the account could not be synced at all */
 } NmsSyncError;
 
+/* What a run did to local files, for the notmuch index (the caller's business: src/sync/ never
+ * calls notmuch). */
+typedef enum {
+    NMS_SYNC_FILE_ADDED,   /* a downloaded message landed at @path */
+    NMS_SYNC_FILE_RENAMED, /* the file at @old_path is now at @path (flags, UID, or moved) */
+    NMS_SYNC_FILE_REMOVED, /* the file at @path was deleted */
+} NmsSyncFileKind;
+
+typedef void (*NmsSyncFileFunc) (NmsSyncFileKind kind, const char *path, const char *old_path,
+                                 gpointer user_data);
+
 typedef struct {
     NmsPlanDirection direction; /* pull, push or both (sync) */
     gboolean force;             /* allow mass deletions (see the guard in sync/plan.h) */
     char **folders;             /* NULL: every folder the config selects; else these names */
     guint crash_after;          /* test hook NMSYNC_TEST_CRASH_AFTER: 0 off, else SIGKILL the
                                  * process after that many steps (nms_sync_step) */
+    NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */
+    gpointer on_file_data;
 } NmsSyncOptions;
 
 /* Syncs @account in options->direction:

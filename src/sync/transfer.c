@@ -82,6 +82,7 @@ download_done (guint32 uid, gpointer user_data, GError **error)
     if (path == NULL)
         return remember_disk_error (d, error);
     g_hash_table_add (d->arrived, GUINT_TO_POINTER (uid));
+    nms_sync_file_event (d->run, NMS_SYNC_FILE_ADDED, path, NULL);
     d->run->ctx->progress.messages_added++;
     nms_context_progress (d->run->ctx);
     nms_sync_step (d->run);
@@ -222,6 +223,7 @@ finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gi
 
     if (renamed == NULL)
         return FALSE;
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, path);
     base = g_path_get_basename (renamed);
     if ((name = nms_maildir_name_parse (base, error)) == NULL)
         return FALSE;
