@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Indexing what a sync did to the files (added, renamed, removed) the way `notmuch new` does
+ * it, so that a `notmuch new` afterwards has nothing left to do and no tag is lost. */
+#include "config.h"
+
+#include "notmuch/notmuch.h"
+
+#include <string.h>
+
+#include "notmuch/notmuch-private.h"
+
+void
+nms_file_event_clear (NmsFileEvent *event)
+{
+    g_clear_pointer (&event->path, g_free);
+    g_clear_pointer (&event->old_path, g_free);
+}
+
+/* Recomputes draft/flagged/passed/replied/unread from all the filenames the database now
+ * holds for the message with @path. It looks the message up again: a message object from
+ * before a filename was added or removed may still carry the old filename list. */
+static gboolean
+flags_to_tags (NmsDb *db, const char *path, GError **error)
+{
+    g_autoptr (notmuch_message_t) msg = NULL;
+    notmuch_status_t st;
+
+    if (!db->synchronize_flags)
+        return TRUE;
+    st = notmuch_database_find_message_by_filename (db->nm, path, &msg);
+    if (st == NOTMUCH_STATUS_SUCCESS && msg != NULL)
+        st = notmuch_message_maildir_flags_to_tags (msg);
+    if (st != NOTMUCH_STATUS_SUCCESS)
+        return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                 "cannot update tags from flags of '%s' in notmuch database '%s'",
+                                 path, db->path);
+    return TRUE;
+}
+
+/* A message indexed for the first time gets new.tags, except "unread" when the file has S
+ * (notmuch-new.c add_file()). The flags follow in flags_to_tags(). */
+static notmuch_status_t
+add_new_tags (NmsDb *db, notmuch_message_t *msg)
+{
+    notmuch_bool_t seen = FALSE;
+    notmuch_status_t st = notmuch_message_has_maildir_flag_st (msg, 'S', &seen);
+
+    for (char *const *tag = db->new_tags; st == NOTMUCH_STATUS_SUCCESS && *tag != NULL; tag++)
+        if (!(seen && strcmp (*tag, "unread") == 0))
+            st = notmuch_message_add_tag (msg, *tag);
+    return st;
+}
+
+typedef enum {
+    INDEXED_NEW,       /* a new message */
+    INDEXED_DUPLICATE, /* another filename of a known message */
+    INDEXED_NOT_MAIL,
+    INDEXED_VANISHED, /* FILE_ERROR: gone or unreadable again; notmuch new skips it too */
+    INDEXED_FAILED,   /* @error is set */
+} IndexResult;
+
+static IndexResult
+index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **error)
+{
+    g_autoptr (notmuch_message_t) msg = NULL;
+    notmuch_status_t st = notmuch_database_index_file (db->nm, path, opts, &msg);
+
+    switch (st) {
+    case NOTMUCH_STATUS_SUCCESS:
+        st = notmuch_message_freeze (msg);
+        if (st == NOTMUCH_STATUS_SUCCESS)
+            st = add_new_tags (db, msg);
+        if (st == NOTMUCH_STATUS_SUCCESS)
+            st = notmuch_message_thaw (msg);
+        if (st != NOTMUCH_STATUS_SUCCESS)
+            break;
+        return flags_to_tags (db, path, error) ? INDEXED_NEW : INDEXED_FAILED;
+    case NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID:
+        return flags_to_tags (db, path, error) ? INDEXED_DUPLICATE : INDEXED_FAILED;
+    case NOTMUCH_STATUS_FILE_NOT_EMAIL:
+        return INDEXED_NOT_MAIL;
+    case NOTMUCH_STATUS_FILE_ERROR:
+        return INDEXED_VANISHED;
+    default:
+        break;
+    }
+    nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                      "cannot index '%s' in notmuch database '%s'", path, db->path);
+    return INDEXED_FAILED;
+}
+
+/* Removes the filename @path. When the message keeps other files, their flags decide its tags
+ * again (notmuch-new.c remove_filename()). Sets *@found_out when the database had @path. */
+static gboolean
+remove_file (NmsDb *db, const char *path, gboolean *found_out, GError **error)
+{
+    g_autoptr (notmuch_message_t) msg = NULL;
+    g_autofree char *id = NULL;
+    notmuch_status_t st = notmuch_database_find_message_by_filename (db->nm, path, &msg);
+
+    *found_out = FALSE;
+    if (st == NOTMUCH_STATUS_SUCCESS && msg == NULL)
+        return TRUE;
+    if (st == NOTMUCH_STATUS_SUCCESS) {
+        *found_out = TRUE;
+        id = g_strdup (notmuch_message_get_message_id (msg));
+        g_clear_pointer (&msg, notmuch_message_destroy);
+        st = notmuch_database_remove_message (db->nm, path);
+    }
+    if (st == NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID && db->synchronize_flags) {
+        st = notmuch_database_find_message (db->nm, id, &msg);
+        if (st == NOTMUCH_STATUS_SUCCESS && msg != NULL)
+            st = notmuch_message_maildir_flags_to_tags (msg);
+    }
+    if (st != NOTMUCH_STATUS_SUCCESS && st != NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID)
+        return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                 "cannot remove '%s' from notmuch database '%s'", path, db->path);
+    return TRUE;
+}
+
+static gboolean
+count_index (IndexResult r, NmsDbStats *stats)
+{
+    switch (r) {
+    case INDEXED_NEW:
+        stats->added++;
+        break;
+    case INDEXED_NOT_MAIL:
+        stats->not_mail++;
+        break;
+    case INDEXED_VANISHED:
+        stats->vanished++;
+        break;
+    case INDEXED_DUPLICATE:
+    case INDEXED_FAILED:
+        break;
+    }
+    return r != INDEXED_FAILED;
+}
+
+/* A file that changed its name: the new name is indexed first, so the message (and its tags)
+ * still has a file when the old name goes. When the new name cannot be read, the old name
+ * stays: `notmuch new` will sort it out, and the tags are not lost meanwhile. */
+static gboolean
+apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexopts_t *opts,
+              NmsDbStats *stats, GError **error)
+{
+    IndexResult r = index_file (db, path, opts, error);
+    gboolean found;
+
+    if (r == INDEXED_FAILED || r == INDEXED_VANISHED)
+        return count_index (r, stats);
+    if (!remove_file (db, old_path, &found, error))
+        return FALSE;
+    if (r == INDEXED_DUPLICATE) {
+        stats->renamed++;
+        return flags_to_tags (db, path, error);
+    }
+    if (found)
+        stats->removed++;
+    return count_index (r, stats);
+}
+
+static gboolean
+apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDbStats *stats,
+             GError **error)
+{
+    g_autofree char *path = nms_db_path_in_root (db, ev->path);
+    g_autofree char *old_path = NULL;
+    gboolean found;
+
+    if (ev->kind == NMS_FILE_RENAMED)
+        old_path = nms_db_path_in_root (db, ev->old_path);
+    if (path == NULL)
+        stats->outside++;
+    if (ev->kind == NMS_FILE_RENAMED && path != NULL && old_path != NULL)
+        return apply_rename (db, old_path, path, opts, stats, error);
+    if (ev->kind == NMS_FILE_RENAMED && path == NULL && old_path != NULL) {
+        /* moved out of the mail root: as far as notmuch knows, removed */
+        if (!remove_file (db, old_path, &found, error))
+            return FALSE;
+        stats->removed += found;
+        return TRUE;
+    }
+    if (path == NULL)
+        return TRUE;
+    if (ev->kind == NMS_FILE_REMOVED) {
+        if (!remove_file (db, path, &found, error))
+            return FALSE;
+        stats->removed += found;
+        return TRUE;
+    }
+    /* ADDED, or RENAMED from outside the mail root */
+    return count_index (index_file (db, path, opts, error), stats);
+}
+
+gboolean
+nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guint batch,
+                     NmsDbStats *stats_out, GError **error)
+{
+    g_autoptr (notmuch_indexopts_t) opts = notmuch_database_get_default_indexopts (db->nm);
+    NmsDbStats stats = { 0 };
+    gboolean ok = TRUE;
+    gsize i = 0;
+
+    g_return_val_if_fail (db->writable, FALSE);
+    if (batch == 0)
+        batch = G_MAXUINT;
+    while (ok && i < n_events) {
+        notmuch_status_t st = notmuch_database_begin_atomic (db->nm);
+        if (st != NOTMUCH_STATUS_SUCCESS) {
+            ok = nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                   "cannot begin a transaction in notmuch database '%s'", db->path);
+            break;
+        }
+        for (guint n = 0; ok && n < batch && i < n_events; n++, i++)
+            ok = apply_event (db, &events[i], opts, &stats, error);
+        /* Also after a failed event: what the batch did before it is consistent, and the
+         * stats report it as done. */
+        st = notmuch_database_end_atomic (db->nm);
+        if (ok && st != NOTMUCH_STATUS_SUCCESS)
+            ok = nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                   "cannot end a transaction in notmuch database '%s'", db->path);
+    }
+    if (stats_out != NULL)
+        *stats_out = stats;
+    return ok;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The notmuch database: the only code that includes notmuch.h. Opening it through notmuch's
+ * own config lookup, indexing what a sync changed (added, renamed, removed files) exactly as
+ * `notmuch new` would, and the queries, tags, properties and revisions the rules need. */
+#pragma once
+
+#include <glib.h>
+
+#define NMS_DB_ERROR (nms_db_error_quark ())
+GQuark nms_db_error_quark (void);
+
+typedef enum {
+    NMS_DB_ERROR_OPEN,   /* no config or database, or it cannot be opened */
+    NMS_DB_ERROR_LOCKED, /* another process kept the write lock longer than we waited */
+    NMS_DB_ERROR_WRITE,  /* a write or the final commit failed (Xapian's message included) */
+    NMS_DB_ERROR_QUERY,  /* a query did not parse */
+} NmsDbError;
+
+typedef struct _NmsDb NmsDb;
+
+/* Opens the database. @config_path: NULL for notmuch's own lookup ($NOTMUCH_CONFIG, then
+ * $XDG_CONFIG_HOME/notmuch/default/config, then ~/.notmuch-config). Read-write when @writable:
+ * when another process (notmuch new, a hook) holds the write lock, waits up to
+ * @lock_timeout_ms, then fails with LOCKED ("notmuch database 'P' is locked by another
+ * process (notmuch new?); gave up after N s"). Messages name the database path and carry
+ * notmuch's own error text. (transfer full) */
+NmsDb *nms_db_open (const char *config_path, gboolean writable, guint lock_timeout_ms,
+                    GError **error);
+/* Closes and frees @db; a failed final commit is reported (the database then keeps what was
+ * committed before). Accepts NULL (returns TRUE). */
+gboolean nms_db_close (NmsDb *db, GError **error);
+
+/* The mail root (absolute; files outside it cannot be indexed). (transfer none) */
+const char *nms_db_mail_root (NmsDb *db);
+/* maildir.synchronize_flags from notmuch's config. */
+gboolean nms_db_synchronize_flags (NmsDb *db);
+/* new.tags from notmuch's config. (transfer none: NULL-terminated, lives as long as @db) */
+char *const *nms_db_new_tags (NmsDb *db);
+/* A string value from notmuch's config ("nmsync.rules" etc.), NULL when unset or empty; a
+ * list comes back as written ("a;b"). (transfer full) */
+char *nms_db_config_get (NmsDb *db, const char *key);
+/* Stores a string in the database's own config (notmuch_database_set_config). */
+gboolean nms_db_config_set (NmsDb *db, const char *key, const char *value, GError **error);
+
+/* ---- indexing what a sync did --------------------------------------------------------- */
+
+typedef enum {
+    NMS_FILE_ADDED,   /* a new file at @path */
+    NMS_FILE_RENAMED, /* the file at @old_path is now at @path (flags changed, or moved) */
+    NMS_FILE_REMOVED, /* the file at @path is gone */
+} NmsFileEventKind;
+
+typedef struct {
+    NmsFileEventKind kind;
+    char *path;     /* absolute */
+    char *old_path; /* absolute, RENAMED only */
+} NmsFileEvent;
+
+void nms_file_event_clear (NmsFileEvent *event);
+
+typedef struct {
+    guint added;    /* new messages (another file of a known message is not counted) */
+    guint renamed;  /* files updated in place (tags kept) */
+    guint removed;  /* filenames removed (a message goes with its last file) */
+    guint outside;  /* files outside the mail root: not indexed */
+    guint not_mail; /* files notmuch refused as not mail */
+    guint vanished; /* files gone or unreadable again (FILE_ERROR): skipped, as notmuch new does;
+                     * for RENAMED the old filename then stays */
+} NmsDbStats;
+
+/* Applies @events in atomic batches (begin/end_atomic every @batch events), as `notmuch new`
+ * does per file (LIBRARIES.md 2b, 2c):
+ * - ADDED: index_file; on SUCCESS new.tags (except "unread" when the file has S), then
+ *   maildir_flags_to_tags when synchronize_flags; on DUPLICATE_MESSAGE_ID (another copy) only
+ *   maildir_flags_to_tags.
+ * - RENAMED: index the new path first (DUPLICATE: the message and its tags persist), then
+ *   remove the old filename, then maildir_flags_to_tags (the other order would delete the
+ *   message and its tags).
+ * - REMOVED: remove the filename; when the message keeps other files, maildir_flags_to_tags.
+ * A RENAMED whose new path is outside the mail root is a removal, one from outside an ADDED.
+ * A `notmuch new` afterwards finds nothing to do. Stops at the first write error; what came
+ * before it stays applied, and @stats_out (may be NULL) counts it, on error too. */
+gboolean nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guint batch,
+                              NmsDbStats *stats_out, GError **error);
+
+/* ---- what the rules read and write ------------------------------------------------------ */
+
+/* The database revision (lastmod) and its UUID (transfer full). */
+guint64 nms_db_revision (NmsDb *db, char **uuid_out);
+
+typedef struct {
+    char *id;            /* Message-ID as notmuch stores it */
+    char **tags;         /* sorted, NULL-terminated */
+    char **paths;        /* absolute filenames, NULL-terminated, notmuch's order */
+    char *agreed_folder; /* property "nmsync.folder", or NULL */
+    char *agreed_flags;  /* property "nmsync.flags", or NULL */
+} NmsDbMessage;
+
+void nms_db_message_free (NmsDbMessage *message);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsDbMessage, nms_db_message_free)
+
+/* The messages matching @query (notmuch's query syntax; search.exclude_tags NOT applied),
+ * copied out of libnotmuch. (transfer full: GPtrArray of NmsDbMessage, with free func) */
+GPtrArray *nms_db_query (NmsDb *db, const char *query, GError **error);
+/* The ids of the messages matching @query. (transfer full: set of id strings) */
+GHashTable *nms_db_query_ids (NmsDb *db, const char *query, GError **error);
+/* How many messages match. */
+gboolean nms_db_count (NmsDb *db, const char *query, guint *count_out, GError **error);
+
+/* Changes message @id: adds and removes tags (NULL-terminated lists, either may be NULL) and
+ * sets the properties "nmsync.folder" / "nmsync.flags" (NULL: leave as is), atomically. */
+gboolean nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags,
+                                char *const *remove_tags, const char *agreed_folder,
+                                const char *agreed_flags, GError **error);
