@@ -37,6 +37,24 @@ void nms_output_account_end (NmsContext *ctx, const char *account, const char *f
                              gboolean pushed);
 void nms_output_finish (NmsContext *ctx);
 
+/* ---- index.c: what a sync did, into notmuch ---- */
+
+#include "sync/sync.h"
+
+typedef struct {
+    GArray *events; /* NmsFileEvent (notmuch/notmuch.h), with a clear func */
+} NmsIndexer;
+
+void nms_indexer_init (NmsIndexer *indexer);
+void nms_indexer_clear (NmsIndexer *indexer);
+/* An NmsSyncFileFunc: @user_data is the NmsIndexer. */
+void nms_indexer_on_file (NmsSyncFileKind kind, const char *path, const char *old_path,
+                          gpointer user_data);
+/* Indexes the collected events (the database found by notmuch's own lookup, or [general]
+ * notmuch-config) and forgets them. Without any notmuch setup nothing happens. A failure is
+ * reported (counted as skipped) and returns FALSE: the files are in place either way. */
+gboolean nms_indexer_flush (NmsContext *ctx, const NmsConfig *config, NmsIndexer *indexer);
+
 /* ---- cmd-sync.c ---- */
 
 /* Finds and loads the config (-c, $NMSYNC_CONFIG, XDG), printing its warnings on stderr.
@@ -47,3 +65,5 @@ NmsConfig *nms_cli_load_config (const NmsCliOptions *options);
 int nms_cmd_pull (const NmsCliOptions *options);
 int nms_cmd_push (const NmsCliOptions *options);
 int nms_cmd_sync (const NmsCliOptions *options);
+int nms_cmd_apply (const NmsCliOptions *options);
+int nms_cmd_rules (const NmsCliOptions *options);

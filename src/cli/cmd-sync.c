@@ -87,8 +87,10 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) names = NULL;
+    NmsIndexer indexer;
     NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
-                                    .crash_after = crash_after () };
+                                    .crash_after = crash_after (),
+                                    .on_file = nms_indexer_on_file, .on_file_data = &indexer };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
 
@@ -98,12 +100,17 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
         sync_options.folders = (char **) names->pdata;
     }
     nms_output_account_begin (ctx, account->name);
+    nms_indexer_init (&indexer);
     if (!nms_sync_account (ctx, config, account, &sync_options, &error)) {
         status = failure_status (error);
         fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
-    } else if (ctx->progress.skipped > skipped) {
-        status = NMS_EXIT_SKIPPED;
     }
+    /* Also after a failure: what did land must be indexed. */
+    if (!ctx->dry_run)
+        nms_indexer_flush (ctx, config, &indexer);
+    nms_indexer_clear (&indexer);
+    if (status == NMS_EXIT_OK && ctx->progress.skipped > skipped)
+        status = NMS_EXIT_SKIPPED;
     nms_output_account_end (ctx, account->name, error != NULL ? error->message : NULL,
                             (direction & NMS_PLAN_PUSH) != 0);
     return status;

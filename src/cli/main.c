@@ -21,6 +21,8 @@ static const Command commands[] = {
     { "sync", nms_cmd_sync, "both ways, as one three-way merge per folder" },
     { "pull", nms_cmd_pull, "server -> local only" },
     { "push", nms_cmd_push, "local -> server only" },
+    { "apply", nms_cmd_apply, "the tag <-> flag <-> folder rules, locally, no network" },
+    { "rules", nms_cmd_rules, "check the rule set" },
 };
 
 static const char usage_text[] =
@@ -30,6 +32,8 @@ static const char usage_text[] =
     "  sync     both ways, as one three-way merge per folder (the default)\n"
     "  pull     server -> local only: new messages, flag changes, expunges\n"
     "  push     local -> server only: new messages, flag changes, deletions, moves\n"
+    "  apply    the tag <-> flag <-> folder rules, locally, no network\n"
+    "  rules    check the rule set: unknown folders, overlaps, rules that undo themselves\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  config file (default $NMSYNC_CONFIG, then\n"

@@ -3,7 +3,7 @@
 # pull over plain TCP to a private Dovecot on 127.0.0.1: every message of the seeded corpus
 # arrives byte-identical, in the right folder, with the right flags; a second pull transfers
 # no message body.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

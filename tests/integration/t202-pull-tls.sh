@@ -3,7 +3,7 @@
 # pull over TLS (IMAPS and STARTTLS): a certificate checked against ca-file and the host name
 # is accepted; a self-signed one without ca-file, or a host name mismatch, is refused with
 # exit status 3 before any login, and nothing is written.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

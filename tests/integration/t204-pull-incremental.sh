@@ -3,7 +3,7 @@
 # Incremental pulls: server flag changes, new messages and expunges arrive; local flag changes
 # and local deletions are kept; the mass-deletion guard holds until --force; folders gone from
 # the server are reported and kept; --dry-run changes nothing.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

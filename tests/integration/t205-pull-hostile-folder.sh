@@ -3,7 +3,7 @@
 # Hostile folder names from a scripted server (Dovecot refuses to create them): each one is
 # refused and named, nothing is written outside the Maildir root, the good folders are pulled,
 # exit status 1. Both layouts.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/fakeimap.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

@@ -4,7 +4,7 @@
 # named, and fetched on the next run), a connection lost in the middle of a literal (that
 # folder fails cleanly, the next folder is pulled over a new connection, the state stays
 # valid), and a server that stops answering (bounded by the configured timeout).
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/fakeimap.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

@@ -5,7 +5,7 @@
 # internal date, and renamed to carry the server's UID; local flag changes and deletions reach
 # the server; nothing comes down from the server; a second push changes nothing; the account
 # settings `delete = local` and `create = local|none` keep the server side as it is.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

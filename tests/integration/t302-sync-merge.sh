@@ -4,7 +4,7 @@
 # message) end up on both sides; new messages and deletions cross in both directions; --dry-run
 # with work pending on both sides changes nothing, byte for byte; a second sync changes
 # nothing; the mass-deletion guard holds on either side until --force.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

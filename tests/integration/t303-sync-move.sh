@@ -6,7 +6,7 @@
 # renamed mbsync-style, ",U=" dropped, flags kept; (c) a copy (the source file still there) is
 # uploaded as a new message and the source stays; (d) 12 of 20 moved at once (no mass-deletion
 # guard: nothing is deleted), one of them flagged on the way; --dry-run leaves them pending.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

@@ -6,7 +6,7 @@
 # the same time is downloaded; flag changes made on either side meanwhile are not lost. The new
 # UIDs differ from the old ones, and an old UID of a local
 # file is a new, different message on the server.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

@@ -3,7 +3,7 @@
 # One nmsync per account: while a sync runs (held up by a slow server), a second nmsync on the
 # same account exits 4 at once, naming the first one's PID, without contacting the server;
 # once the first is done, the next run gets the lock.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/fakeimap.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # A server without UIDPLUS: a local deletion is marked \Deleted on the server but never
 # expunged (a plain EXPUNGE would also remove what other clients marked), and nmsync says so.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/fakeimap.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

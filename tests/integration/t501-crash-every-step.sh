@@ -22,7 +22,7 @@
 # 2, download 1). Which crash windows are tried is up to where the code counts its steps: the
 # STORE and the expunge count only after their state commit, so "server ahead of the state"
 # after a STORE or an EXPUNGE is not one of them.
-. "$NMSYNC_TESTLIB/tap.sh"
+. "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 

@@ -52,6 +52,9 @@ nmsync_setup () {
     NMS_MAILDIR="$NMS_HOME/Maildir"
     NMS_STATE="$NMS_HOME/state"
     export NMS_HOME NMS_CONFIG NMS_MAILDIR NMS_STATE
+    # Never the developer's own notmuch database: a test that wants one writes this file.
+    NOTMUCH_CONFIG="$NMS_HOME/notmuch-config"
+    export NOTMUCH_CONFIG
     {
         printf '[general]\nstate = %s\n\n[account test]\nmaildir = %s\n' "$NMS_STATE" "$NMS_MAILDIR"
         cat
