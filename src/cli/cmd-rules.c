@@ -77,9 +77,9 @@ check_overlaps (NmsDb *db, const NmsRules *rules, GPtrArray *problems)
                                                             b->line, b->folder, error->message));
             else if (count > 0)
                 g_ptr_array_add (problems, g_strdup_printf (
-                    "%s:%d: [folder %s] and %s:%d: [folder %s]: %u messages match both; the "
-                    "first rule wins", a->file, a->line, a->folder, b->file, b->line, b->folder,
-                    count));
+                    "%s:%d: [folder %s] and %s:%d: [folder %s]: %u %s both; the first rule "
+                    "wins", a->file, a->line, a->folder, b->file, b->line, b->folder, count,
+                    count == 1 ? "message matches" : "messages match"));
         }
     }
 }
