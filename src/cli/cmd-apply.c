@@ -15,6 +15,7 @@
 #include "maildir/maildir.h"
 #include "notmuch/notmuch.h"
 #include "rules/rules.h"
+#include "state/state.h"
 
 #define KEY_REVISION "nmsync.apply-revision"
 #define KEY_UUID "nmsync.apply-uuid"
@@ -39,12 +40,14 @@ typedef struct {
     GPtrArray *names;     /* char* (transfer none), NULL-terminated */
     GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
     GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
+    GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
 } Account;
 
 static void
 account_clear (Account *acct)
 {
     g_clear_pointer (&acct->matches, g_ptr_array_unref);
+    g_clear_pointer (&acct->roles, g_hash_table_unref);
     g_clear_pointer (&acct->resolved, g_ptr_array_unref);
     g_clear_pointer (&acct->names, g_ptr_array_unref);
     g_clear_pointer (&acct->by_dir, g_hash_table_unref);
@@ -77,6 +80,7 @@ account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **erro
         g_ptr_array_add (acct->names, f->name);
     }
     g_ptr_array_add (acct->names, NULL);
+    acct->roles = nms_sync_roles (ap->config, account);
     acct->resolved = g_ptr_array_new_with_free_func (g_free);
     acct->matches = g_ptr_array_new_with_free_func (ids_free);
     for (guint i = 0; i < ap->rules->folders->len; i++) {
@@ -84,9 +88,8 @@ account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **erro
         g_autofree char *query = NULL;
         GHashTable *ids = NULL;
 
-        /* Special-use attributes are not kept locally yet: roles resolve by common names. */
-        g_ptr_array_add (acct->resolved,
-                         nms_rules_resolve_folder (rule->folder, (char **) acct->names->pdata, NULL));
+        g_ptr_array_add (acct->resolved, nms_rules_resolve_folder (
+                                             rule->folder, (char **) acct->names->pdata, acct->roles));
         if (rule->match != NULL) {
             query = g_strdup_printf ("(%s) and (%s)", rule->match, ap->candidates);
             if ((ids = nms_db_query_ids (ap->db, query, error)) == NULL) {

@@ -43,7 +43,9 @@ check_folders (const NmsConfig *config, const NmsRules *rules, GPtrArray *proble
             for (guint i = 0; folders != NULL && i < folders->len; i++)
                 g_ptr_array_add (names, ((NmsMaildirFolder *) g_ptr_array_index (folders, i))->name);
             g_ptr_array_add (names, NULL);
-            resolved = nms_rules_resolve_folder (rule->folder, (char **) names->pdata, NULL);
+            g_autoptr (GHashTable) roles = nms_sync_roles (config, account);
+
+            resolved = nms_rules_resolve_folder (rule->folder, (char **) names->pdata, roles);
             found = resolved != NULL &&
                     g_strv_contains ((const char *const *) names->pdata, resolved);
         }
@@ -52,7 +54,8 @@ check_folders (const NmsConfig *config, const NmsRules *rules, GPtrArray *proble
                              g_strdup_printf ("%s:%d: [folder %s]: no account has this folder%s",
                                               rule->file, rule->line, rule->folder,
                                               nms_rules_is_role (rule->folder)
-                                                  ? " (no folder with this role's common names)"
+                                                  ? " (no folder has this role on the server or "
+                                                    "one of its common names)"
                                                   : " (a sync creates it once mail goes there)"));
     }
 }

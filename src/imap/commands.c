@@ -23,6 +23,7 @@ nms_imap_folder_free (NmsImapFolder *folder)
     g_free (folder->name);
     g_free (folder->wire_name);
     g_free (folder->problem);
+    g_free (folder->special_use);
     g_free (folder);
 }
 
@@ -53,6 +54,30 @@ is_noselect (struct mailimap_mbx_list_flags *flags)
     return FALSE;
 }
 
+/* The RFC 6154 special-use attribute among @flags ("\\Junk"), or NULL. (transfer full) */
+static char *
+special_use (struct mailimap_mbx_list_flags *flags)
+{
+    static const char *const uses[] = { "All", "Archive", "Drafts", "Flagged", "Junk", "Sent",
+                                        "Trash" };
+
+    for (clistiter *it = flags ? clist_begin (flags->mbf_oflags) : NULL; it != NULL;
+         it = clist_next (it)) {
+        struct mailimap_mbx_list_oflag *of = clist_content (it);
+        const char *ext = of->of_flag_ext;
+
+        if (of->of_type != MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT || ext == NULL)
+            continue;
+        if (*ext == '\\') /* libetpan strips it; accept it either way */
+            ext++;
+        for (gsize i = 0; i < G_N_ELEMENTS (uses); i++) {
+            if (g_ascii_strcasecmp (ext, uses[i]) == 0)
+                return g_strconcat ("\\", uses[i], NULL);
+        }
+    }
+    return NULL;
+}
+
 /* TRUE when the raw reply holds @name followed by a NUL byte: libetpan cut a longer name there. */
 static gboolean
 cut_at_nul (const GByteArray *raw, const char *name)
@@ -71,6 +96,7 @@ folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen, const GBy
     f->wire_name = g_strdup (mb->mb_name);
     f->delimiter = mb->mb_delimiter;
     f->noselect = is_noselect (mb->mb_flag);
+    f->special_use = special_use (mb->mb_flag);
     if (nul_seen && (raw == NULL || cut_at_nul (raw, f->wire_name))) {
         f->problem = g_strdup ("the server sent a folder name containing a NUL byte");
         return f;

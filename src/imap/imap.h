@@ -48,6 +48,7 @@ typedef struct {
     char delimiter;  /* hierarchy delimiter, 0 for none */
     gboolean noselect;
     char *problem;   /* NULL, or why this folder cannot be used (invalid UTF-7, NUL ...) */
+    char *special_use; /* RFC 6154 attribute with its backslash ("\\Junk"), or NULL */
 } NmsImapFolder;
 
 void nms_imap_folder_free (NmsImapFolder *folder);

@@ -63,6 +63,7 @@ static const char schema_sql[] =
     "  flags TEXT NOT NULL, base TEXT NOT NULL DEFAULT '', PRIMARY KEY (folder, uid))"
     "  WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS messages_base ON messages (base);"
+    "CREATE TABLE IF NOT EXISTS roles (role TEXT PRIMARY KEY, folder TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
     "  folder TEXT NOT NULL, uid INTEGER NOT NULL DEFAULT 0, path TEXT, dest TEXT,"
     "  uidnext INTEGER NOT NULL DEFAULT 0, message_id TEXT, size INTEGER NOT NULL DEFAULT 0);";
@@ -499,4 +500,55 @@ nms_state_intents (NmsState *state, const char *folder, GError **error)
         return NULL;
     }
     return g_steal_pointer (&intents);
+}
+
+gboolean
+nms_state_roles_set (NmsState *state, GHashTable *roles, GError **error)
+{
+    GHashTableIter it;
+    gpointer role, folder;
+    sqlite3_stmt *st = NULL;
+
+    if (!exec (state, "SAVEPOINT roles; DELETE FROM roles;", error))
+        return FALSE;
+    if (sqlite3_prepare_v2 (state->db, "INSERT OR REPLACE INTO roles (role, folder) VALUES (?1, ?2)",
+                            -1, &st, NULL) != SQLITE_OK) {
+        exec (state, "ROLLBACK TO roles; RELEASE roles;", NULL);
+        return db_error (state, error, "cannot prepare statement");
+    }
+    if (roles != NULL)
+        g_hash_table_iter_init (&it, roles);
+    while (roles != NULL && g_hash_table_iter_next (&it, &role, &folder)) {
+        sqlite3_bind_text (st, 1, role, -1, SQLITE_STATIC);
+        sqlite3_bind_text (st, 2, folder, -1, SQLITE_STATIC);
+        if (!step_done (state, st, error)) {
+            sqlite3_finalize (st);
+            exec (state, "ROLLBACK TO roles; RELEASE roles;", NULL);
+            return FALSE;
+        }
+    }
+    sqlite3_finalize (st);
+    return exec (state, "RELEASE roles;", error);
+}
+
+GHashTable *
+nms_state_roles (NmsState *state, GError **error)
+{
+    g_autoptr (GHashTable) roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2 (state->db, "SELECT role, folder FROM roles", -1, &st, NULL) != SQLITE_OK) {
+        db_error (state, error, "cannot read roles");
+        return NULL;
+    }
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+        g_hash_table_insert (roles, g_strdup ((const char *) sqlite3_column_text (st, 0)),
+                             g_strdup ((const char *) sqlite3_column_text (st, 1)));
+    sqlite3_finalize (st);
+    if (rc != SQLITE_DONE) {
+        db_error (state, error, "cannot read roles");
+        return NULL;
+    }
+    return g_steal_pointer (&roles);
 }

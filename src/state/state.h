@@ -71,6 +71,15 @@ gboolean nms_state_message_find_base (NmsState *state, const char *base, char **
 gboolean nms_state_message_delete (NmsState *state, const char *folder, guint32 uid,
                                    GError **error);
 
+/* ---- special-use roles --------------------------------------------------------------------
+ * What the server's LIST said at the last sync: role ("\\Junk") -> folder name. Rules resolve
+ * roles from it without the network (nmsync apply). */
+
+/* Replaces the stored roles with @roles (role -> folder; NULL or empty clears them). */
+gboolean nms_state_roles_set (NmsState *state, GHashTable *roles, GError **error);
+/* The stored roles. (transfer full: role -> folder, both strings owned by the table) */
+GHashTable *nms_state_roles (NmsState *state, GError **error);
+
 /* ---- intents ------------------------------------------------------------------------------
  * Before an action touches the server or the disk, its intent is recorded and committed
  * (durably: synchronous=FULL); after the action and its state changes, the intent is removed in

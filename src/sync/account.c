@@ -227,6 +227,25 @@ choose_folders (Run *run, GPtrArray *list)
     return chosen;
 }
 
+/* Remembers which folder the server marks with which special-use role, so that rules can name
+ * "\\Junk" and nmsync apply can resolve it without the network. */
+static void
+store_roles (Run *run, GPtrArray *list)
+{
+    g_autoptr (GHashTable) roles = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GError) error = NULL;
+
+    for (guint i = 0; i < list->len; i++) {
+        NmsImapFolder *f = g_ptr_array_index (list, i);
+        if (f->special_use != NULL && f->name != NULL && !f->noselect &&
+            !g_hash_table_contains (roles, f->special_use))
+            g_hash_table_insert (roles, f->special_use, f->name);
+    }
+    if (!run->ctx->dry_run && !nms_state_roles_set (run->state, roles, &error))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: special-use folders not recorded: %s",
+                         run->account->name, error->message);
+}
+
 /* ---- recovery and the folder loop ----------------------------------------------------- */
 
 /* Moves and appends cut short by a crash are finished (or dropped) before anything is planned,
@@ -319,6 +338,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         (run.session = nms_imap_session_connect (account, run.password, error)) == NULL ||
         (list = nms_imap_list (run.session, error)) == NULL)
         goto out;
+    store_roles (&run, list);
     folders = choose_folders (&run, list);
     ctx->progress.folders_total += folders->len;
     nms_context_progress (ctx);

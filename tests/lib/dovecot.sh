@@ -20,7 +20,8 @@
 #   dovecot_start              start an instance; exports DOVECOT_DIR DOVECOT_PORT
 #                              DOVECOT_TLS_PORT DOVECOT_CA DOVECOT_MAILDIR DOVECOT_CONF
 #                              DOVECOT_USER=test DOVECOT_PASSWORD=secret. Bails out on failure.
-#                              Folders Sent, Junk, Trash, Archive exist (auto=create, SPECIAL-USE).
+#                              Folders Sent, Junk, Trash, Archive exist (auto=create, SPECIAL-USE);
+#                              DOVECOT_JUNK_FOLDER names another folder to carry \Junk instead.
 #   dovecot_stop [DIR]         stop an instance (default: the current one); also run at exit.
 #   dovecot_restart            stop and start the current instance again, same dir and ports.
 #   dovecot_use DIR            make another started instance the current one (re-exports vars).
@@ -139,7 +140,7 @@ namespace inbox {
     special_use = \\Sent
     auto = create
   }
-  mailbox Junk {
+  mailbox "${DOVECOT_JUNK_FOLDER:-Junk}" {
     special_use = \\Junk
     auto = create
   }

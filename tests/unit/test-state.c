@@ -213,6 +213,30 @@ test_intents (Fixture *f, gconstpointer data)
 }
 
 static void
+test_roles (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsState) st = nms_state_open (f->dir, "a", &error);
+    g_autoptr (GHashTable) in = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GHashTable) out = NULL;
+
+    g_hash_table_insert (in, (char *) "\\Junk", (char *) "Bulk Mail");
+    g_hash_table_insert (in, (char *) "\\Sent", (char *) "Gesendet");
+    g_assert_true (nms_state_roles_set (st, in, &error));
+    out = nms_state_roles (st, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_hash_table_size (out), ==, 2);
+    g_assert_cmpstr (g_hash_table_lookup (out, "\\Junk"), ==, "Bulk Mail");
+    g_clear_pointer (&out, g_hash_table_unref);
+    /* A later LIST replaces the whole set: a role the server dropped is gone. */
+    g_hash_table_remove (in, "\\Sent");
+    g_assert_true (nms_state_roles_set (st, in, &error));
+    out = nms_state_roles (st, &error);
+    g_assert_cmpuint (g_hash_table_size (out), ==, 1);
+    g_assert_null (g_hash_table_lookup (out, "\\Sent"));
+}
+
+static void
 test_migrates_v1 (Fixture *f, gconstpointer data)
 {
     g_autoptr (GError) error = NULL;
@@ -251,6 +275,7 @@ main (int argc, char **argv)
                 teardown);
     g_test_add ("/state/find-base", Fixture, NULL, setup, test_find_base, teardown);
     g_test_add ("/state/intents", Fixture, NULL, setup, test_intents, teardown);
+    g_test_add ("/state/roles", Fixture, NULL, setup, test_roles, teardown);
     g_test_add ("/state/migrates-v1", Fixture, NULL, setup, test_migrates_v1, teardown);
     return g_test_run ();
 }
