@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "testutil.h"
+
 typedef struct {
     char *dir;
 } Fixture;
@@ -16,23 +18,6 @@ typedef struct {
 #define ACCOUNT "[account work]\nhost = 127.0.0.1\nuser = alice\nmaildir = /srv/mail\n"
 #define SECRET "S3cret-hunter2"
 
-static void
-rm_rf (const char *path)
-{
-    GDir *dir = g_dir_open (path, 0, NULL);
-
-    if (dir != NULL) {
-        const char *name;
-
-        while ((name = g_dir_read_name (dir)) != NULL) {
-            g_autofree char *child = g_build_filename (path, name, NULL);
-
-            rm_rf (child);
-        }
-        g_dir_close (dir);
-    }
-    g_remove (path);
-}
 
 /* $HOME for the whole run, set in main() before GSubprocess starts any thread: setenv() is
  * not thread-safe. Tests that change the environment put it back before they return. */
@@ -50,7 +35,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-    rm_rf (f->dir);
+    nms_test_rm_rf (f->dir);
     g_free (f->dir);
 }
 
@@ -774,7 +759,7 @@ main (int argc, char **argv)
     ADD ("/config/folders/matches-reference", test_folders_matches_reference);
     ADD ("/config/folders/pathological", test_folders_pathological);
     status = g_test_run ();
-    rm_rf (home);
+    nms_test_rm_rf (home);
     g_free (home);
     return status;
 }

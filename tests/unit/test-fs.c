@@ -11,32 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 typedef struct {
     char *dir;
 } Fixture;
 
-static void
-rm_rf (const char *path)
-{
-    struct stat st;
-
-    if (lstat (path, &st) != 0)
-        return;
-    if (S_ISDIR (st.st_mode)) {
-        GDir *dir = g_dir_open (path, 0, NULL);
-        const char *name;
-
-        while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-            g_autofree char *child = g_build_filename (path, name, NULL);
-            rm_rf (child);
-        }
-        if (dir != NULL)
-            g_dir_close (dir);
-        g_assert_cmpint (rmdir (path), ==, 0);
-    } else {
-        g_assert_cmpint (unlink (path), ==, 0);
-    }
-}
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
@@ -50,7 +30,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-    rm_rf (f->dir);
+    nms_test_rm_rf (f->dir);
     g_assert_false (g_file_test (f->dir, G_FILE_TEST_EXISTS));
     g_free (f->dir);
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 /* "Ünïcödé" and "日本" (GCC writes string literals in UTF-8). */
 #define UMLAUTS "\u00dcn\u00efc\u00f6d\u00e9"
 #define NIHON "\u65e5\u672c"
@@ -18,30 +20,6 @@ typedef struct {
     char *root;
 } Fixture;
 
-static void
-rm_rf (const char *path)
-{
-    struct stat st;
-
-    if (lstat (path, &st) != 0)
-        return;
-    if (S_ISDIR (st.st_mode)) {
-        GDir *dir;
-        const char *name;
-
-        chmod (path, 0700);
-        dir = g_dir_open (path, 0, NULL);
-        while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-            g_autofree char *child = g_build_filename (path, name, NULL);
-            rm_rf (child);
-        }
-        if (dir != NULL)
-            g_dir_close (dir);
-        g_assert_cmpint (rmdir (path), ==, 0);
-    } else {
-        g_assert_cmpint (unlink (path), ==, 0);
-    }
-}
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
@@ -55,7 +33,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-    rm_rf (f->root);
+    nms_test_rm_rf (f->root);
     g_assert_false (g_file_test (f->root, G_FILE_TEST_EXISTS));
     g_free (f->root);
 }

@@ -13,6 +13,8 @@
 #include "notmuch/notmuch-private.h"
 #include "notmuch/notmuch.h"
 
+#include "testutil.h"
+
 typedef struct {
     char *dir;
     char *mail;
@@ -88,8 +90,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-    g_assert_cmpint (system (cmd), ==, 0);
+    nms_test_rm_rf (f->dir);
     g_free (f->dir);
     g_free (f->mail);
     g_free (f->config);

@@ -7,25 +7,10 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "testutil.h"
+
 static char *tmp_dir;
 
-static void
-rm_rf (const char *path)
-{
-    GDir *dir = g_dir_open (path, 0, NULL);
-
-    if (dir != NULL) {
-        const char *name;
-
-        while ((name = g_dir_read_name (dir)) != NULL) {
-            g_autofree char *child = g_build_filename (path, name, NULL);
-
-            rm_rf (child);
-        }
-        g_dir_close (dir);
-    }
-    g_remove (path);
-}
 
 /* Writes @text to a new file in the temp dir. (transfer full: its path) */
 static char *
@@ -851,7 +836,7 @@ main (int argc, char **argv)
     g_test_add_func ("/rules/shipped", test_shipped);
 
     status = g_test_run ();
-    rm_rf (tmp_dir);
+    nms_test_rm_rf (tmp_dir);
     g_free (tmp_dir);
     return status;
 }

@@ -11,6 +11,8 @@
 
 #include "state/state.h"
 
+#include "testutil.h"
+
 typedef struct {
     char *dir;
 } Fixture;
@@ -25,8 +27,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-    g_assert_cmpint (system (cmd), ==, 0);
+    nms_test_rm_rf (f->dir);
     g_free (f->dir);
 }
 
