@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define O ((Output *) ctx->user_data)
 
 /* Lives in ctx->user_data for the run. */
 typedef struct {
@@ -21,6 +20,12 @@ typedef struct {
     NmsProgress at_start;
 } Output;
 
+
+static Output *
+output_of (NmsContext *ctx)
+{
+    return ctx->user_data;
+}
 
 static void
 format_bytes (char *buf, gsize size, double bytes)
@@ -47,26 +52,27 @@ clear_line (Output *o)
 static void
 draw (NmsContext *ctx, gboolean force)
 {
+    Output *o = output_of (ctx);
     gint64 now = g_get_monotonic_time ();
     const NmsProgress *p = &ctx->progress;
     double secs, bytes;
     char size[32], rate[32];
 
-    if (!O->tty || O->account == NULL || ctx->verbosity < 0)
+    if (!o->tty || o->account == NULL || ctx->verbosity < 0)
         return;
-    if (!force && now - O->last_draw < G_USEC_PER_SEC / 10)
+    if (!force && now - o->last_draw < G_USEC_PER_SEC / 10)
         return;
-    O->last_draw = now;
-    secs = MAX ((now - O->started) / (double) G_USEC_PER_SEC, 0.001);
-    bytes = (double) (p->bytes_added - O->at_start.bytes_added);
+    o->last_draw = now;
+    secs = MAX ((now - o->started) / (double) G_USEC_PER_SEC, 0.001);
+    bytes = (double) (p->bytes_added - o->at_start.bytes_added);
     format_bytes (size, sizeof size, bytes);
     format_bytes (rate, sizeof rate, bytes / secs);
     fprintf (stderr, "\r\033[K%s: folders %u/%u, %" G_GUINT64_FORMAT " messages, %s, %s/s",
-             O->account, p->folders_done - O->at_start.folders_done,
-             p->folders_total - O->at_start.folders_total,
-             p->messages_added - O->at_start.messages_added, size, rate);
+             o->account, p->folders_done - o->at_start.folders_done,
+             p->folders_total - o->at_start.folders_total,
+             p->messages_added - o->at_start.messages_added, size, rate);
     fflush (stderr);
-    O->line_shown = TRUE;
+    o->line_shown = TRUE;
 }
 
 static void
@@ -86,8 +92,10 @@ progress_changed (NmsContext *ctx)
 void
 nms_output_init (NmsContext *ctx, int verbosity)
 {
-    ctx->user_data = g_new0 (Output, 1);
-    O->tty = isatty (STDERR_FILENO);
+    Output *o = g_new0 (Output, 1);
+
+    o->tty = isatty (STDERR_FILENO);
+    ctx->user_data = o;
     ctx->verbosity = verbosity;
     ctx->emit = emit;
     ctx->progress_changed = progress_changed;
@@ -96,9 +104,11 @@ nms_output_init (NmsContext *ctx, int verbosity)
 void
 nms_output_account_begin (NmsContext *ctx, const char *account)
 {
-    O->account = account;
-    O->started = g_get_monotonic_time ();
-    O->at_start = ctx->progress;
+    Output *o = output_of (ctx);
+
+    o->account = account;
+    o->started = g_get_monotonic_time ();
+    o->at_start = ctx->progress;
     draw (ctx, TRUE);
 }
 
@@ -106,13 +116,14 @@ void
 nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
                         gboolean pushed)
 {
-    const NmsProgress *p = &ctx->progress, *s = &O->at_start;
-    double secs = (g_get_monotonic_time () - O->started) / (double) G_USEC_PER_SEC;
+    Output *o = output_of (ctx);
+    const NmsProgress *p = &ctx->progress, *s = &o->at_start;
+    double secs = (g_get_monotonic_time () - o->started) / (double) G_USEC_PER_SEC;
     g_autofree char *server = NULL;
     char size[32];
 
     clear_line (ctx->user_data);
-    O->account = NULL;
+    o->account = NULL;
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
         return;
     format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
