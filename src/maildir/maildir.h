@@ -38,8 +38,9 @@ typedef struct {
  * without one has flags NULL and keeps everything else (also a ":1,..." info) in the base,
  * only its ",U=" field is still taken out. Fails with BAD_NAME for an empty name, "." or "..",
  * a name with '/', an empty part before the first ',' or the info, more than one ",U=", a
- * ",U=" that is not a decimal number in 1..2^32-1 without leading zeros, or flags that are not
- * sorted, unique ASCII letters (renaming such a file could lose information). (transfer full) */
+ * ",U=" that is not a decimal number in 1..2^32-1 without leading zeros, flags that are not
+ * sorted, unique ASCII letters, or a name without info whose unique part ends in ":2" (adding
+ * ",U=" would turn it into info). Renaming any of these could lose information. (transfer full) */
 NmsMaildirName *nms_maildir_name_parse (const char *filename, GError **error);
 /* Formats @name back: "<base>,U=<uid>:2,<flags>" (the ",U=" only when uid != 0, ":2,..." only
  * when flags != NULL). (transfer full) */

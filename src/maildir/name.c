@@ -114,6 +114,13 @@ nms_maildir_name_parse (const char *filename, GError **error)
     }
     if (!split_uid (filename, prefix, name, error))
         return NULL;
+    /* Without info, a unique part ending in ":2" is ambiguous: giving the file a UID appends
+     * ",U=<uid>", which would read back as the info ":2,U=<uid>" (found by fuzz-maildir-name).
+     * Such a name is never safe to rename. */
+    if (name->flags == NULL && g_str_has_suffix (name->base, ":2")) {
+        bad_name (error, filename, "ends in ':2' without the ',' of the info");
+        return NULL;
+    }
     return g_steal_pointer (&name);
 }
 

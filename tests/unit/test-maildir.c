@@ -142,7 +142,7 @@ test_name_parse_without_info (void)
     assert_parses ("1699.M1P7.host", "1699.M1P7.host", 0, NULL);
     assert_parses ("1699.M1P7.host,U=9", "1699.M1P7.host", 9, NULL);
     assert_parses ("1699.M1P7.host:1,xyz", "1699.M1P7.host:1,xyz", 0, NULL);
-    assert_parses ("x:2", "x:2", 0, NULL);
+    assert_parses ("x:22", "x:22", 0, NULL); /* ("x:2" alone is refused: see parse-bad) */
     /* The info separator is the last ":2,". */
     assert_parses ("a:2,b:2,S", "a:2,b", 0, "S");
 }
@@ -169,6 +169,9 @@ test_name_parse_bad (void)
         "x,U=007:2,S",           /* would not format back to the same name */
         "x,U=1,U=2:2,S",         /* duplicate */
         "x,U=1,S=3,U=1:2,S",     /* duplicate, even with the same value */
+        "a,U=7,X=1:2",           /* no info, base ends in ":2": a ",U=" would read as info */
+        "1700000000.M1P2.host,U=42,:2",
+        "t:2",                   /* the same without a UID: giving it one would break it */
         "x,U=1:2,SF",            /* unsorted */
         "x,U=1:2,SS",            /* repeated */
         "x,U=1:2,aS",            /* unsorted in ASCII */
