@@ -220,7 +220,7 @@ nms_maildir_delivery_commit (NmsMaildirDelivery *d, const NmsMaildirName *name,
     g_autofree char *filename = NULL;
     g_autofree char *target = NULL;
 
-    g_return_val_if_fail (d != NULL && d->fd >= 0, NULL);
+    g_return_val_if_fail (owned != NULL && owned->fd >= 0, NULL);
     g_return_val_if_fail (name != NULL && name->base != NULL && *name->base != '\0', NULL);
     g_return_val_if_fail (strchr (name->base, '/') == NULL, NULL);
     g_return_val_if_fail (name->flags == NULL || strchr (name->flags, '/') == NULL, NULL);

@@ -261,7 +261,7 @@ refused (const char *folder, char delim, NmsMaildirLayout layout)
 static void
 assert_refused (const char *folder, char delim, NmsMaildirLayout layout)
 {
-    g_autofree char *message = refused (folder, delim, layout);
+    g_free (refused (folder, delim, layout));
 }
 
 static void
