@@ -41,6 +41,9 @@ typedef struct {
     GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
     GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
     GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
+    NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
+                           * the arrays are borrowed, only rules.flags is this account's own */
+    GPtrArray *keyword_flags; /* NmsFlagRule made for [keywords] (owned) */
 } Account;
 
 static void
@@ -48,6 +51,8 @@ account_clear (Account *acct)
 {
     g_clear_pointer (&acct->matches, g_ptr_array_unref);
     g_clear_pointer (&acct->roles, g_hash_table_unref);
+    g_clear_pointer (&acct->rules.flags, g_ptr_array_unref);
+    g_clear_pointer (&acct->keyword_flags, g_ptr_array_unref);
     g_clear_pointer (&acct->resolved, g_ptr_array_unref);
     g_clear_pointer (&acct->names, g_ptr_array_unref);
     g_clear_pointer (&acct->by_dir, g_hash_table_unref);
@@ -61,6 +66,64 @@ ids_free (gpointer ids)
 {
     if (ids != NULL)
         g_hash_table_unref (ids);
+}
+
+static void
+keyword_flag_free (NmsFlagRule *f)
+{
+    g_free (f->tag);
+    g_free (f);
+}
+
+/* [keywords] tag = KEYWORD: the tag follows the keyword's Maildir letter in this account (the
+ * letter its sync assigned, or assigns now), exactly like a [flags] rule. */
+static gboolean
+keyword_rules (Apply *ap, const NmsAccount *account, Account *acct, GError **error)
+{
+    g_autoptr (NmsState) state = NULL;
+    g_autoptr (GHashTable) letters = NULL;
+    g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+    acct->rules = *ap->rules;
+    /* Not g_ptr_array_copy(): it would take the free func along, and these are borrowed. */
+    acct->rules.flags = g_ptr_array_new ();
+    for (guint i = 0; i < ap->rules->flags->len; i++)
+        g_ptr_array_add (acct->rules.flags, g_ptr_array_index (ap->rules->flags, i));
+    acct->keyword_flags = g_ptr_array_new_with_free_func ((GDestroyNotify) keyword_flag_free);
+    if (ap->rules->keywords->len == 0)
+        return TRUE;
+    for (guint i = 0; i < ap->rules->keywords->len; i++) {
+        NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
+        if (k->keyword[0] != '\\')
+            g_ptr_array_add (names, k->keyword);
+    }
+    g_ptr_array_add (names, NULL);
+    if ((state = nms_state_open (ap->config->state_dir, account->name, error)) == NULL ||
+        (letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
+        return FALSE;
+    for (guint i = 0; i < ap->rules->keywords->len; i++) {
+        NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
+        NmsFlagRule *f = g_new0 (NmsFlagRule, 1);
+
+        f->tag = g_strdup (k->tag);
+        if (k->keyword[0] == '\\') {
+            /* A system flag (\Deleted): its own Maildir letter (T), if it has one. */
+            const char *flag[] = { k->keyword };
+            g_autofree char *letter = nms_maildir_flags_from_imap (flag, 1);
+
+            f->letter = letter[0];
+        } else {
+            f->letter = ((const char *) g_hash_table_lookup (letters, k->keyword))[0];
+        }
+        if (f->letter == '\0') {
+            keyword_flag_free (f); /* a system flag with no Maildir letter (\Recent) */
+            continue;
+        }
+        f->line = k->line;
+        g_ptr_array_add (acct->keyword_flags, f);
+        g_ptr_array_add (acct->rules.flags, f);
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -81,6 +144,8 @@ account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **erro
     }
     g_ptr_array_add (acct->names, NULL);
     acct->roles = nms_sync_roles (ap->config, account);
+    if (!keyword_rules (ap, account, acct, error))
+        return FALSE;
     acct->resolved = g_ptr_array_new_with_free_func (g_free);
     acct->matches = g_ptr_array_new_with_free_func (ids_free);
     for (guint i = 0; i < ap->rules->folders->len; i++) {
@@ -232,7 +297,7 @@ apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
         .tags_changed = !ap->full, .matched_rule = first_match (ap, acct, m->id),
         .rule_folders = (char *const *) acct->resolved->pdata,
     };
-    nms_rules_decide (ap->rules, &in, &out);
+    nms_rules_decide (&acct->rules, &in, &out);
     if (!outcome_changes (m, folder, flags, &out)) {
         nms_rule_outcome_clear (&out);
         return;

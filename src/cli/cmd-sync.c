@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "imap/imap.h"
 #include "state/state.h"
+#include "rules/rules.h"
 #include "sync/sync.h"
 
 /* The exit status an account-level failure stands for. */
@@ -90,15 +91,40 @@ crash_after (void)
     return value != NULL ? (guint) g_ascii_strtoull (value, NULL, 10) : 0;
 }
 
+/* The IMAP keywords the [keywords] rules name, to sync as Maildir letters. A rule file that does
+ * not load is reported, and the sync goes on without keywords. (transfer full) */
+static char **
+rule_keywords (const NmsConfig *config)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsRules) rules = NULL;
+    g_autoptr (GPtrArray) keywords = g_ptr_array_new_with_free_func (g_free);
+
+    if (config->rules == NULL || config->rules[0] == NULL)
+        return NULL;
+    if ((rules = nms_rules_load (config->rules, &error)) == NULL) {
+        fprintf (stderr, "nmsync: warning: %s; keywords are not synced\n", error->message);
+        return NULL;
+    }
+    for (guint i = 0; i < rules->keywords->len; i++) {
+        const char *k = ((NmsKeywordRule *) g_ptr_array_index (rules->keywords, i))->keyword;
+
+        if (k[0] != '\\') /* system flags travel as their own letters already */
+            g_ptr_array_add (keywords, g_strdup (k));
+    }
+    g_ptr_array_add (keywords, NULL);
+    return (char **) g_ptr_array_free (g_steal_pointer (&keywords), FALSE);
+}
+
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
-          const NmsCliOptions *options, NmsPlanDirection direction)
+          const NmsCliOptions *options, NmsPlanDirection direction, char **keywords)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) names = NULL;
     NmsIndexer indexer;
     NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
-                                    .crash_after = crash_after (),
+                                    .crash_after = crash_after (), .keywords = keywords,
                                     .on_file = nms_indexer_on_file, .on_file_data = &indexer };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
@@ -130,6 +156,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
 {
     g_autoptr (NmsConfig) config = nms_cli_load_config (options);
     g_autoptr (GHashTable) targets = NULL, whole = NULL;
+    g_auto (GStrv) keywords = NULL;
     NmsContext ctx = { .dry_run = options->dry_run };
     int status = NMS_EXIT_OK;
 
@@ -140,6 +167,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     whole = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     if (!parse_targets (config, options->args, targets, whole))
         return NMS_EXIT_USAGE;
+    keywords = rule_keywords (config);
     nms_output_init (&ctx, options->verbosity);
     for (guint i = 0; i < config->accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (config->accounts, i);
@@ -149,7 +177,8 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
             continue;
         if (g_hash_table_contains (whole, account->name))
             folders = NULL;
-        int account_status = sync_one (&ctx, config, account, folders, options, direction);
+        int account_status = sync_one (&ctx, config, account, folders, options, direction,
+                                       keywords);
 
         status = MAX (status, account_status);
     }

@@ -230,12 +230,15 @@ system_flag_name (int type)
     }
 }
 
-/* Maildir letters for a FLAGS list: system flags by type, keywords ($Forwarded) by name. */
+/* Maildir letters for a FLAGS list: system flags by type, keywords ($Forwarded) by name, and
+ * the keywords the session maps to letters (a-z) as those letters. */
 static void
-flags_to_letters (struct mailimap_msg_att_dynamic *dyn, char letters[8])
+flags_to_letters (const NmsImapSession *session, struct mailimap_msg_att_dynamic *dyn,
+                  char letters[NMS_MAILDIR_FLAGS_SIZE])
 {
     g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-    g_autofree char *maildir = NULL;
+    g_autoptr (GString) keyword_letters = g_string_new (NULL);
+    g_autofree char *maildir = NULL, *all = NULL;
 
     if (dyn != NULL && dyn->att_list != NULL) {
         for (clistiter *it = clist_begin (dyn->att_list); it != NULL; it = clist_next (it)) {
@@ -244,7 +247,11 @@ flags_to_letters (struct mailimap_msg_att_dynamic *dyn, char letters[8])
 
             if (ff == NULL || ff->fl_type != MAILIMAP_FLAG_FETCH_OTHER || fl == NULL)
                 continue;
-            if (fl->fl_type == MAILIMAP_FLAG_KEYWORD && fl->fl_data.fl_keyword != NULL)
+            if (fl->fl_type == MAILIMAP_FLAG_KEYWORD && fl->fl_data.fl_keyword != NULL &&
+                nms_imap_keyword_letter (session, fl->fl_data.fl_keyword) != 0)
+                g_string_append_c (keyword_letters,
+                                   nms_imap_keyword_letter (session, fl->fl_data.fl_keyword));
+            else if (fl->fl_type == MAILIMAP_FLAG_KEYWORD && fl->fl_data.fl_keyword != NULL)
                 g_ptr_array_add (names, g_strdup (fl->fl_data.fl_keyword));
             else if (fl->fl_type == MAILIMAP_FLAG_EXTENSION && fl->fl_data.fl_extension != NULL)
                 g_ptr_array_add (names, g_strconcat ("\\", fl->fl_data.fl_extension, NULL));
@@ -253,7 +260,10 @@ flags_to_letters (struct mailimap_msg_att_dynamic *dyn, char letters[8])
         }
     }
     maildir = nms_maildir_flags_from_imap ((const char *const *) names->pdata, names->len);
-    g_strlcpy (letters, maildir != NULL ? maildir : "", 8);
+    all = g_strconcat (maildir != NULL ? maildir : "", keyword_letters->str, NULL);
+    g_free (maildir);
+    maildir = nms_maildir_flags_normalize (all);
+    g_strlcpy (letters, maildir, NMS_MAILDIR_FLAGS_SIZE);
 }
 
 /* A set of sorted, unique @uids, with runs coalesced into ranges ("1:5,9"). */
@@ -320,10 +330,16 @@ typedef struct {
     guint seq; /* arrival order: a later FETCH of the same uid is more recent */
 } InfoEntry;
 
+typedef struct {
+    GArray *entries;
+    const NmsImapSession *session;
+} InfoFetch;
+
 static void
 info_att_handler (struct mailimap_msg_att *att, void *ctx)
 {
-    GArray *entries = ctx;
+    InfoFetch *fetch = ctx;
+    GArray *entries = fetch->entries;
     struct mailimap_msg_att_static *size =
         nms_imap_msg_att_static (att, MAILIMAP_MSG_ATT_RFC822_SIZE);
     struct mailimap_msg_att_dynamic *dyn = msg_att_dynamic (att);
@@ -335,7 +351,7 @@ info_att_handler (struct mailimap_msg_att *att, void *ctx)
     if (e.info.uid == 0 || size == NULL || dyn == NULL)
         return;
     e.info.size = size->att_data.att_rfc822_size;
-    flags_to_letters (dyn, e.info.flags);
+    flags_to_letters (fetch->session, dyn, e.info.flags);
     g_array_append_val (entries, e);
 }
 
@@ -368,7 +384,8 @@ nms_imap_fetch_infos (NmsImapSession *session, guint32 first, GError **error)
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_uid ());
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_flags ());
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_rfc822_size ());
-    r = nms_imap_uid_fetch_streaming (session, set, type, info_att_handler, NULL, entries);
+    r = nms_imap_uid_fetch_streaming (session, set, type, info_att_handler, NULL,
+                                      &(InfoFetch) { entries, session });
     mailimap_fetch_type_free (type);
     mailimap_set_free (set);
     if (r != MAILIMAP_NO_ERROR) {

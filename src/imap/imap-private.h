@@ -15,7 +15,13 @@ struct _NmsImapSession {
     gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
     char delimiter;      /* first non-zero hierarchy delimiter LIST gave, 0 before */
     gboolean no_move;    /* tests only: behave as if the server lacked MOVE */
+    char *keywords[26];  /* keyword for the letters a-z (nms_imap_session_set_keywords), or NULL */
 };
+
+/* The letter of IMAP keyword @name in @s, 0 when it has none. */
+char nms_imap_keyword_letter (const NmsImapSession *s, const char *name);
+/* The keyword of letter @c (a-z) in @s, NULL when none. (transfer none) */
+const char *nms_imap_letter_keyword (const NmsImapSession *s, char c);
 
 /* Only typedef'd libetpan types can have autoptr cleanups; structs are freed explicitly. */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (mailimap, mailimap_free)

@@ -39,6 +39,12 @@ NmsImapSession *nms_imap_session_connect (const NmsAccount *account, const char 
 void nms_imap_session_free (NmsImapSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsImapSession, nms_imap_session_free)
 
+/* The IMAP keywords this session maps to Maildir letters (a-z): @letters maps a keyword
+ * ("$Junk") to a one-letter string ("a"); copied. FETCH FLAGS then reports those keywords as
+ * their letters, and STORE/APPEND send the letters as those keywords. Other keywords are
+ * ignored, as before. */
+void nms_imap_session_set_keywords (NmsImapSession *session, GHashTable *letters);
+
 /* TRUE when the server announced capability @name (e.g. "UIDPLUS"), case-insensitively. */
 gboolean nms_imap_session_has_capability (NmsImapSession *session, const char *name);
 
@@ -69,7 +75,7 @@ gboolean nms_imap_select (NmsImapSession *session, const char *wire_name, gboole
 
 typedef struct {
     guint32 uid;
-    char flags[8];   /* sorted Maildir letters (nms_maildir_flags_from_imap), NUL-terminated */
+    char flags[NMS_MAILDIR_FLAGS_SIZE]; /* sorted Maildir letters, keywords as their letters */
     guint32 size;    /* RFC822.SIZE */
 } NmsImapMessageInfo;
 

@@ -491,6 +491,41 @@ stop_tunnel (GSubprocess *p)
 }
 
 void
+nms_imap_session_set_keywords (NmsImapSession *session, GHashTable *letters)
+{
+    GHashTableIter it;
+    gpointer keyword, letter;
+
+    for (int i = 0; i < 26; i++)
+        g_clear_pointer (&session->keywords[i], g_free);
+    if (letters == NULL)
+        return;
+    g_hash_table_iter_init (&it, letters);
+    while (g_hash_table_iter_next (&it, &keyword, &letter)) {
+        const char *l = letter;
+        if (l[0] >= 'a' && l[0] <= 'z' && l[1] == '\0')
+            session->keywords[l[0] - 'a'] = g_strdup (keyword);
+    }
+}
+
+char
+nms_imap_keyword_letter (const NmsImapSession *s, const char *name)
+{
+    for (int i = 0; i < 26; i++) {
+        /* RFC 3501 §2.3.2: flag names are case-insensitive. */
+        if (s->keywords[i] != NULL && g_ascii_strcasecmp (s->keywords[i], name) == 0)
+            return (char) ('a' + i);
+    }
+    return 0;
+}
+
+const char *
+nms_imap_letter_keyword (const NmsImapSession *s, char c)
+{
+    return c >= 'a' && c <= 'z' ? s->keywords[c - 'a'] : NULL;
+}
+
+void
 nms_imap_session_free (NmsImapSession *session)
 {
     if (session == NULL)
@@ -505,6 +540,7 @@ nms_imap_session_free (NmsImapSession *session)
         stop_tunnel (session->tunnel);
         g_object_unref (session->tunnel);
     }
+    nms_imap_session_set_keywords (session, NULL);
     g_free (session->host);
     g_free (session);
 }

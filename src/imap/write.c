@@ -41,16 +41,17 @@ flag_from_name (const char *name)
     return mailimap_flag_new_flag_keyword (g_strdup (name));
 }
 
-/* The IMAP flags of Maildir @letters (those without an IMAP meaning are skipped); NULL when
- * none is left. (transfer full) */
+/* The IMAP flags of Maildir @letters, keyword letters through the session's map (letters
+ * without an IMAP meaning are skipped); NULL when none is left. (transfer full) */
 static struct mailimap_flag_list *
-flag_list_from_letters (const char *letters)
+flag_list_from_letters (const NmsImapSession *session, const char *letters)
 {
     struct mailimap_flag_list *list = NULL;
     g_autofree char *sorted = nms_maildir_flags_normalize (letters != NULL ? letters : "");
 
     for (const char *p = sorted; *p != '\0'; p++) {
-        const char *name = nms_maildir_flag_to_imap (*p);
+        const char *name = g_ascii_islower (*p) ? nms_imap_letter_keyword (session, *p)
+                                                : nms_maildir_flag_to_imap (*p);
 
         if (name == NULL)
             continue;
@@ -210,7 +211,7 @@ nms_imap_append (NmsImapSession *session, const char *wire_name, const char *pat
     }
     /* An empty file maps to NULL contents. */
     data = g_mapped_file_get_length (file) > 0 ? g_mapped_file_get_contents (file) : "";
-    flag_list = flag_list_from_letters (flags);
+    flag_list = flag_list_from_letters (session, flags);
     date_time = date_time_from_unix (date);
     /* libetpan announces the literal with its CRLF size (mailstream_get_data_crlf_size) and
      * sends it through mailstream_send_data_crlf, which turns every bare LF (and bare CR)
@@ -268,8 +269,8 @@ nms_imap_store_flags (NmsImapSession *session, const guint32 *uids, guint n_uids
         const guint32 *batch = &g_array_index (todo, guint32, i);
         guint n = batch_length (batch, todo->len - i);
         struct mailimap_set *set = nms_imap_set_from_sorted (batch, n);
-        struct mailimap_flag_list *plus = flag_list_from_letters (add);
-        struct mailimap_flag_list *minus = flag_list_from_letters (remove);
+        struct mailimap_flag_list *plus = flag_list_from_letters (session, add);
+        struct mailimap_flag_list *minus = flag_list_from_letters (session, remove);
         gboolean ok = TRUE;
 
         if (plus != NULL)

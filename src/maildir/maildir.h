@@ -52,6 +52,9 @@ NmsMaildirName *nms_maildir_name_new (guint32 uid, const char *flags);
 void nms_maildir_name_free (NmsMaildirName *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirName, nms_maildir_name_free)
 
+/* Room for a flag string: the six system letters, up to 26 keyword letters (a-z), the NUL. */
+#define NMS_MAILDIR_FLAGS_SIZE 40
+
 /* ---- flags ----------------------------------------------------------------------------- */
 
 /* Maildir letters <-> IMAP system flags (mbsync 1.4 and notmuch agree):

@@ -64,6 +64,7 @@ static const char schema_sql[] =
     "  WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS messages_base ON messages (base);"
     "CREATE TABLE IF NOT EXISTS roles (role TEXT PRIMARY KEY, folder TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keywords (keyword TEXT PRIMARY KEY, letter TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
     "  folder TEXT NOT NULL, uid INTEGER NOT NULL DEFAULT 0, path TEXT, dest TEXT,"
     "  uidnext INTEGER NOT NULL DEFAULT 0, message_id TEXT, size INTEGER NOT NULL DEFAULT 0);";
@@ -551,4 +552,77 @@ nms_state_roles (NmsState *state, GError **error)
         return NULL;
     }
     return g_steal_pointer (&roles);
+}
+
+static gboolean
+load_keywords (NmsState *state, GHashTable *letters, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2 (state->db, "SELECT keyword, letter FROM keywords", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error (state, error, "cannot read keywords");
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+        g_hash_table_insert (letters, g_strdup ((const char *) sqlite3_column_text (st, 0)),
+                             g_strdup ((const char *) sqlite3_column_text (st, 1)));
+    sqlite3_finalize (st);
+    return rc == SQLITE_DONE || db_error (state, error, "cannot read keywords");
+}
+
+static gboolean
+letter_taken (GHashTable *letters, char c)
+{
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init (&it, letters);
+    while (g_hash_table_iter_next (&it, NULL, &value)) {
+        if (((const char *) value)[0] == c)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+add_keyword (NmsState *state, GHashTable *letters, const char *keyword, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    char letter[2] = { 0, 0 };
+    gboolean ok;
+
+    for (char c = 'a'; c <= 'z' && letter[0] == 0; c++) {
+        if (!letter_taken (letters, c))
+            letter[0] = c;
+    }
+    if (letter[0] == 0) {
+        g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB,
+                     "state '%s': no Maildir letter left for keyword '%s' (26 at most)",
+                     state->path, keyword);
+        return FALSE;
+    }
+    if (sqlite3_prepare_v2 (state->db, "INSERT INTO keywords (keyword, letter) VALUES (?1, ?2)", -1,
+                            &st, NULL) != SQLITE_OK)
+        return db_error (state, error, "cannot prepare statement");
+    sqlite3_bind_text (st, 1, keyword, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 2, letter, -1, SQLITE_STATIC);
+    ok = step_done (state, st, error);
+    sqlite3_finalize (st);
+    if (ok)
+        g_hash_table_insert (letters, g_strdup (keyword), g_strdup (letter));
+    return ok;
+}
+
+GHashTable *
+nms_state_keyword_letters (NmsState *state, char *const *keywords, GError **error)
+{
+    g_autoptr (GHashTable) letters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+    if (!load_keywords (state, letters, error))
+        return NULL;
+    for (char *const *k = keywords; k != NULL && *k != NULL; k++) {
+        if (!g_hash_table_contains (letters, *k) && !add_keyword (state, letters, *k, error))
+            return NULL;
+    }
+    return g_steal_pointer (&letters);
 }

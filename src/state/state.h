@@ -53,7 +53,7 @@ GPtrArray *nms_state_folder_names (NmsState *state, GError **error);
 
 typedef struct {
     guint32 uid;
-    char flags[8]; /* sorted Maildir letters agreed at the last sync */
+    char flags[40]; /* sorted Maildir letters agreed at the last sync (NMS_MAILDIR_FLAGS_SIZE) */
     char *base;    /* the local file's unique part (name without ",U=" and info); "" unknown */
 } NmsStateMessage;
 
@@ -79,6 +79,16 @@ gboolean nms_state_message_delete (NmsState *state, const char *folder, guint32 
 gboolean nms_state_roles_set (NmsState *state, GHashTable *roles, GError **error);
 /* The stored roles. (transfer full: role -> folder, both strings owned by the table) */
 GHashTable *nms_state_roles (NmsState *state, GError **error);
+
+/* ---- keyword letters ----------------------------------------------------------------------
+ * IMAP keywords named in [keywords] rules travel in file names as the Maildir letters a-z
+ * (as Dovecot does). A keyword gets its letter once and keeps it: a letter never changes
+ * meaning, whatever the rule files say later. */
+
+/* The letters of @keywords (NULL-terminated), assigning the first free letter to each keyword
+ * that has none yet. Fails when more than 26 keywords would need letters.
+ * (transfer full: keyword -> one-letter string, for nms_imap_session_set_keywords) */
+GHashTable *nms_state_keyword_letters (NmsState *state, char *const *keywords, GError **error);
 
 /* ---- intents ------------------------------------------------------------------------------
  * Before an action touches the server or the disk, its intent is recorded and committed

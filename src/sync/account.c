@@ -64,6 +64,8 @@ nms_sync_connect (Run *run, GError **error)
     if (run->session != NULL)
         return TRUE;
     run->session = nms_imap_session_connect (run->account, run->password, error);
+    if (run->session != NULL)
+        nms_imap_session_set_keywords (run->session, run->keyword_letters);
     /* LIST teaches the session the hierarchy delimiter, which wire names need. */
     if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
         g_clear_pointer (&run->session, nms_imap_session_free);
@@ -312,6 +314,7 @@ run_clear (Run *run)
     g_free (run->password);
     nms_state_free (run->state);
     g_clear_pointer (&run->dry_moves, g_hash_table_unref);
+    g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
 gboolean
@@ -334,9 +337,13 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if ((lock = nms_state_lock (config->state_dir, account->name, error)) < 0)
         return FALSE;
     if ((run.state = nms_state_open (config->state_dir, account->name, error)) == NULL ||
+        (run.keyword_letters = nms_state_keyword_letters (run.state, options->keywords, error)) ==
+            NULL ||
         (run.password = nms_account_get_password (account, error)) == NULL ||
-        (run.session = nms_imap_session_connect (account, run.password, error)) == NULL ||
-        (list = nms_imap_list (run.session, error)) == NULL)
+        (run.session = nms_imap_session_connect (account, run.password, error)) == NULL)
+        goto out;
+    nms_imap_session_set_keywords (run.session, run.keyword_letters);
+    if ((list = nms_imap_list (run.session, error)) == NULL)
         goto out;
     store_roles (&run, list);
     folders = choose_folders (&run, list);

@@ -18,6 +18,9 @@
 
 #include <string.h>
 
+/* The state keeps flag strings of the same size as the planner (state/ cannot include maildir/). */
+G_STATIC_ASSERT (sizeof (((NmsStateMessage *) NULL)->flags) == NMS_MAILDIR_FLAGS_SIZE);
+
 static int
 cmp_entry_uid (gconstpointer a, gconstpointer b)
 {

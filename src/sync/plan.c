@@ -28,7 +28,7 @@ nms_plan_merge_flags (const char *other, const char *base, const char *changed, 
     int n = 0;
 
     /* Letters are ASCII; walking the alphabet keeps the result sorted. */
-    for (int c = 'A'; c <= 'z' && n < 7; c++) {
+    for (int c = 'A'; c <= 'z' && n < NMS_MAILDIR_FLAGS_SIZE - 1; c++) {
         gboolean keep;
 
         if (c > 'Z' && c < 'a')
@@ -47,7 +47,7 @@ difference (const char *a, const char *b, char *out)
 {
     int n = 0;
 
-    for (; *a != '\0' && n < 7; a++) {
+    for (; *a != '\0' && n < NMS_MAILDIR_FLAGS_SIZE - 1; a++) {
         if (!has (b, *a))
             out[n++] = *a;
     }
@@ -70,7 +70,7 @@ plan_flags (GArray *out, const NmsPlanMessage *srv, const NmsPlanMessage *st,
     const char *agreed = st != NULL ? st->flags : loc->flags;
     NmsAction a = action (st != NULL ? NMS_ACTION_UPDATE : NMS_ACTION_ADOPT, srv->uid,
                           local_index);
-    char merged[8];
+    char merged[NMS_MAILDIR_FLAGS_SIZE];
 
     nms_plan_merge_flags (loc->flags, agreed, srv->flags, merged);
     g_strlcpy (a.local_flags, (direction & NMS_PLAN_PULL) ? merged : loc->flags,

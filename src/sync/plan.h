@@ -6,10 +6,12 @@
 
 #include <glib.h>
 
+#include "maildir/maildir.h"
+
 /* One message as one side sees it: its UID and its Maildir flag letters (sorted). */
 typedef struct {
     guint32 uid;
-    char flags[8];
+    char flags[NMS_MAILDIR_FLAGS_SIZE];
 } NmsPlanMessage;
 
 typedef enum {
@@ -42,10 +44,10 @@ typedef enum {
 typedef struct {
     NmsActionKind kind;
     guint32 uid;
-    char state_flags[8]; /* the flags to record as agreed */
-    char local_flags[8]; /* UPDATE/ADOPT: the flags the local file should carry */
-    char add[8];         /* UPDATE/ADOPT: flags to add on the server */
-    char remove[8];      /* UPDATE/ADOPT: flags to remove on the server */
+    char state_flags[NMS_MAILDIR_FLAGS_SIZE]; /* the flags to record as agreed */
+    char local_flags[NMS_MAILDIR_FLAGS_SIZE]; /* UPDATE/ADOPT: the flags the local file should carry */
+    char add[NMS_MAILDIR_FLAGS_SIZE];         /* UPDATE/ADOPT: flags to add on the server */
+    char remove[NMS_MAILDIR_FLAGS_SIZE];      /* UPDATE/ADOPT: flags to remove on the server */
     int local_index;     /* index into the local array, or -1 */
 } NmsAction;
 
@@ -62,7 +64,7 @@ typedef struct {
 /* Merges one message's flags three-way: where @changed differs from @base, @changed wins; the
  * other letters come from @other. (nms_plan_merge_flags (local, state, server) is what a sync
  * wants locally: server changes applied, local ones kept.) @out gets sorted letters (room for
- * 8 bytes). */
+ * NMS_MAILDIR_FLAGS_SIZE bytes). */
 void nms_plan_merge_flags (const char *other, const char *base, const char *changed, char *out);
 
 /* Plans one folder. The three arrays must be sorted by uid, without duplicate UIDs. Unless

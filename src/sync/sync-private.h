@@ -21,6 +21,7 @@ typedef struct {
     NmsImapSession *session; /* NULL after a lost connection, until reconnected */
     NmsState *state;
     guint steps;             /* intents recorded and actions done, for crash_after */
+    GHashTable *keyword_letters; /* keyword -> letter, for every session (state/) */
     GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
                               * strings, so the folders are planned as if they had been done */
 } Run;

@@ -45,7 +45,7 @@ check_eq "INBOX lost it" 4 "$(local_count INBOX)"
 check_eq "notmuch finds it in the junk folder" 1 "$(notmuch count "id:$id and folder:.Junk")"
 check_eq "the rule's tags: +spam -inbox -unread, custom tag kept" "mine spam" \
     "$(notmuch search --output=tags "id:$id" | sort | tr '\n' ' ' | sed 's/ $//')"
-check "unread removed means S set on the file" test "${junk##*:2,}" = S
+check_eq "unread removed means S; spam means \$Junk's letter a ([keywords])" Sa "${junk##*:2,}"
 check_match "the index was updated in place: 'notmuch new' finds nothing" "No new mail\.$" "$(notmuch new)"
 
 nmsync_run apply

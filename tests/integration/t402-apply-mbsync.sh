@@ -72,3 +72,10 @@ check_eq "the server's Junk has the message" "hdr.subject: message 2" \
 check_eq "the server's INBOX no longer has it" 3 "$(imap_count INBOX)"
 check_eq "mbsync gave the moved file a Junk UID" 1 "$(find "$mb/.Junk/cur" -name '*,U=*' | wc -l)"
 check "a second mbsync is quiet and clean" mbsync_run
+
+# mbsync renamed the file; whatever it did with letters it does not know, the next apply must
+# not undo the user's tag.
+nmsync_run apply
+check_eq "apply after mbsync: exit 0" 0 "$NMS_RC"
+check_eq "the message is still tagged spam" 1 "$(notmuch count 'id:m2@example.org and tag:spam')"
+check_eq "and is still in the junk folder" 1 "$(find "$mb/.Junk/cur" -type f | wc -l)"

@@ -118,7 +118,8 @@ if [ "$have_apply" = 1 ]; then
     check_eq "nmsync apply exited 0" 0 "$(cat "$OUT/apply-status" 2>/dev/null)"
     f=$(find "$MD/.Junk/cur" -maxdepth 1 -type f -name '1700000001.M1P1.t602*')
     check_match "spam1's file moved to .Junk/cur" '/\.Junk/cur/1700000001\.M1P1\.t602' "$f"
-    check_eq "its name lost ,U= and kept the flags" "1700000001.M1P1.t602:2,S" "${f##*/}"
+    # S kept; "a" is $Junk's letter: spam.rules' [keywords] spam = $Junk.
+    check_eq "its name lost ,U= and kept the flags" "1700000001.M1P1.t602:2,Sa" "${f##*/}"
     check_eq "it is gone from INBOX" "" "$(find "$MD/cur" "$MD/new" -name '1700000001.M1P1.t602*')"
     check_eq "notmuch knows the new path" "$f" "$(notmuch search --output=files id:spam1@nmsync.test)"
     check_eq "the tags survived the move" "$tags" "$(tags_of spam1)"

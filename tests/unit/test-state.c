@@ -238,6 +238,37 @@ test_roles (Fixture *f, gconstpointer data)
 }
 
 static void
+test_keyword_letters (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsState) st = nms_state_open (f->dir, "a", &error);
+    char *first[] = { (char *) "$Junk", (char *) "$NotJunk", NULL };
+    char *later[] = { (char *) "$Important", (char *) "$NotJunk", NULL };
+    g_autoptr (GHashTable) a = nms_state_keyword_letters (st, first, &error);
+    g_autoptr (GHashTable) b = NULL;
+    g_autoptr (GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_hash_table_lookup (a, "$Junk"), ==, "a");
+    g_assert_cmpstr (g_hash_table_lookup (a, "$NotJunk"), ==, "b");
+    /* Rules changed: $Junk is gone from them, $Important is new. Old letters keep their
+     * keyword (a file may still carry "a"), the new one gets the next free letter. */
+    g_clear_pointer (&st, nms_state_free);
+    st = nms_state_open (f->dir, "a", &error);
+    b = nms_state_keyword_letters (st, later, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_hash_table_lookup (b, "$Junk"), ==, "a");
+    g_assert_cmpstr (g_hash_table_lookup (b, "$NotJunk"), ==, "b");
+    g_assert_cmpstr (g_hash_table_lookup (b, "$Important"), ==, "c");
+    /* 26 letters at most. */
+    for (int i = 0; i < 30; i++)
+        g_ptr_array_add (many, g_strdup_printf ("$K%d", i));
+    g_ptr_array_add (many, NULL);
+    g_assert_null (nms_state_keyword_letters (st, (char **) many->pdata, &error));
+    g_assert_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB);
+}
+
+static void
 test_migrates_v1 (Fixture *f, gconstpointer data)
 {
     g_autoptr (GError) error = NULL;
@@ -277,6 +308,7 @@ main (int argc, char **argv)
     g_test_add ("/state/find-base", Fixture, NULL, setup, test_find_base, teardown);
     g_test_add ("/state/intents", Fixture, NULL, setup, test_intents, teardown);
     g_test_add ("/state/roles", Fixture, NULL, setup, test_roles, teardown);
+    g_test_add ("/state/keyword-letters", Fixture, NULL, setup, test_keyword_letters, teardown);
     g_test_add ("/state/migrates-v1", Fixture, NULL, setup, test_migrates_v1, teardown);
     return g_test_run ();
 }
