@@ -349,6 +349,51 @@ snapshot_clear (Snapshot *s)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Snapshot, snapshot_clear)
 
+/* The UID in a file name nmsync cannot parse safely (unsorted or repeated flag letters ...),
+ * read leniently: the digits after the last ",U=" before the info. 0 when there is none. */
+static guint32
+frozen_uid (const char *path)
+{
+    g_autofree char *name = g_path_get_basename (path);
+    char *info = g_strrstr (name, ":2,");
+    const char *u;
+    guint64 uid;
+    char *end = NULL;
+
+    if (info != NULL)
+        *info = '\0';
+    if ((u = g_strrstr (name, ",U=")) == NULL)
+        return 0;
+    uid = g_ascii_strtoull (u + 3, &end, 10);
+    return end != u + 3 && uid <= G_MAXUINT32 ? (guint32) uid : 0;
+}
+
+/* A file left alone still stands for its message: no action of any kind may touch that UID
+ * (without this, the message looked deleted locally and was expunged on the server). */
+static void
+drop_frozen (Run *run, const Folder *folder, GPtrArray *scan, GArray *plan)
+{
+    g_autoptr (GHashTable) frozen = g_hash_table_new (NULL, NULL);
+
+    for (guint i = 0; i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        guint32 uid = e->problem != NULL ? frozen_uid (e->path) : 0;
+
+        if (uid != 0)
+            g_hash_table_add (frozen, GUINT_TO_POINTER (uid));
+    }
+    for (guint i = plan->len; g_hash_table_size (frozen) > 0 && i-- > 0;) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+
+        if (g_hash_table_contains (frozen, GUINT_TO_POINTER (a->uid))) {
+            nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                             "%s: %s: UID %u untouched: its file is left alone",
+                             run->account->name, folder->name, a->uid);
+            g_array_remove_index (plan, i);
+        }
+    }
+}
+
 static void
 drop_uid (GArray *messages, guint32 uid)
 {
@@ -410,6 +455,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, Sna
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
                                (NmsPlanMessage *) agreed->data, agreed->len,
                                (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
+    drop_frozen (run, folder, s->scan, s->plan);
     report_guards (run, folder, &sum);
     return TRUE;
 }
