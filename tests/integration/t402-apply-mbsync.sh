@@ -47,10 +47,8 @@ check "mbsync -a: first sync" mbsync_run
 check_eq "mbsync wrote its ,U= names" 4 "$(find "$mb/cur" "$mb/new" -name '*,U=*' | wc -l)"
 
 export NOTMUCH_CONFIG="$NMS_HOME/notmuch-config"
-printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder;.uidvalidity;.mbsyncstate;.mbsyncstate.journal;.mbsyncstate.new;.mbsyncstate.lock\n[maildir]\nsynchronize_flags=true\n' \
-    "$mb" > "$NOTMUCH_CONFIG"
-notmuch new >/dev/null
-sed -i "/^\[general\]/a rules = $NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules" "$NMS_CONFIG"
+nmsync_notmuch ".uidvalidity;.mbsyncstate;.mbsyncstate.journal;.mbsyncstate.new;.mbsyncstate.lock"
+nmsync_rules default.rules spam.rules
 
 # The first apply records where every message is (all of them count as arrivals then).
 nmsync_run apply

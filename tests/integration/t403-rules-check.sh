@@ -18,12 +18,9 @@ for i in 1 2 3; do
     printf 'From: a@example.org\nSubject: s%s\nMessage-ID: <r%s@example.org>\n\nx\n' "$i" "$i" \
         > "$NMS_MAILDIR/cur/1700000000.M${i}P1.host:2,S"
 done
-printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder\n[maildir]\nsynchronize_flags=true\n' \
-    "$NMS_MAILDIR" > "$NOTMUCH_CONFIG"
-notmuch new >/dev/null
+nmsync_notmuch
 notmuch tag +spam +work -- id:r1@example.org
-shipped="$NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules;$NMSYNC_SRCDIR/rules/sent.rules"
-sed -i "/^\[general\]/a rules = $shipped" "$NMS_CONFIG"
+nmsync_rules default.rules spam.rules sent.rules
 
 nmsync_run rules
 check_eq "the shipped rules: exit 0" 0 "$NMS_RC"

@@ -26,11 +26,9 @@ awk -v dir="$NMS_MAILDIR" -v n="$inbox" -v junk="$junk" 'BEGIN {
         close(f)
     }
 }'
-printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder\n[maildir]\nsynchronize_flags=true\n' \
-    "$NMS_MAILDIR" > "$NOTMUCH_CONFIG"
-notmuch new >/dev/null
+nmsync_notmuch
 check_eq "notmuch indexed them all" $((inbox + junk)) "$(notmuch count '*')"
-sed -i "/^\[general\]/a rules = $NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules" "$NMS_CONFIG"
+nmsync_rules default.rules spam.rules
 
 nmsync_run apply
 check_eq "first apply: exit 0" 0 "$NMS_RC"

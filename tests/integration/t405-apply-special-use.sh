@@ -17,10 +17,8 @@ done
 dovecot_seed INBOX "$TAP_ROOT/m1.eml" "$TAP_ROOT/m2.eml"
 nmsync_setup_dovecot
 mkdir -p "$NMS_MAILDIR/.Junk/cur" "$NMS_MAILDIR/.Junk/new" "$NMS_MAILDIR/.Junk/tmp"
-printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder\n[maildir]\nsynchronize_flags=true\n' \
-    "$NMS_MAILDIR" > "$NOTMUCH_CONFIG"
-notmuch new >/dev/null
-sed -i "/^\[general\]/a rules = $NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules" "$NMS_CONFIG"
+nmsync_notmuch
+nmsync_rules default.rules spam.rules
 
 nmsync_run sync
 check_eq "sync: exit 0" 0 "$NMS_RC"

@@ -15,11 +15,8 @@ for i in 1 2 3; do
 done
 dovecot_seed --flags '\Seen' INBOX "$TAP_ROOT"/kw{1,2,3}.eml
 nmsync_setup_dovecot
-mkdir -p "$NMS_MAILDIR"
-printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder\n[maildir]\nsynchronize_flags=true\n' \
-    "$NMS_MAILDIR" > "$NOTMUCH_CONFIG"
-notmuch new >/dev/null
-sed -i "/^\[general\]/a rules = $NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules" "$NMS_CONFIG"
+nmsync_notmuch
+nmsync_rules default.rules spam.rules
 
 nmsync_run sync
 check_eq "sync: exit 0" 0 "$NMS_RC"

@@ -126,61 +126,6 @@ restore_scenario ()
 
 # ---- the end state -----------------------------------------------------------------------
 
-# Sorted Maildir letters, bracketed so that "no flags" is a field too: FS -> [FS], "" -> [].
-_bracket ()
-{
-    printf '[%s]\n' "$(printf '%s' "$1" | fold -w1 | LC_ALL=C sort | tr -d '\n')"
-}
-
-# The local folders: "name<TAB>dir" lines (maildir++: INBOX the root, .a.b -> a/b).
-local_folders ()
-{
-    local d n
-    printf 'INBOX\t%s\n' "$NMS_MAILDIR"
-    for d in "$NMS_MAILDIR"/.*/; do
-        d=${d%/}
-        n=${d##*/.}
-        case $n in '' | . | ..) continue ;; esac
-        [ -d "$d/cur" ] && printf '%s\t%s\n' "${n//./\/}" "$d"
-    done
-    return 0
-}
-
-# Reads both sides once into SRV and LOC:
-#   SRV: "folder uid sha256 [letters] message-id" for every message of every server folder;
-#   LOC: "folder file-name sha256 [letters] message-id" for every file in a local cur/ or new/.
-collect ()
-{
-    local f dir uid sum flags id file letters
-    SRV=$(
-        for f in $(server_folders); do
-            # "uid|sha256|flags|message-id": '|' as separator, since flags may be empty and
-            # read would fold two tabs into one.
-            LC_ALL=C join -t $'\t' <(server_sum "$f" | tr ' ' '\t' | LC_ALL=C sort -k1,1) \
-                <(dv -f tab fetch 'uid flags hdr.message-id' mailbox "$f" all | tail -n +2 |
-                    LC_ALL=C sort -k1,1) | tr '\t' '|' |
-                while IFS='|' read -r uid sum flags id; do
-                    # shellcheck disable=SC2086
-                    printf '%s %s %s %s %s\n' "$f" "$uid" "$sum" \
-                        "$(_bracket "$(imap_letters $flags)")" "$(printf '%s' "${id:--}" | tr -d ' ')"
-                done
-        done
-    )
-    LOC=$(
-        while IFS=$'\t' read -r f dir; do
-            find "$dir/cur" "$dir/new" -maxdepth 1 -type f 2>/dev/null | LC_ALL=C sort |
-                while IFS= read -r file; do
-                    id=$(sed -n '/^$/q; s/^[Mm][Ee][Ss][Ss][Aa][Gg][Ee]-[Ii][Dd]:[[:space:]]*//p' "$file" |
-                        head -n 1)
-                    letters=""
-                    case ${file##*/} in *:2,*) letters=${file##*:2,} ;; esac
-                    printf '%s %s %s %s %s\n' "$f" "${file##*/}" "$(sha256sum <"$file" | cut -d' ' -f1)" \
-                        "$(_bracket "$letters")" "${id:--}"
-                done
-        done < <(local_folders)
-    )
-}
-
 # The canonical end state: per side and folder "sha256 [letters] message-id", sorted, then how
 # many times each Message-ID occurs on each side (over all folders).
 digest ()
@@ -213,31 +158,6 @@ same_as_reference ()
 
 # ---- the invariants after a run ----------------------------------------------------------
 
-# Every local file carries ",U=": nothing is left to upload.
-all_uploaded ()
-{
-    local bad
-    bad=$(printf '%s\n' "$LOC" | awk 'NF && $2 !~ /,U=[0-9]+/ { print $1 ": " $2 }')
-    [ -z "$bad" ] || { echo "files without ,U=:"; echo "$bad"; return 1; }
-}
-
-# Local and server agree message by message: in every folder of either side, the
-# "uid sha256 [letters]" of the local files carrying ",U=" equal the server's, UID by UID.
-agree_by_uid ()
-{
-    local f srv loc rc=0
-    for f in $({ printf '%s\n' "$SRV"; printf '%s\n' "$LOC"; } | awk 'NF { print $1 }' | sort -u); do
-        srv=$(printf '%s\n' "$SRV" | awk -v f="$f" '$1 == f { print $2, $3, $4 }' | sort -n)
-        loc=$(printf '%s\n' "$LOC" | awk -v f="$f" '$1 == f && $2 ~ /,U=[0-9]+/ {
-                  u = $2; sub(/.*,U=/, "", u); sub(/[:,].*/, "", u); print u, $3, $4 }' | sort -n)
-        if [ "$srv" != "$loc" ]; then
-            printf '%s: server (uid sha256 flags):\n%s\n%s: local:\n%s\n' "$f" "$srv" "$f" "$loc"
-            rc=1
-        fi
-    done
-    return "$rc"
-}
-
 # ---- the reference: one uninterrupted run ------------------------------------------------
 
 started=$SECONDS
@@ -246,7 +166,7 @@ build_scenario
 restore_scenario
 nmsync_run sync
 check_eq "uninterrupted run: exit 0" 0 "$NMS_RC"
-collect
+collect_sides
 REFERENCE=$(digest)
 DIGEST=$REFERENCE
 for side in server local; do
@@ -297,7 +217,7 @@ for ((n = 1; n <= MAX_N; n++)); do
         resumes+=" $NMS_RC"
     fi
     check_eq "N=$n: killed at step $n, the first resume exits 0" 0 "$resumes"
-    collect
+    collect_sides
     DIGEST=$(digest)
     check "N=$n: end state equals the uninterrupted run" same_as_reference
     if [ "$DIGEST" != "$REFERENCE" ]; then

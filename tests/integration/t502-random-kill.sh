@@ -68,20 +68,6 @@ loc_ids ()
     done < <(local_folders)
 }
 
-# The local folders: "name<TAB>dir" lines (maildir++: INBOX the root, .a.b -> a/b).
-local_folders ()
-{
-    local d n
-    printf 'INBOX\t%s\n' "$NMS_MAILDIR"
-    for d in "$NMS_MAILDIR"/.*/; do
-        d=${d%/}
-        n=${d##*/.}
-        case $n in '' | . | ..) continue ;; esac
-        [ -d "$d/cur" ] && printf '%s\t%s\n' "${n//./\/}" "$d"
-    done
-    return 0
-}
-
 # Reads the maps: SRVUID["folder id"]=uid, LOCPATH[id]=path, LOCFOLDER[id]=folder (the last
 # file when an id occurs twice: the checks at the end count those).
 read_maps ()
@@ -233,42 +219,6 @@ workload ()
 
 # ---- the end state (as in t501) ----------------------------------------------------------
 
-_bracket ()
-{
-    printf '[%s]\n' "$(printf '%s' "$1" | fold -w1 | LC_ALL=C sort | tr -d '\n')"
-}
-
-# SRV: "folder uid sha256 [letters] message-id"; LOC: "folder file-name sha256 [letters] id".
-collect ()
-{
-    local f dir uid sum flags id file letters
-    SRV=$(
-        for f in $(server_folders); do
-            LC_ALL=C join -t $'\t' <(server_sums "$f" | tr ' ' '\t' | LC_ALL=C sort -k1,1) \
-                <(dv -f tab fetch 'uid flags hdr.message-id' mailbox "$f" all | tail -n +2 |
-                    LC_ALL=C sort -k1,1) | tr '\t' '|' |
-                while IFS='|' read -r uid sum flags id; do
-                    # shellcheck disable=SC2086
-                    printf '%s %s %s %s %s\n' "$f" "$uid" "$sum" \
-                        "$(_bracket "$(imap_letters $flags)")" "$(printf '%s' "${id:--}" | tr -d ' ')"
-                done
-        done
-    )
-    LOC=$(
-        while IFS=$'\t' read -r f dir; do
-            find "$dir/cur" "$dir/new" -maxdepth 1 -type f 2>/dev/null | LC_ALL=C sort |
-                while IFS= read -r file; do
-                    id=$(sed -n '/^$/q; s/^[Mm][Ee][Ss][Ss][Aa][Gg][Ee]-[Ii][Dd]:[[:space:]]*//p' "$file" |
-                        head -n 1)
-                    letters=""
-                    case ${file##*/} in *:2,*) letters=${file##*:2,} ;; esac
-                    printf '%s %s %s %s %s\n' "$f" "${file##*/}" "$(sha256sum <"$file" | cut -d' ' -f1)" \
-                        "$(_bracket "$letters")" "${id:--}"
-                done
-        done < <(local_folders)
-    )
-}
-
 # Message-IDs seen more than once on a side (over all folders): "side id xN".
 duplicates ()
 {
@@ -283,28 +233,6 @@ ids_of ()
 {
     if [ "$1" = server ]; then printf '%s\n' "$SRV"; else printf '%s\n' "$LOC"; fi |
         awk 'NF { print $1, $5 }' | LC_ALL=C sort
-}
-
-all_uploaded ()
-{
-    local bad
-    bad=$(printf '%s\n' "$LOC" | awk 'NF && $2 !~ /,U=[0-9]+/ { print $1 ": " $2 }')
-    [ -z "$bad" ] || { echo "files without ,U=:"; echo "$bad"; return 1; }
-}
-
-agree_by_uid ()
-{
-    local f srv loc rc=0
-    for f in $({ printf '%s\n' "$SRV"; printf '%s\n' "$LOC"; } | awk 'NF { print $1 }' | sort -u); do
-        srv=$(printf '%s\n' "$SRV" | awk -v f="$f" '$1 == f { print $2, $3, $4 }' | sort -n)
-        loc=$(printf '%s\n' "$LOC" | awk -v f="$f" '$1 == f && $2 ~ /,U=[0-9]+/ {
-                  u = $2; sub(/.*,U=/, "", u); sub(/[:,].*/, "", u); print u, $3, $4 }' | sort -n)
-        if [ "$srv" != "$loc" ]; then
-            diff <(printf '%s\n' "$srv") <(printf '%s\n' "$loc") | sed "s/^/$f: /" | head -n 40
-            rc=1
-        fi
-    done
-    return "$rc"
 }
 
 # ---- the scenario ------------------------------------------------------------------------
@@ -383,7 +311,7 @@ check "at least half of the $ROUNDS syncs were really killed ($killed)" test "$k
 clean_start=$(date +%s.%N)
 nmsync_run sync
 check_eq "the clean sync after the kills exits 0" 0 "$NMS_RC"
-collect
+collect_sides
 check_eq "every Message-ID exactly once per side" "" "$(duplicates)"
 check_eq "server and local hold the same Message-IDs, folder by folder" \
     "$(ids_of server)" "$(ids_of local)"

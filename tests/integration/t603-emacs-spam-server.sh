@@ -24,7 +24,7 @@ mkdir -p "$NMS_MAILDIR"
 printf '[database]\npath=%s\n[user]\nname=Test User\nprimary_email=test@example.org\n[new]\ntags=unread;inbox\nignore=maildirfolder\n[search]\nexclude_tags=\n[maildir]\nsynchronize_flags=true\n' \
     "$NMS_MAILDIR" > "$NOTMUCH_CONFIG"
 notmuch new >/dev/null
-sed -i "/^\[general\]/a rules = $NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules" "$NMS_CONFIG"
+nmsync_rules default.rules spam.rules
 
 nmsync_run sync
 check_eq "sync: exit 0" 0 "$NMS_RC"

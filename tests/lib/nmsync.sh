@@ -22,6 +22,17 @@
 #   local_sum FOLDER       "uid sha256" lines by ascending uid, comparable to server_sum.
 #   local_flags FOLDER UID the Maildir flag letters of that file.
 #   imap_letters FLAGS...  IMAP flags -> sorted Maildir letters (\Seen -> S, ...).
+#   nmsync_notmuch [IGNORE] writes $NOTMUCH_CONFIG for a database at $NMS_MAILDIR (new.tags
+#                          unread;inbox; maildirfolder and IGNORE ignored; synchronize_flags)
+#                          and runs notmuch new.
+#   nmsync_rules FILE...   sets [general] rules to the shipped rule files rules/FILE...
+#   local_folders          the local folders as "name<TAB>dir" lines (maildir++).
+#   collect_sides          reads both sides once into SRV ("folder uid sha256 [letters] id" per
+#                          server message) and LOC ("folder file sha256 [letters] id" per local
+#                          file in cur/ or new/); needs dovecot.sh.
+#   all_uploaded           every file in LOC carries ",U=" (nothing left to upload).
+#   agree_by_uid           in every folder, LOC's files with ",U=" equal SRV's messages UID by
+#                          UID (bytes and flags); prints a diff when not.
 #   local_mkfolder FOLDER  creates the folder's cur/ new/ tmp/ (a folder made by another tool).
 #   mail_file PATH ID [MTIME]
 #                          writes a small LF-ended message with Message-ID <ID@nmsync.test> (and
@@ -282,4 +293,85 @@ server_sums () {
         fi
         printf '%s %s\n' "$uid" "$sum"
     done < <(_dv_files "$folder" 2>/dev/null | sort -n)
+}
+
+# Sorted Maildir letters, bracketed so that "no flags" is a field too: FS -> [FS], "" -> [].
+_nms_bracket () {
+    printf '[%s]\n' "$(printf '%s' "$1" | fold -w1 | LC_ALL=C sort | tr -d '\n')"
+}
+
+local_folders () {
+    local d n
+    printf 'INBOX\t%s\n' "$NMS_MAILDIR"
+    for d in "$NMS_MAILDIR"/.*/; do
+        d=${d%/}
+        n=${d##*/.}
+        case $n in '' | . | ..) continue ;; esac
+        [ -d "$d/cur" ] && printf '%s\t%s\n' "${n//./\/}" "$d"
+    done
+    return 0
+}
+
+collect_sides () {
+    local f dir uid sum flags id file letters
+    SRV=$(
+        for f in $(server_folders); do
+            # "uid|sha256|flags|message-id": '|' as separator, since flags may be empty and
+            # read would fold two tabs into one.
+            LC_ALL=C join -t $'\t' <(server_sums "$f" | tr ' ' '\t' | LC_ALL=C sort -k1,1) \
+                <(dv -f tab fetch 'uid flags hdr.message-id' mailbox "$f" all | tail -n +2 |
+                    LC_ALL=C sort -k1,1) | tr '\t' '|' |
+                while IFS='|' read -r uid sum flags id; do
+                    # shellcheck disable=SC2086
+                    printf '%s %s %s %s %s\n' "$f" "$uid" "$sum" \
+                        "$(_nms_bracket "$(imap_letters $flags)")" "$(printf '%s' "${id:--}" | tr -d ' ')"
+                done
+        done
+    )
+    LOC=$(
+        while IFS=$'\t' read -r f dir; do
+            find "$dir/cur" "$dir/new" -maxdepth 1 -type f 2>/dev/null | LC_ALL=C sort |
+                while IFS= read -r file; do
+                    id=$(sed -n '/^$/q; s/^[Mm][Ee][Ss][Ss][Aa][Gg][Ee]-[Ii][Dd]:[[:space:]]*//p' "$file" |
+                        head -n 1)
+                    letters=""
+                    case ${file##*/} in *:2,*) letters=${file##*:2,} ;; esac
+                    printf '%s %s %s %s %s\n' "$f" "${file##*/}" "$(sha256sum <"$file" | cut -d' ' -f1)" \
+                        "$(_nms_bracket "$letters")" "${id:--}"
+                done
+        done < <(local_folders)
+    )
+}
+
+all_uploaded () {
+    local bad
+    bad=$(printf '%s\n' "$LOC" | awk 'NF && $2 !~ /,U=[0-9]+/ { print $1 ": " $2 }')
+    [ -z "$bad" ] || { echo "files without ,U=:"; echo "$bad"; return 1; }
+}
+
+agree_by_uid () {
+    local f srv loc rc=0
+    for f in $({ printf '%s\n' "$SRV"; printf '%s\n' "$LOC"; } | awk 'NF { print $1 }' | sort -u); do
+        srv=$(printf '%s\n' "$SRV" | awk -v f="$f" '$1 == f { print $2, $3, $4 }' | sort -n)
+        loc=$(printf '%s\n' "$LOC" | awk -v f="$f" '$1 == f && $2 ~ /,U=[0-9]+/ {
+                  u = $2; sub(/.*,U=/, "", u); sub(/[:,].*/, "", u); print u, $3, $4 }' | sort -n)
+        if [ "$srv" != "$loc" ]; then
+            diff <(printf '%s\n' "$srv") <(printf '%s\n' "$loc") | sed "s/^/$f: /" | head -n 40
+            rc=1
+        fi
+    done
+    return "$rc"
+}
+
+nmsync_notmuch () {
+    mkdir -p "$NMS_MAILDIR"
+    printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder%s\n[maildir]\nsynchronize_flags=true\n' \
+        "$NMS_MAILDIR" "${1:+;$1}" > "$NOTMUCH_CONFIG"
+    notmuch new >/dev/null
+}
+
+nmsync_rules () {
+    local list
+    list=$(printf "$NMSYNC_SRCDIR/rules/%s;" "$@")
+    sed -i "/^\[general\]/a rules = ${list%;}" "$NMS_CONFIG"
 }
