@@ -57,9 +57,6 @@ gboolean nms_indexer_flush (NmsContext *ctx, const NmsConfig *config, NmsIndexer
 
 /* ---- cmd-sync.c ---- */
 
-/* The special-use roles the account's last sync recorded (role -> folder); an empty table
- * when it never synced. (transfer full) */
-GHashTable *nms_sync_roles (const NmsConfig *config, const NmsAccount *account);
 
 /* Finds and loads the config (-c, $NMSYNC_CONFIG, XDG), printing its warnings on stderr.
  * Returns NULL after printing the error (exit status 2). (transfer full) */

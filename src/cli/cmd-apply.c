@@ -78,9 +78,8 @@ keyword_flag_free (NmsFlagRule *f)
 /* [keywords] tag = KEYWORD: the tag follows the keyword's Maildir letter in this account (the
  * letter its sync assigned, or assigns now), exactly like a [flags] rule. */
 static gboolean
-keyword_rules (Apply *ap, const NmsAccount *account, Account *acct, GError **error)
+keyword_rules (Apply *ap, NmsState *state, Account *acct, GError **error)
 {
-    g_autoptr (NmsState) state = NULL;
     g_autoptr (GHashTable) letters = NULL;
     g_autoptr (GPtrArray) names = g_ptr_array_new ();
 
@@ -98,8 +97,7 @@ keyword_rules (Apply *ap, const NmsAccount *account, Account *acct, GError **err
             g_ptr_array_add (names, k->keyword);
     }
     g_ptr_array_add (names, NULL);
-    if ((state = nms_state_open (ap->config->state_dir, account->name, error)) == NULL ||
-        (letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
+    if ((letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
         return FALSE;
     for (guint i = 0; i < ap->rules->keywords->len; i++) {
         NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
@@ -129,6 +127,8 @@ keyword_rules (Apply *ap, const NmsAccount *account, Account *acct, GError **err
 static gboolean
 account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **error)
 {
+    g_autoptr (NmsState) state = NULL;
+
     acct->account = account;
     acct->folders = nms_maildir_list_folders (account->maildir, account->layout, error);
     if (acct->folders == NULL)
@@ -143,8 +143,10 @@ account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **erro
         g_ptr_array_add (acct->names, f->name);
     }
     g_ptr_array_add (acct->names, NULL);
-    acct->roles = nms_sync_roles (ap->config, account);
-    if (!keyword_rules (ap, account, acct, error))
+    /* The account's sync state: special-use roles and keyword letters, both from its syncs. */
+    if ((state = nms_state_open (ap->config->state_dir, account->name, error)) == NULL ||
+        (acct->roles = nms_state_roles (state, error)) == NULL ||
+        !keyword_rules (ap, state, acct, error))
         return FALSE;
     acct->resolved = g_ptr_array_new_with_free_func (g_free);
     acct->matches = g_ptr_array_new_with_free_func (ids_free);
@@ -199,47 +201,45 @@ first_match (const Apply *ap, const Account *acct, const char *id)
     return -1;
 }
 
+/* The file at *@current is now at @renamed (transfer full; NULL: the rename failed): tells the
+ * index, in place, and makes @renamed the current path. */
+static gboolean
+index_rename (Apply *ap, char **current, char *renamed, GError **error)
+{
+    NmsFileEvent ev = { .kind = NMS_FILE_RENAMED, .path = renamed, .old_path = *current };
+
+    if (renamed == NULL)
+        return FALSE;
+    if (!nms_db_apply_events (ap->db, &ev, 1, 1, NULL, error)) {
+        g_free (renamed);
+        return FALSE;
+    }
+    g_free (*current);
+    *current = renamed;
+    return TRUE;
+}
+
 /* Moves and renames the file as @out says, keeping the index up to date in place. */
 static gboolean
 apply_file (Apply *ap, const Account *acct, const char *path, const char *folder,
             const char *flags, const NmsRuleOutcome *out, GError **error)
 {
     g_autofree char *current = g_strdup (path);
-    NmsFileEvent ev = { .kind = NMS_FILE_RENAMED };
-    NmsDbStats stats;
 
     if (strcmp (out->folder, folder) != 0) {
         g_autofree char *rel = nms_maildir_folder_to_path (out->folder, '/', acct->account->layout,
                                                            error);
         g_autofree char *dest = rel ? nms_maildir_folder_ensure (acct->account->maildir, rel, error)
                                     : NULL;
-        char *moved = dest ? nms_maildir_move (current, dest, error) : NULL;
 
-        if (moved == NULL)
+        if (dest == NULL ||
+            !index_rename (ap, &current, nms_maildir_move (current, dest, error), error))
             return FALSE;
-        ev.old_path = current;
-        ev.path = moved;
-        if (!nms_db_apply_events (ap->db, &ev, 1, 1, &stats, error)) {
-            g_free (moved);
-            return FALSE;
-        }
-        g_free (current);
-        current = moved;
         ap->moved++;
     }
     if (strcmp (out->flags, flags) != 0) {
-        char *renamed = nms_maildir_set_flags (current, out->flags, error);
-
-        if (renamed == NULL)
+        if (!index_rename (ap, &current, nms_maildir_set_flags (current, out->flags, error), error))
             return FALSE;
-        ev.old_path = current;
-        ev.path = renamed;
-        if (!nms_db_apply_events (ap->db, &ev, 1, 1, &stats, error)) {
-            g_free (renamed);
-            return FALSE;
-        }
-        g_free (current);
-        current = renamed;
         ap->reflagged++;
     }
     return TRUE;

@@ -14,6 +14,7 @@
 #include "maildir/maildir.h"
 #include "notmuch/notmuch.h"
 #include "rules/rules.h"
+#include "state/state.h"
 
 /* notmuch's own fixed mapping (synchronize_flags), LIBRARIES.md 2(d). */
 static const struct {
@@ -25,29 +26,69 @@ static const struct {
     { "replied", 'R', FALSE }, { "unread", 'S', TRUE },
 };
 
+/* The special-use roles the account's last sync recorded (role -> folder); an empty table
+ * when it never synced or its state cannot be read (the roles then resolve by common names).
+ * (transfer full) */
+static GHashTable *
+recorded_roles (const NmsConfig *config, const NmsAccount *account)
+{
+    g_autoptr (NmsState) state = nms_state_open (config->state_dir, account->name, NULL);
+    GHashTable *roles = state != NULL ? nms_state_roles (state, NULL) : NULL;
+
+    return roles != NULL ? roles : g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/* One account as the folder check needs it: its folder names and special-use roles. */
+typedef struct {
+    GPtrArray *folders; /* NmsMaildirFolder, owns the names */
+    GPtrArray *names;   /* char* (transfer none), NULL-terminated */
+    GHashTable *roles;
+} AccountFolders;
+
+static void
+account_folders_free (AccountFolders *a)
+{
+    g_clear_pointer (&a->names, g_ptr_array_unref);
+    g_clear_pointer (&a->folders, g_ptr_array_unref);
+    g_clear_pointer (&a->roles, g_hash_table_unref);
+    g_free (a);
+}
+
+static AccountFolders *
+account_folders_load (const NmsConfig *config, const NmsAccount *account)
+{
+    AccountFolders *a = g_new0 (AccountFolders, 1);
+
+    a->folders = nms_maildir_list_folders (account->maildir, account->layout, NULL);
+    a->names = g_ptr_array_new ();
+    for (guint i = 0; a->folders != NULL && i < a->folders->len; i++)
+        g_ptr_array_add (a->names, ((NmsMaildirFolder *) g_ptr_array_index (a->folders, i))->name);
+    g_ptr_array_add (a->names, NULL);
+    a->roles = recorded_roles (config, account);
+    return a;
+}
+
 /* Rules whose folder no account has (or whose role resolves nowhere). */
 static void
 check_folders (const NmsConfig *config, const NmsRules *rules, GPtrArray *problems)
 {
+    g_autoptr (GPtrArray) accounts =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) account_folders_free);
+
+    for (guint a = 0; a < config->accounts->len; a++)
+        g_ptr_array_add (accounts,
+                         account_folders_load (config, g_ptr_array_index (config->accounts, a)));
     for (guint r = 0; r < rules->folders->len; r++) {
         NmsFolderRule *rule = g_ptr_array_index (rules->folders, r);
         gboolean found = FALSE;
 
-        for (guint a = 0; a < config->accounts->len && !found; a++) {
-            NmsAccount *account = g_ptr_array_index (config->accounts, a);
-            g_autoptr (GPtrArray) folders = nms_maildir_list_folders (account->maildir,
-                                                                      account->layout, NULL);
-            g_autoptr (GPtrArray) names = g_ptr_array_new ();
-            g_autofree char *resolved = NULL;
+        for (guint a = 0; a < accounts->len && !found; a++) {
+            AccountFolders *acct = g_ptr_array_index (accounts, a);
+            g_autofree char *resolved =
+                nms_rules_resolve_folder (rule->folder, (char **) acct->names->pdata, acct->roles);
 
-            for (guint i = 0; folders != NULL && i < folders->len; i++)
-                g_ptr_array_add (names, ((NmsMaildirFolder *) g_ptr_array_index (folders, i))->name);
-            g_ptr_array_add (names, NULL);
-            g_autoptr (GHashTable) roles = nms_sync_roles (config, account);
-
-            resolved = nms_rules_resolve_folder (rule->folder, (char **) names->pdata, roles);
             found = resolved != NULL &&
-                    g_strv_contains ((const char *const *) names->pdata, resolved);
+                    g_strv_contains ((const char *const *) acct->names->pdata, resolved);
         }
         if (!found)
             g_ptr_array_add (problems,

@@ -74,15 +74,6 @@ parse_targets (const NmsConfig *config, char **args, GHashTable *targets, GHashT
     return TRUE;
 }
 
-GHashTable *
-nms_sync_roles (const NmsConfig *config, const NmsAccount *account)
-{
-    g_autoptr (NmsState) state = nms_state_open (config->state_dir, account->name, NULL);
-    GHashTable *roles = state != NULL ? nms_state_roles (state, NULL) : NULL;
-
-    return roles != NULL ? roles : g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-}
-
 /* NMSYNC_TEST_CRASH_AFTER=N: the test hook that kills nmsync dead after N steps. */
 static guint
 crash_after (void)
