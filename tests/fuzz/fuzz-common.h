@@ -36,6 +36,18 @@ fuzz_setup_glib (void)
     g_log_set_default_handler (fuzz_quiet_log, NULL);
 }
 
+/* libFuzzer's entry points. Every target is its own program that includes this header once,
+ * so the shared initialisation is defined here; each target defines LLVMFuzzerTestOneInput. */
+int LLVMFuzzerInitialize (int *argc, char ***argv);
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+    fuzz_setup_glib ();
+    return 0;
+}
+
 /* One temp file per process, created on the first call and rewritten with @data each time.
  * Returns its path (transfer none); traps when /tmp is unusable, since then every run would
  * test nothing. */

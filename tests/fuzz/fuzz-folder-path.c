@@ -7,16 +7,6 @@
 #include "maildir/maildir.h"
 #include "fuzz-common.h"
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    fuzz_setup_glib ();
-    return 0;
-}
-
 static gboolean
 path_is_safe (const char *path)
 {
