@@ -3,7 +3,7 @@
 # and test when any is missing, then configures and builds into ${NMSYNC_BUILD:-build}.
 
 NMSYNC_PACKAGES="build-essential libdpkg-perl meson ninja-build pkg-config
-  libetpan-dev libnotmuch-dev libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libgnutls28-dev
+  libetpan-dev libnotmuch-dev libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libgnutls28-dev zlib1g-dev
   dovecot-imapd dovecot-core notmuch openssl sqlite3 emacs-nox elpa-notmuch
   clang libclang-rt-14-dev"
 

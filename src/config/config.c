@@ -22,8 +22,8 @@ G_DEFINE_QUARK (nms-config-error-quark, nms_config_error)
 
 static const char *const general_keys[] = { "rules", "notmuch-config", "state", NULL };
 
-/* "connections" and "compress" are checked but not used yet, so that a config written for a
- * later nmsync keeps working with this one. */
+/* "connections" is checked but not used yet, so that a config written for a later nmsync
+ * keeps working with this one. */
 static const char *const account_keys[] = {
     "host",   "port",    "tls",         "user",     "password", "password-command",
     "tunnel", "ca-file", "maildir",     "layout",   "folders",  "timeout",
@@ -33,7 +33,8 @@ static const char *const account_keys[] = {
 static const char *const tls_names[] = { "imaps", "starttls", "none", NULL };
 static const char *const layout_names[] = { "maildir++", "verbatim", NULL };
 static const char *const direction_names[] = { "both", "local", "server", "none", NULL };
-static const char *const yes_no[] = { "yes", "no", NULL };
+/* In NmsCompress order. */
+static const char *const compress_names[] = { "auto", "yes", "no", NULL };
 
 typedef struct {
     int line;
@@ -548,6 +549,7 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
     g_autoptr (GError) local = NULL;
     int layout = NMS_MAILDIR_LAYOUT_MAILDIRPP, unused = 0;
     int create = NMS_SIDES_BOTH, delete_sides = NMS_SIDES_BOTH;
+    int compress = NMS_COMPRESS_AUTO;
 
     if (!get_path (l, g, "maildir", &a->maildir, error))
         return FALSE;
@@ -574,8 +576,9 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
         || !get_choice (l, g, "create", direction_names, &create, error)
         || !get_choice (l, g, "delete", direction_names, &delete_sides, error)
         || !get_number (l, g, "connections", 1, 32, &unused, error)
-        || !get_choice (l, g, "compress", yes_no, &unused, error))
+        || !get_choice (l, g, "compress", compress_names, &compress, error))
         return FALSE;
+    a->compress = (NmsCompress) compress;
     a->create = (NmsSides) create;
     a->delete_sides = (NmsSides) delete_sides;
     return TRUE;

@@ -30,6 +30,13 @@ typedef enum {
     NMS_SIDES_NONE,
 } NmsSides;
 
+/* "compress": whether to ask for COMPRESS=DEFLATE (RFC 4978). */
+typedef enum {
+    NMS_COMPRESS_AUTO, /* when offered, unless the server is on loopback or behind a tunnel */
+    NMS_COMPRESS_YES,  /* whenever the server offers it */
+    NMS_COMPRESS_NO,
+} NmsCompress;
+
 #define NMS_SIDES_ALLOW_LOCAL(s) ((s) == NMS_SIDES_BOTH || (s) == NMS_SIDES_LOCAL)
 #define NMS_SIDES_ALLOW_SERVER(s) ((s) == NMS_SIDES_BOTH || (s) == NMS_SIDES_SERVER)
 
@@ -50,6 +57,7 @@ typedef struct {
     int line;               /* line of the "[account ...]" header, for later messages */
     NmsSides create;        /* "create": where new folders may be created; default both */
     NmsSides delete_sides;  /* "delete": where messages may be deleted; default both */
+    NmsCompress compress;   /* "compress": default auto */
 } NmsAccount;
 
 typedef struct {
@@ -67,7 +75,8 @@ char *nms_config_find_path (const char *cli_path);
 
 /* Reads and validates @path. Unknown groups and keys, missing required keys, bad values
  * (port not 1..65535, tls not imaps|starttls|none, tls=none to a non-loopback host, both
- * password and password-command, layout not maildir++|verbatim, a duplicate account) fail
+ * password and password-command, layout not maildir++|verbatim, compress not auto|yes|no, a
+ * duplicate account) fail
  * with PARSE and a message "PATH:LINE: key 'KEY': why" (or "PATH:LINE: why" for lines
  * without a key). A file that does not exist fails with NOT_FOUND naming it. (transfer full) */
 NmsConfig *nms_config_load (const char *path, GError **error);

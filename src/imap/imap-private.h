@@ -46,6 +46,14 @@ gboolean nms_imap_session_check_alive (NmsImapSession *s, GError **error);
  * libetpan 1.9.4 reports MAILIMAP_ERROR_STREAM instead of spinning (LIBRARIES.md 1.3.1). */
 void nms_imap_install_eof_guard (mailimap *imap);
 
+/* The driver under the EOF guard of @imap's stream (transfer none), NULL when there is no
+ * guard. */
+mailstream_low *nms_imap_eof_guard_get_inner (mailimap *imap);
+/* Replaces the driver under the guard with @inner, which must own the old one: a layer
+ * stacked there (COMPRESS) sits below the guard, so EOF is still caught and captures record
+ * what libetpan parses, not the bytes on the wire. */
+void nms_imap_eof_guard_set_inner (mailimap *imap, mailstream_low *inner);
+
 /* Records the bytes read from now on, to find what libetpan hides: it turns every string into
  * a C string, so a NUL byte inside a folder name silently cuts the name short. */
 void nms_imap_capture_start (mailimap *imap);
@@ -59,6 +67,29 @@ GByteArray *nms_imap_capture_stop (mailimap *imap, gboolean *nul_seen_out,
  * the check that failed. */
 gboolean nms_imap_tls_verify (mailimap *imap, const char *host, const char *ca_file,
                               GError **error);
+
+/* ---- COMPRESS=DEFLATE (compress.c) ---- */
+
+/* A low driver that raw-deflates (RFC 1951, RFC 4978) every write to @inner, flushed at once,
+ * and inflates what it reads from @inner. @pending (@pending_len bytes, may be 0) were read
+ * from @inner already and are inflated first. Takes ownership of @inner. NULL when zlib
+ * cannot set up or @pending_len is too long. (transfer full) */
+mailstream_low *nms_imap_compress_low_new (mailstream_low *inner, const void *pending,
+                                           gsize pending_len);
+/* The byte counts of @low, a driver made by nms_imap_compress_low_new(); FALSE when @low is
+ * NULL or another driver. */
+gboolean nms_imap_compress_low_stats (mailstream_low *low, NmsImapCompressStats *stats_out);
+/* Why the compressed stream of @low broke (corrupt data, ended, endless empty blocks), or
+ * NULL: it did not, or @low is no compress driver. (transfer none: lives as long as @low) */
+const char *nms_imap_compress_low_failure (mailstream_low *low);
+/* The same for @imap's stream. */
+const char *nms_imap_compress_failure (mailimap *imap);
+
+/* After login: asks for COMPRESS DEFLATE when @account->compress and the server allow it
+ * (auto: not through a tunnel nor to a loopback peer) and on OK puts the layer under the EOF
+ * guard. A NO, or a BAD after which NOOP still works, leaves the session uncompressed. FALSE
+ * with @error only when the session broke. */
+gboolean nms_imap_compress_start (NmsImapSession *s, const NmsAccount *account, GError **error);
 
 /* ---- shared by commands.c and write.c ---- */
 

@@ -45,6 +45,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsImapSession, nms_imap_session_free)
  * ignored, as before. */
 void nms_imap_session_set_keywords (NmsImapSession *session, GHashTable *letters);
 
+/* Bytes through a COMPRESS=DEFLATE session (RFC 4978): on the wire and as libetpan sees them. */
+typedef struct {
+    guint64 wire_in;  /* compressed bytes received */
+    guint64 data_in;  /* the same, inflated */
+    guint64 data_out; /* bytes libetpan sent */
+    guint64 wire_out; /* the same, deflated */
+} NmsImapCompressStats;
+
+/* TRUE when @session is compressed (the account's "compress" setting and the server agreed);
+ * then *@stats_out holds the byte counts so far. */
+gboolean nms_imap_session_compress_stats (NmsImapSession *session,
+                                          NmsImapCompressStats *stats_out);
+
 /* TRUE when the server announced capability @name (e.g. "UIDPLUS"), case-insensitively. */
 gboolean nms_imap_session_has_capability (NmsImapSession *session, const char *name);
 

@@ -40,6 +40,15 @@ response_text (NmsImapSession *s)
 static gboolean
 fail_with_text (NmsImapSession *s, int r, const char *what, const char *text, GError **error)
 {
+    const char *broken = nms_imap_compress_failure (s->imap);
+
+    /* A read error from the COMPRESS layer reaches libetpan as STREAM or, mid-line, PARSE. */
+    if (broken != NULL && (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE)) {
+        s->dead = TRUE;
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
+                     "compressed connection to '%s' broke during %s: %s", s->host, what, broken);
+        return FALSE;
+    }
     switch (r) {
     case MAILIMAP_ERROR_STREAM:
         s->dead = TRUE;
@@ -454,7 +463,7 @@ connect_and_login (NmsImapSession *s, const NmsAccount *account, const char *pas
     }
     if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED && !login (s, account, password, error))
         return FALSE;
-    return refresh_capabilities (s, error);
+    return refresh_capabilities (s, error) && nms_imap_compress_start (s, account, error);
 }
 
 NmsImapSession *

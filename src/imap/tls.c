@@ -157,6 +157,23 @@ get_guard (mailimap *imap)
     return (low != NULL && low->driver == &guard_driver) ? low->data : NULL;
 }
 
+mailstream_low *
+nms_imap_eof_guard_get_inner (mailimap *imap)
+{
+    Guard *g = get_guard (imap);
+
+    return g != NULL ? g->inner : NULL;
+}
+
+void
+nms_imap_eof_guard_set_inner (mailimap *imap, mailstream_low *inner)
+{
+    Guard *g = get_guard (imap);
+
+    g_return_if_fail (g != NULL && inner != NULL);
+    g->inner = inner;
+}
+
 void
 nms_imap_capture_start (mailimap *imap)
 {

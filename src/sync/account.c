@@ -56,6 +56,26 @@ nms_sync_session_lost (const GError *error)
             error->code == NMS_IMAP_ERROR_ABORTED);
 }
 
+/* -v says that a new session is compressed (RFC 4978); -vv gives its byte counts when the
+ * run ends. */
+static void
+report_compression (Run *run, gboolean closing)
+{
+    NmsImapCompressStats st;
+
+    if (run->session == NULL || !nms_imap_session_compress_stats (run->session, &st))
+        return;
+    if (!closing)
+        nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: session compressed (COMPRESS=DEFLATE)",
+                         run->account->name);
+    else
+        nms_context_log (run->ctx, NMS_LEVEL_DEBUG,
+                         "%s: compressed session: received %" G_GUINT64_FORMAT " bytes (%"
+                         G_GUINT64_FORMAT " inflated), sent %" G_GUINT64_FORMAT " bytes (%"
+                         G_GUINT64_FORMAT " before deflate)",
+                         run->account->name, st.wire_in, st.data_in, st.wire_out, st.data_out);
+}
+
 gboolean
 nms_sync_connect (Run *run, GError **error)
 {
@@ -64,6 +84,7 @@ nms_sync_connect (Run *run, GError **error)
     if (run->session != NULL)
         return TRUE;
     run->session = nms_imap_session_connect (run->account, run->password, error);
+    report_compression (run, FALSE);
     if (run->session != NULL)
         nms_imap_session_set_keywords (run->session, run->keyword_letters);
     /* LIST teaches the session the hierarchy delimiter, which wire names need. */
@@ -308,6 +329,7 @@ sync_folders (Run *run, GPtrArray *folders, GError **fatal)
 static void
 run_clear (Run *run)
 {
+    report_compression (run, TRUE);
     nms_imap_session_free (run->session);
     if (run->password != NULL)
         memset (run->password, 0, strlen (run->password));
@@ -342,6 +364,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         (run.password = nms_account_get_password (account, error)) == NULL ||
         (run.session = nms_imap_session_connect (account, run.password, error)) == NULL)
         goto out;
+    report_compression (&run, FALSE);
     nms_imap_session_set_keywords (run.session, run.keyword_letters);
     if ((list = nms_imap_list (run.session, error)) == NULL)
         goto out;

@@ -138,6 +138,7 @@ test_full (Fixture *f, gconstpointer data)
     g_assert_cmpint (a->layout, ==, NMS_MAILDIR_LAYOUT_VERBATIM);
     g_assert_cmpstrv (a->folders, folders);
     g_assert_cmpint (a->timeout, ==, 120);
+    g_assert_cmpint (a->compress, ==, NMS_COMPRESS_NO);
     g_assert_cmpint (a->line, ==, 7);
 
     h = c->accounts->pdata[1];
@@ -153,6 +154,7 @@ test_full (Fixture *f, gconstpointer data)
     g_assert_cmpstr (h->password, ==, " " SECRET " ");
     g_assert_null (h->password_command);
     g_assert_cmpstr (h->maildir, ==, "/srv/mail/home/");
+    g_assert_cmpint (h->compress, ==, NMS_COMPRESS_AUTO);
     g_assert_cmpint (h->line, ==, 23);
 }
 
@@ -399,7 +401,7 @@ static void
 test_reserved_keys (Fixture *f, gconstpointer data)
 {
     g_autoptr (NmsConfig) c = load_ok (f, ACCOUNT "create = server\ndelete = local\n"
-                                                  "connections = 32\ncompress = yes\n");
+                                                  "connections = 32\n");
 
     g_assert_cmpuint (c->accounts->len, ==, 1);
     assert_parse_error (f, ACCOUNT "create = yes\n",
@@ -408,8 +410,25 @@ test_reserved_keys (Fixture *f, gconstpointer data)
                         "5: key 'delete': 'all' is not one of both, local, server, none");
     assert_parse_error (f, ACCOUNT "connections = 33\n",
                         "5: key 'connections': '33' is not a number from 1 to 32");
+}
+
+static void
+test_compress (Fixture *f, gconstpointer data)
+{
+    const char *const names[] = { "auto", "yes", "no" };
+    const NmsCompress values[] = { NMS_COMPRESS_AUTO, NMS_COMPRESS_YES, NMS_COMPRESS_NO };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        g_autofree char *text = g_strdup_printf (ACCOUNT "compress = %s\n", names[i]);
+        g_autoptr (NmsConfig) c = load_ok (f, text);
+
+        g_assert_cmpint (((NmsAccount *) c->accounts->pdata[0])->compress, ==, values[i]);
+    }
     assert_parse_error (f, ACCOUNT "compress = maybe\n",
-                        "5: key 'compress': 'maybe' is not one of yes, no");
+                        "5: key 'compress': 'maybe' is not one of auto, yes, no");
+    assert_parse_error (f, ACCOUNT "compress = YES\n",
+                        "5: key 'compress': 'YES' is not one of auto, yes, no");
+    assert_parse_error (f, ACCOUNT "compress =\n", "5: key 'compress': empty value");
 }
 
 static void
@@ -737,6 +756,7 @@ main (int argc, char **argv)
     ADD ("/config/load/not-found", test_not_found);
     ADD ("/config/load/line-endings", test_line_endings);
     ADD ("/config/load/reserved-keys", test_reserved_keys);
+    ADD ("/config/load/compress", test_compress);
     ADD ("/config/load/tls-none", test_tls_none);
     ADD ("/config/find-path", test_find_path);
     ADD ("/config/error/unknown-key", test_error_unknown_key);
