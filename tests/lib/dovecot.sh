@@ -22,6 +22,7 @@
 #                              DOVECOT_USER=test DOVECOT_PASSWORD=secret. Bails out on failure.
 #                              Folders Sent, Junk, Trash, Archive exist (auto=create, SPECIAL-USE);
 #                              DOVECOT_JUNK_FOLDER names another folder to carry \Junk instead.
+#                              DOVECOT_COMPRESS=1 loads imap_zlib: COMPRESS=DEFLATE is offered.
 #   dovecot_stop [DIR]         stop an instance (default: the current one); also run at exit.
 #   dovecot_restart            stop and start the current instance again, same dir and ports.
 #   dovecot_use DIR            make another started instance the current one (re-exports vars).
@@ -170,6 +171,7 @@ service stats {
   }
 }
 EOF
+    [ -z "${DOVECOT_COMPRESS:-}" ] || _dv_compress_conf >>"$D/etc/dovecot.conf"
 }
 
 # Starts the master for the instance in $1 (config already written). Returns 2 when a port
@@ -629,4 +631,17 @@ server_sum ()
 server_folders ()
 {
     dv mailbox list | LC_ALL=C sort
+}
+
+# ---- options ----
+
+# DOVECOT_COMPRESS=1: COMPRESS=DEFLATE (RFC 4978). imap_zlib needs the zlib mail plugin.
+_dv_compress_conf ()
+{
+    cat <<'EOF'
+mail_plugins = $mail_plugins zlib
+protocol imap {
+  mail_plugins = $mail_plugins imap_zlib
+}
+EOF
 }

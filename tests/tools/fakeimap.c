@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fakeimap: a scripted IMAP server for faults a real Dovecot will not produce on demand
- * (hangs mid-literal, NO on FETCH, broken greetings, huge lines, ...).
+ * (hangs mid-literal, NO on FETCH, broken greetings, huge lines, broken deflate data, ...).
  * Script format and options: tests/tools/README.md.
  *
  *   fakeimap [--timeout SECS] [--log FILE] --stdio SCRIPT
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MAX_SLEEP_SECS 60.0
 #define MAX_REPEAT_COUNT 1000000000ULL
@@ -35,6 +36,8 @@ typedef enum {
     ACT_REPEAT, /* repeat N TEXT: escapes, no CRLF, N times */
     ACT_SLEEP,
     ACT_CLOSE,
+    ACT_DEFLATE, /* from here on: output raw-deflated, input inflated (RFC 4978) */
+    ACT_CUT,     /* cut:TEXT: escapes; only the first half of its compressed bytes */
 } ActKind;
 
 typedef struct {
@@ -60,6 +63,9 @@ typedef struct {
     gsize start;
     gsize end;
     FILE *log;
+    z_stream *zin;  /* NULL until a `deflate` action: then the client's bytes are inflated */
+    z_stream *zout; /* and ours deflated, each write ending in a sync flush */
+    unsigned char raw[65536]; /* compressed input not inflated yet (zin->next_in) */
 } Conn;
 
 enum { IO_OK = 1, IO_EOF = 0, IO_TIMEOUT = -1, IO_ERROR = -2 };
@@ -156,8 +162,13 @@ parse_action (const char *s, Action *a, GError **error)
     } else if (g_str_has_prefix (s, "send:")) {
         a->kind = ACT_SEND;
         a->text = unescape (s + 5);
+    } else if (g_str_has_prefix (s, "cut:")) {
+        a->kind = ACT_CUT;
+        a->text = unescape (s + 4);
     } else if (strcmp (s, "close") == 0) {
         a->kind = ACT_CLOSE;
+    } else if (strcmp (s, "deflate") == 0) {
+        a->kind = ACT_DEFLATE;
     } else if (g_str_has_prefix (s, "sleep ")) {
         char *end = NULL;
         a->kind = ACT_SLEEP;
@@ -318,6 +329,56 @@ write_all (Conn *c, const char *data, gsize len)
     return IO_OK;
 }
 
+/* Reads what the client sent (at most @cap bytes) into @dst; *@n_out: how many. */
+static int
+read_fd (Conn *c, void *dst, gsize cap, gsize *n_out)
+{
+    int w = wait_fd (c->in_fd, POLLIN, c->timeout_ms);
+    if (w != IO_OK)
+        return w;
+    for (;;) {
+        ssize_t n = read (c->in_fd, dst, cap);
+        if (n > 0) {
+            *n_out = (gsize) n;
+            return IO_OK;
+        }
+        if (n == 0)
+            return IO_EOF;
+        if (errno != EINTR)
+            return errno == ECONNRESET ? IO_EOF : IO_ERROR;
+    }
+}
+
+/* After `deflate`: inflates into buf until at least one byte came out. */
+static int
+fill_inflate (Conn *c)
+{
+    for (;;) {
+        c->zin->next_out = (unsigned char *) c->buf + c->end;
+        c->zin->avail_out = (uInt) (sizeof c->buf - c->end);
+        int z = inflate (c->zin, Z_SYNC_FLUSH);
+        gsize got = sizeof c->buf - c->end - c->zin->avail_out;
+        if (z != Z_OK && z != Z_BUF_ERROR) {
+            g_printerr ("fakeimap: the client's compressed data is corrupt (%s)\n",
+                        c->zin->msg ? c->zin->msg : zError (z));
+            return IO_ERROR;
+        }
+        c->end += got;
+        if (got > 0)
+            return IO_OK;
+        if (z == Z_OK && c->zin->avail_in > 0)
+            continue;
+        gsize have = c->zin->avail_in, n = 0;
+        if (have > 0)
+            memmove (c->raw, c->zin->next_in, have);
+        c->zin->next_in = c->raw;
+        int r = read_fd (c, c->raw + have, sizeof c->raw - have, &n);
+        if (r != IO_OK)
+            return r;
+        c->zin->avail_in = (uInt) (have + n);
+    }
+}
+
 static int
 fill (Conn *c)
 {
@@ -328,20 +389,62 @@ fill (Conn *c)
         c->end -= c->start;
         c->start = 0;
     }
-    int w = wait_fd (c->in_fd, POLLIN, c->timeout_ms);
-    if (w != IO_OK)
-        return w;
-    for (;;) {
-        ssize_t n = read (c->in_fd, c->buf + c->end, sizeof c->buf - c->end);
-        if (n > 0) {
-            c->end += (gsize) n;
-            return IO_OK;
-        }
-        if (n == 0)
-            return IO_EOF;
-        if (errno != EINTR)
-            return errno == ECONNRESET ? IO_EOF : IO_ERROR;
-    }
+    if (c->zin)
+        return fill_inflate (c);
+    gsize n = 0;
+    int r = read_fd (c, c->buf + c->end, sizeof c->buf - c->end, &n);
+    if (r == IO_OK)
+        c->end += n;
+    return r;
+}
+
+/* Deflates @len bytes with a sync flush. (transfer full) */
+static GByteArray *
+deflate_bytes (Conn *c, const char *data, gsize len)
+{
+    GByteArray *out = g_byte_array_new ();
+    unsigned char chunk[16384];
+    c->zout->next_in = (unsigned char *) data;
+    c->zout->avail_in = (uInt) len;
+    do {
+        c->zout->next_out = chunk;
+        c->zout->avail_out = sizeof chunk;
+        deflate (c->zout, Z_SYNC_FLUSH);
+        g_byte_array_append (out, chunk, (guint) (sizeof chunk - c->zout->avail_out));
+    } while (c->zout->avail_out == 0);
+    return out;
+}
+
+static int write_all (Conn *c, const char *data, gsize len);
+
+/* Everything fakeimap sends goes through here: deflated after a `deflate` action. */
+static int
+send_out (Conn *c, const char *data, gsize len)
+{
+    if (!c->zout)
+        return write_all (c, data, len);
+    g_autoptr (GByteArray) z = deflate_bytes (c, data, len);
+    return write_all (c, (const char *) z->data, z->len);
+}
+
+/* RFC 4978: compression starts with the byte after the OK; anything the client already sent
+ * behind the COMPRESS command is compressed. */
+static void
+start_deflate (Conn *c)
+{
+    if (c->zin)
+        return;
+    c->zin = g_new0 (z_stream, 1);
+    c->zout = g_new0 (z_stream, 1);
+    if (inflateInit2 (c->zin, -15) != Z_OK ||
+        deflateInit2 (c->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK)
+        g_error ("zlib init failed");
+    gsize have = c->end - c->start;
+    memcpy (c->raw, c->buf + c->start, have);
+    c->zin->next_in = c->raw;
+    c->zin->avail_in = (uInt) have;
+    c->start = c->end = 0;
 }
 
 /* One line without its CRLF/LF; at most MAX_KEEP bytes are kept. */
@@ -431,7 +534,7 @@ read_command (Conn *c, GString *cmd)
         if (!literal_at_end (line, &n, &sync))
             return IO_OK;
         if (sync) {
-            r = write_all (c, "+ go ahead\r\n", 12);
+            r = send_out (c, "+ go ahead\r\n", 12);
             if (r != IO_OK)
                 return r;
         }
@@ -486,14 +589,27 @@ run_actions (Conn *c, const Rule *r, const char *tag)
         case ACT_SEND: {
             g_autoptr (GString) s = subst_tag (a->text, tag);
             g_string_append (s, "\r\n");
-            w = write_all (c, s->str, s->len);
+            w = send_out (c, s->str, s->len);
             break;
         }
         case ACT_RAW: {
             g_autoptr (GString) s = subst_tag (a->text, tag);
-            w = write_all (c, s->str, s->len);
+            w = send_out (c, s->str, s->len);
             break;
         }
+        case ACT_CUT: {
+            g_autoptr (GString) s = subst_tag (a->text, tag);
+            if (!c->zout) {
+                w = write_all (c, s->str, s->len / 2);
+                break;
+            }
+            g_autoptr (GByteArray) z = deflate_bytes (c, s->str, s->len);
+            w = write_all (c, (const char *) z->data, z->len / 2);
+            break;
+        }
+        case ACT_DEFLATE:
+            start_deflate (c);
+            break;
         case ACT_REPEAT: {
             g_autoptr (GString) s = subst_tag (a->text, tag);
             g_autoptr (GString) chunk = g_string_new (NULL);
@@ -503,7 +619,7 @@ run_actions (Conn *c, const Rule *r, const char *tag)
             guint64 left = a->count;
             while (left > 0 && w == IO_OK) {
                 guint64 now = MIN (left, per_chunk);
-                w = write_all (c, chunk->str, now * s->len);
+                w = send_out (c, chunk->str, now * s->len);
                 left -= now;
             }
             break;
@@ -554,7 +670,7 @@ serve (Conn *c, GPtrArray *rules)
             g_printerr ("fakeimap: unmatched command: %.200s\n", cmd->str);
             g_autofree char *bad = g_strdup_printf ("%s BAD unexpected command\r\n",
                                                     *tag ? tag : "*");
-            r = write_all (c, bad, strlen (bad));
+            r = send_out (c, bad, strlen (bad));
             continue;
         }
         match->used = TRUE;
@@ -678,6 +794,12 @@ main (int argc, char **argv)
     }
     if (c->log)
         fclose (c->log);
+    if (c->zin) {
+        inflateEnd (c->zin);
+        deflateEnd (c->zout);
+        g_free (c->zin);
+        g_free (c->zout);
+    }
     g_free (c);
     return status;
 }
