@@ -329,8 +329,8 @@ nms_imap_session_compress_stats (NmsImapSession *session, NmsImapCompressStats *
 
 /* ---- negotiation ------------------------------------------------------------------------ */
 
-static gboolean
-address_is_loopback (const struct sockaddr_storage *ss)
+gboolean
+nms_imap_compress_peer_is_loopback (const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
@@ -356,19 +356,28 @@ peer_is_loopback (mailimap *imap)
     memset (&ss, 0, sizeof ss);
     if (fd < 0 || getpeername (fd, (struct sockaddr *) &ss, &len) < 0)
         return FALSE;
-    return address_is_loopback (&ss);
+    return nms_imap_compress_peer_is_loopback (&ss);
+}
+
+gboolean
+nms_imap_compress_wanted (NmsCompress setting, gboolean offered, gboolean tunnel,
+                          gboolean loopback)
+{
+    if (setting == NMS_COMPRESS_NO || !offered)
+        return FALSE;
+    /* auto: on loopback deflate only costs CPU, and ssh compresses a tunnel itself. */
+    return setting == NMS_COMPRESS_YES || (!tunnel && !loopback);
 }
 
 static gboolean
 wanted (NmsImapSession *s, const NmsAccount *account)
 {
-    if (account->compress == NMS_COMPRESS_NO ||
-        !nms_imap_session_has_capability (s, "COMPRESS=DEFLATE"))
-        return FALSE;
-    if (account->compress == NMS_COMPRESS_YES)
-        return TRUE;
-    /* auto: on loopback deflate only costs CPU, and ssh compresses a tunnel itself. */
-    return account->tunnel == NULL && !peer_is_loopback (s->imap);
+    gboolean offered = nms_imap_session_has_capability (s, "COMPRESS=DEFLATE");
+
+    /* getpeername() only when the answer matters. */
+    return nms_imap_compress_wanted (account->compress, offered, account->tunnel != NULL,
+                                     account->compress == NMS_COMPRESS_AUTO && offered &&
+                                         account->tunnel == NULL && peer_is_loopback (s->imap));
 }
 
 /* Sends "COMPRESS DEFLATE" and reads the reply. Returns the libetpan code; *@ok_out is TRUE

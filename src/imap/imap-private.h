@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 #include <libetpan/libetpan.h>
+#include <sys/socket.h>
 
 struct _NmsImapSession {
     mailimap *imap;
@@ -84,6 +85,13 @@ gboolean nms_imap_compress_low_stats (mailstream_low *low, NmsImapCompressStats 
 const char *nms_imap_compress_low_failure (mailstream_low *low);
 /* The same for @imap's stream. */
 const char *nms_imap_compress_failure (mailimap *imap);
+
+/* Whether to ask for COMPRESS DEFLATE: never with @setting no or when the server did not
+ * offer it; with auto, not through a @tunnel nor to a @loopback peer. */
+gboolean nms_imap_compress_wanted (NmsCompress setting, gboolean offered, gboolean tunnel,
+                                   gboolean loopback);
+/* TRUE for 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 and AF_UNIX (a socketpair). */
+gboolean nms_imap_compress_peer_is_loopback (const struct sockaddr_storage *ss);
 
 /* After login: asks for COMPRESS DEFLATE when @account->compress and the server allow it
  * (auto: not through a tunnel nor to a loopback peer) and on OK puts the layer under the EOF

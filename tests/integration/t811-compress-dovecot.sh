@@ -3,9 +3,9 @@
 # COMPRESS=DEFLATE (RFC 4978) against Dovecot with imap_zlib. With compress = yes, over plain
 # TCP and over TLS (IMAPS): a full pull of the corpus (5 MB attachment included) is byte for
 # byte, then a push (APPEND, a flag change, a deletion) and a folder move work over the
-# compressed session; Dovecot's raw log shows COMPRESS DEFLATE and its OK, and -v says the
-# session is compressed. compress = no, and auto to 127.0.0.1 or through a tunnel, send no
-# COMPRESS; yes through a tunnel does.
+# compressed session; a STARTTLS pull too. Dovecot's raw log shows COMPRESS DEFLATE and its
+# OK, and -v says the session is compressed. compress = no, and auto to 127.0.0.1 or through
+# a tunnel, send no COMPRESS; yes through a tunnel does.
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
@@ -113,6 +113,21 @@ compress = yes
 EOF2
 full_pull "IMAPS"
 push_and_move tls
+
+# --- STARTTLS: the EOF guard is put back over TLS, the layer goes under it -----------------
+nmsync_setup <<EOF2
+host = localhost
+port = $DOVECOT_PORT
+tls = starttls
+ca-file = $DOVECOT_CA
+user = $DOVECOT_USER
+password = $DOVECOT_PASSWORD
+compress = yes
+EOF2
+nmsync_run -v pull
+check_eq "STARTTLS: pull exit 0" 0 "$NMS_RC"
+compressed "STARTTLS: pull"
+check_mirror INBOX
 
 # --- when not to compress -----------------------------------------------------------------
 nmsync_setup_dovecot "compress = no"

@@ -2,7 +2,7 @@
  * Unit tests for the COMPRESS=DEFLATE layer (src/imap/compress.c) over an in-memory driver:
  * writes inflate back whole after every single write, reads give back exactly what was
  * deflated whatever the chunk sizes, bytes read before the layer came first, and corrupt,
- * ended or empty-forever streams are read errors. */
+ * ended or empty-forever streams are read errors. Also when to ask for it at all. */
 #include "config.h"
 
 #include "imap/imap-private.h"
@@ -398,6 +398,48 @@ test_other_driver (void)
     mailstream_low_free (low);
 }
 
+static void
+test_wanted (void)
+{
+    /* setting, offered, tunnel, loopback */
+    g_assert_true (nms_imap_compress_wanted (NMS_COMPRESS_AUTO, TRUE, FALSE, FALSE));
+    g_assert_false (nms_imap_compress_wanted (NMS_COMPRESS_AUTO, TRUE, FALSE, TRUE));
+    g_assert_false (nms_imap_compress_wanted (NMS_COMPRESS_AUTO, TRUE, TRUE, FALSE));
+    g_assert_false (nms_imap_compress_wanted (NMS_COMPRESS_AUTO, FALSE, FALSE, FALSE));
+    g_assert_true (nms_imap_compress_wanted (NMS_COMPRESS_YES, TRUE, TRUE, TRUE));
+    g_assert_false (nms_imap_compress_wanted (NMS_COMPRESS_YES, FALSE, FALSE, FALSE));
+    g_assert_false (nms_imap_compress_wanted (NMS_COMPRESS_NO, TRUE, FALSE, FALSE));
+}
+
+static gboolean
+loopback (const char *address)
+{
+    g_autoptr (GInetAddress) a = g_inet_address_new_from_string (address);
+    g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (a, 143);
+    struct sockaddr_storage ss;
+
+    memset (&ss, 0, sizeof ss);
+    g_assert_true (g_socket_address_to_native (sa, &ss, sizeof ss, NULL));
+    return nms_imap_compress_peer_is_loopback (&ss);
+}
+
+static void
+test_peer_loopback (void)
+{
+    struct sockaddr_storage unix_peer = { .ss_family = AF_UNIX };
+
+    g_assert_true (loopback ("127.0.0.1"));
+    g_assert_true (loopback ("127.3.2.1"));
+    g_assert_true (loopback ("::1"));
+    g_assert_true (loopback ("::ffff:127.0.0.1"));
+    g_assert_false (loopback ("10.0.0.1"));
+    g_assert_false (loopback ("128.0.0.1"));
+    g_assert_false (loopback ("::ffff:10.0.0.1"));
+    g_assert_false (loopback ("2001:db8::1"));
+    g_assert_false (loopback ("::2"));
+    g_assert_true (nms_imap_compress_peer_is_loopback (&unix_peer));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -410,5 +452,7 @@ main (int argc, char **argv)
     g_test_add_func ("/compress/read/stream-end", test_read_stream_end);
     g_test_add_func ("/compress/read/barren", test_read_barren);
     g_test_add_func ("/compress/other-driver", test_other_driver);
+    g_test_add_func ("/compress/wanted", test_wanted);
+    g_test_add_func ("/compress/peer-loopback", test_peer_loopback);
     return g_test_run ();
 }
