@@ -33,6 +33,7 @@ typedef struct {
     const char *why;     /* why the compressed stream failed (static or @why_buf), or NULL */
     char why_buf[128];
     gsize barren;        /* compressed bytes consumed since the last byte of output */
+    gboolean out_full;   /* the last inflate filled the caller's buffer: zlib may hold more */
     NmsImapCompressStats stats;
     guchar in[IN_SIZE];
     guchar out[OUT_SIZE];
@@ -53,6 +54,7 @@ inflate_into (Compress *c, void *buf, size_t count)
     c->zin.avail_out = (uInt) MIN (count, (size_t) G_MAXUINT);
     z = inflate (&c->zin, Z_SYNC_FLUSH);
     produced = MIN (count, (size_t) G_MAXUINT) - c->zin.avail_out;
+    c->out_full = c->zin.avail_out == 0;
     if (z == Z_STREAM_END) {
         /* After the final block nothing more can be decoded: the next read fails. */
         c->failed = TRUE;
@@ -225,7 +227,7 @@ compress_get_certificate_chain (mailstream_low *low)
 }
 
 /* Bytes inflated but not yet returned do not make the socket readable: whoever waits for
- * IDLE data on the fd must read until a read would block first. */
+ * IDLE data on the fd must first check nms_imap_compress_buffered(). */
 static int
 compress_setup_idle (mailstream_low *low)
 {
@@ -308,6 +310,25 @@ nms_imap_compress_low_failure (mailstream_low *low)
     if (low == NULL || low->driver != &compress_driver)
         return NULL;
     return ((Compress *) low->data)->why;
+}
+
+gboolean
+nms_imap_compress_low_buffered (mailstream_low *low)
+{
+    Compress *c;
+
+    if (low == NULL || low->driver != &compress_driver)
+        return FALSE;
+    c = low->data;
+    return !c->failed && (c->zin.avail_in > 0 || c->out_full);
+}
+
+gboolean
+nms_imap_compress_buffered (mailimap *imap)
+{
+    if (imap == NULL || imap->imap_stream == NULL)
+        return FALSE;
+    return nms_imap_compress_low_buffered (nms_imap_eof_guard_get_inner (imap));
 }
 
 const char *

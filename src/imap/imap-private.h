@@ -85,6 +85,12 @@ gboolean nms_imap_compress_low_stats (mailstream_low *low, NmsImapCompressStats 
 const char *nms_imap_compress_low_failure (mailstream_low *low);
 /* The same for @imap's stream. */
 const char *nms_imap_compress_failure (mailimap *imap);
+/* TRUE when the compress layer of @imap's stream holds data that a read would return at once:
+ * compressed bytes not inflated yet, or output zlib held back. Like mailstream's read_buffer_len,
+ * such data does not make the socket readable, so check both before polling it (IDLE). */
+gboolean nms_imap_compress_buffered (mailimap *imap);
+/* The same for @low, a driver made by nms_imap_compress_low_new(). */
+gboolean nms_imap_compress_low_buffered (mailstream_low *low);
 
 /* Whether to ask for COMPRESS DEFLATE: never with @setting no or when the server did not
  * offer it; with auto, not through a @tunnel nor to a @loopback peer. */

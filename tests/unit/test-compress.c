@@ -383,6 +383,26 @@ test_read_barren (void)
     mailstream_low_free (layer);
 }
 
+/* What a read would return at once, without the socket becoming readable (IDLE). */
+static void
+test_buffered (void)
+{
+    g_autoptr (GString) text = sample_text (500);
+    g_autoptr (GBytes) z = deflate_text (text->str, text->len, 0, FALSE);
+    mailstream_low *layer = layer_new (z, 1 << 20, NULL, 0, NULL);
+    g_autoptr (GString) rest = NULL;
+    char buf[10];
+    ssize_t last;
+
+    g_assert_false (nms_imap_compress_low_buffered (layer));
+    g_assert_cmpint (mailstream_low_read (layer, buf, sizeof buf), ==, sizeof buf);
+    g_assert_true (nms_imap_compress_low_buffered (layer));
+    rest = read_all (layer, 1 << 16, &last);
+    g_assert_cmpuint (rest->len + sizeof buf, ==, text->len);
+    g_assert_false (nms_imap_compress_low_buffered (layer));
+    mailstream_low_free (layer);
+}
+
 static void
 test_other_driver (void)
 {
@@ -453,6 +473,7 @@ main (int argc, char **argv)
     g_test_add_func ("/compress/read/barren", test_read_barren);
     g_test_add_func ("/compress/other-driver", test_other_driver);
     g_test_add_func ("/compress/wanted", test_wanted);
+    g_test_add_func ("/compress/read/buffered", test_buffered);
     g_test_add_func ("/compress/peer-loopback", test_peer_loopback);
     return g_test_run ();
 }
