@@ -76,9 +76,8 @@ char *nms_config_find_path (const char *cli_path);
 /* Reads and validates @path. Unknown groups and keys, missing required keys, bad values
  * (port not 1..65535, tls not imaps|starttls|none, tls=none to a non-loopback host, both
  * password and password-command, layout not maildir++|verbatim, compress not auto|yes|no, a
- * duplicate account) fail
- * with PARSE and a message "PATH:LINE: key 'KEY': why" (or "PATH:LINE: why" for lines
- * without a key). A file that does not exist fails with NOT_FOUND naming it. (transfer full) */
+ * duplicate account) fail with PARSE and a message "PATH:LINE: key 'KEY': why" (or
+ * "PATH:LINE: why" for lines without a key). A file that does not exist fails with NOT_FOUND naming it. (transfer full) */
 NmsConfig *nms_config_load (const char *path, GError **error);
 void nms_config_free (NmsConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsConfig, nms_config_free)
