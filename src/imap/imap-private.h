@@ -46,6 +46,10 @@ gboolean nms_imap_session_check_alive (NmsImapSession *s, GError **error);
  * libetpan 1.9.4 reports MAILIMAP_ERROR_STREAM instead of spinning (LIBRARIES.md 1.3.1). */
 void nms_imap_install_eof_guard (mailimap *imap);
 
+/* Why the framing guard (frame.h) stopped @imap's stream, or NULL when it did not: a read the
+ * guard fails makes libetpan report MAILIMAP_ERROR_STREAM. (transfer none) */
+const char *nms_imap_guard_reason (mailimap *imap);
+
 /* Records the bytes read from now on, to find what libetpan hides: it turns every string into
  * a C string, so a NUL byte inside a folder name silently cuts the name short. */
 void nms_imap_capture_start (mailimap *imap);

@@ -43,6 +43,12 @@ fail_with_text (NmsImapSession *s, int r, const char *what, const char *text, GE
     switch (r) {
     case MAILIMAP_ERROR_STREAM:
         s->dead = TRUE;
+        if (s->imap != NULL && nms_imap_guard_reason (s->imap) != NULL) {
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
+                         "server '%s' sent a reply nmsync refuses during %s: %s", s->host, what,
+                         nms_imap_guard_reason (s->imap));
+            break;
+        }
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
                      "connection to '%s' lost or timed out during %s", s->host, what);
         break;

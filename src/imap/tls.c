@@ -6,6 +6,8 @@
 
 #include "imap/imap-private.h"
 
+#include "imap/frame.h"
+
 #include <string.h>
 
 #include <gnutls/gnutls.h>
@@ -19,6 +21,8 @@
 
 typedef struct {
     mailstream_low *inner;
+    mailimap *imap;      /* whose stream this is: has it a body handler? */
+    NmsImapFrame frame;  /* follows lines and literals: stops hostile sizes */
     GByteArray *capture; /* NULL, or the bytes read while a capture runs */
     gboolean nul_seen;   /* a NUL byte was read while capturing */
     gboolean overflow;   /* the capture missed bytes (CAPTURE_MAX) */
@@ -33,11 +37,24 @@ inner (mailstream_low *low)
     return ((Guard *) low->data)->inner;
 }
 
+/* Hands the bytes to the framing guard before libetpan sees them. */
+static gboolean
+frame_ok (Guard *g, const void *buf, ssize_t r)
+{
+    /* a body literal is safe only while a body handler streams it (LIBRARIES.md 1.3.5) */
+    g->frame.bodies_streamed = g->imap->imap_msg_body_handler != NULL;
+    return nms_imap_frame_feed (&g->frame, buf, (gsize) r);
+}
+
 static ssize_t
 guard_read (mailstream_low *low, void *buf, size_t count)
 {
     Guard *g = low->data;
-    ssize_t r = mailstream_low_read (g->inner, buf, count);
+    ssize_t r = g->frame.state == NMS_IMAP_FRAME_FAILED ? -1
+                                                         : mailstream_low_read (g->inner, buf, count);
+
+    if (r > 0 && !frame_ok (g, buf, r))
+        return -1;
 
     if (r > 0 && g->capture != NULL) {
         if (memchr (buf, 0, (size_t) r) != NULL)
@@ -75,6 +92,7 @@ guard_free (mailstream_low *low)
     Guard *g = low->data;
 
     mailstream_low_free (g->inner);
+    nms_imap_frame_clear (&g->frame);
     if (g->capture != NULL)
         g_byte_array_unref (g->capture);
     g_free (g);
@@ -145,6 +163,8 @@ nms_imap_install_eof_guard (mailimap *imap)
     if (guard == NULL)
         g_error ("out of memory");
     ((Guard *) guard->data)->inner = low;
+    ((Guard *) guard->data)->imap = imap;
+    nms_imap_frame_init (&((Guard *) guard->data)->frame, 0);
     mailstream_low_set_timeout (guard, mailstream_low_get_timeout (low));
     mailstream_set_low (imap->imap_stream, guard);
 }
@@ -155,6 +175,14 @@ get_guard (mailimap *imap)
     mailstream_low *low = imap->imap_stream != NULL ? mailstream_get_low (imap->imap_stream) : NULL;
 
     return (low != NULL && low->driver == &guard_driver) ? low->data : NULL;
+}
+
+const char *
+nms_imap_guard_reason (mailimap *imap)
+{
+    Guard *g = get_guard (imap);
+
+    return g != NULL ? nms_imap_frame_reason (&g->frame) : NULL;
 }
 
 void
