@@ -13,7 +13,8 @@
 #                            own files (the scripts in $FAULT_SCRIPTS, logs), every file in cur/ and new/ is a complete delivery
 #                            (",U=<uid>:2,") and nothing is left in tmp/.
 #   good_script FILE [UID...] a well-behaved server: INBOX holding the messages UID... (default
-#                            1), each "Subject: message UID"; anything else is answered OK.
+#                            1, ascending), each "Subject: message UID"; a body FETCH gets the
+#                            messages asked for (a run of UIDs); anything else is answered OK.
 #   check_recovers DESC SCRIPT [UID...]
 #                            a pull from SCRIPT (a good server) exits 0 and INBOX then holds
 #                            exactly the messages UID..., once each.
@@ -81,14 +82,27 @@ good_script () {
             echo "  * $uid FETCH (UID $uid FLAGS (\\Seen) RFC822.SIZE ${#text})"
         done
         echo '  $TAG OK done'
-        echo 'on UID FETCH'
-        for uid in "$@"; do
-            text="Subject: message $uid"$'\r\n\r\nbody\r\n'
-            echo "  * $uid FETCH (UID $uid BODY[] {${#text}}"
-            echo "  raw:Subject: message $uid\\r\\n\\r\\nbody\\r\\n"
-            echo '  )'
+        # bodies: a rule per run of UIDs nmsync may ask for ("1 (", "1:2 (", ...), so that
+        # the server answers exactly what was asked
+        local -a u=("$@")
+        local i j
+        for ((i = 0; i < ${#u[@]}; i++)); do
+            for ((j = i; j < ${#u[@]}; j++)); do
+                [ "${u[j]}" -eq $((u[i] + j - i)) ] || break
+                if [ "$i" -eq "$j" ]; then
+                    echo "on UID FETCH ${u[i]} ("
+                else
+                    echo "on UID FETCH ${u[i]}:${u[j]} ("
+                fi
+                for uid in "${u[@]:i:j-i+1}"; do
+                    text="Subject: message $uid"$'\r\n\r\nbody\r\n'
+                    echo "  * $uid FETCH (UID $uid BODY[] {${#text}}"
+                    echo "  raw:Subject: message $uid\\r\\n\\r\\nbody\\r\\n"
+                    echo '  )'
+                done
+                echo '  $TAG OK done'
+            done
         done
-        echo '  $TAG OK done'
         echo 'on *'
         echo '  $TAG OK done'
     } >"$file"
