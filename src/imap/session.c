@@ -334,7 +334,14 @@ start_tls (NmsImapSession *s, const NmsAccount *a, GError **error)
                          s->host, r);
             return FALSE;
         }
-        return nms_imap_session_fail (s, r, "STARTTLS", error);
+        /* NO or BAD: still no TLS, so this is a TLS failure (exit 3), not a skipped folder */
+        g_autoptr (GError) refused = NULL;
+
+        s->dead = TRUE;
+        nms_imap_session_fail (s, r, "STARTTLS", &refused);
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                     "%s; refusing to log in without TLS", refused->message);
+        return FALSE;
     }
     /* The TLS layer replaced the guarded socket driver: guard it again. */
     nms_imap_install_eof_guard (s->imap);
