@@ -32,6 +32,27 @@ nms_imap_frame_reason (const NmsImapFrame *frame)
     return frame->reason;
 }
 
+const char *
+nms_imap_frame_bye (const NmsImapFrame *frame)
+{
+    return frame->bye[0] != '\0' ? frame->bye : NULL;
+}
+
+/* Keeps the text of "* BYE <text>" lines. */
+static void
+bye_byte (NmsImapFrame *f, char c)
+{
+    if (f->head_len == 6 && g_ascii_strncasecmp (f->head, "* BYE ", 6) == 0 && !f->in_bye) {
+        f->in_bye = TRUE;
+        f->bye_len = 0;
+        memset (f->bye, 0, sizeof f->bye);
+        return;
+    }
+    if (!f->in_bye || c == '\r' || f->bye_len >= sizeof f->bye - 1)
+        return;
+    f->bye[f->bye_len++] = (guchar) c < 0x20 || c == 0x7f || (guchar) c >= 0x80 ? '?' : c;
+}
+
 /* "64 MiB", or "99 bytes" for a cap that is no whole number of MiB (tests). */
 static char *
 size_text (guint64 n)
@@ -114,6 +135,10 @@ window_add (NmsImapFrame *f, char c)
 static void
 line_start (NmsImapFrame *f)
 {
+    if (f->in_bye) {
+        f->bye[f->bye_len] = '\0';
+        f->in_bye = FALSE;
+    }
     f->line_len = 0;
     f->window_len = 0;
     f->tail = FRAME_TAIL_NONE;
@@ -223,6 +248,7 @@ line_byte (NmsImapFrame *f, char c)
     }
     if (f->head_len < HEAD_MAX)
         f->head[f->head_len++] = c;
+    bye_byte (f, c);
     tail_step (f, c);
     window_add (f, c);
     return TRUE;

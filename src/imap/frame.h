@@ -47,6 +47,9 @@ typedef struct {
     char window[NMS_IMAP_FRAME_WINDOW];
     guint window_len;
     char *reason; /* why the frame failed, NULL before */
+    gboolean in_bye;   /* the current line is an untagged BYE */
+    char bye[201];     /* the text of the last BYE line, "" before */
+    guint bye_len;
 } NmsImapFrame;
 
 /* Starts at the beginning of a line with @max_line as the cap (0: the default). */
@@ -62,3 +65,8 @@ gboolean nms_imap_frame_feed (NmsImapFrame *frame, const char *data, gsize len);
 
 /* Why the frame failed (transfer none), or NULL. */
 const char *nms_imap_frame_reason (const NmsImapFrame *frame);
+
+/* The text of the last "* BYE" line (its first 200 bytes, bytes outside printable ASCII
+ * replaced by '?'; what came of it when the line is cut off), or NULL when none came: a server that says goodbye in the middle of a reply and
+ * hangs up leaves libetpan with only "stream error". (transfer none) */
+const char *nms_imap_frame_bye (const NmsImapFrame *frame);

@@ -49,6 +49,12 @@ fail_with_text (NmsImapSession *s, int r, const char *what, const char *text, GE
                          nms_imap_guard_reason (s->imap));
             break;
         }
+        if (s->imap != NULL && nms_imap_guard_bye (s->imap) != NULL) {
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
+                         "server '%s' closed the connection during %s: %s", s->host, what,
+                         nms_imap_guard_bye (s->imap));
+            break;
+        }
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
                      "connection to '%s' lost or timed out during %s", s->host, what);
         break;

@@ -185,6 +185,14 @@ nms_imap_guard_reason (mailimap *imap)
     return g != NULL ? nms_imap_frame_reason (&g->frame) : NULL;
 }
 
+const char *
+nms_imap_guard_bye (mailimap *imap)
+{
+    Guard *g = get_guard (imap);
+
+    return g != NULL ? nms_imap_frame_bye (&g->frame) : NULL;
+}
+
 void
 nms_imap_capture_start (mailimap *imap)
 {

@@ -2,7 +2,8 @@
  * The framing guard (src/imap/frame.c) on arbitrary server bytes. The first input byte sets
  * the line cap (1..256 bytes, so the limits are reached) and whether bodies are streamed
  * (bit 7); the next one the chunk size of a second run. Checks: fed whole or in chunks, the
- * guard decides the same, at the same state; a failure has a reason and a success none. */
+ * guard decides the same, at the same state; a failure has a reason and a success none; a
+ * BYE text is printable ASCII. */
 #include "config.h"
 
 #include "imap/frame.h"
@@ -33,6 +34,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         __builtin_trap ();
     if (ok_whole && whole.line_len > whole.max_line)
         __builtin_trap ();
+    for (const char *p = nms_imap_frame_bye (&whole); p != NULL && *p != '\0'; p++) {
+        if (*p < 0x20 || *p > 0x7e)
+            __builtin_trap ();
+    }
     nms_imap_frame_clear (&whole);
     nms_imap_frame_clear (&chunked);
     return 0;

@@ -209,6 +209,25 @@ test_big_body_streams (void)
     nms_imap_frame_clear (&f);
 }
 
+static void
+test_bye_text (void)
+{
+    NmsImapFrame f;
+    const char *text = "* 1 FETCH (UID 1 BODY[] {6}\r\n* BYE )\r\n"
+                       "* BYE shutting \x01" "down\r\n* 2 FETCH (UID 2 BODY[] {9";
+
+    nms_imap_frame_init (&f, 0);
+    g_assert_null (nms_imap_frame_bye (&f));
+    g_assert_true (nms_imap_frame_feed (&f, text, strlen (text)));
+    g_assert_cmpstr (nms_imap_frame_bye (&f), ==, "shutting ?down");
+    g_assert_true (nms_imap_frame_feed (&f, "}\r\n* BYE a", strlen ("}\r\n* BYE a")));
+    g_assert_cmpstr (nms_imap_frame_bye (&f), ==, "shutting ?down");
+    g_assert_true (nms_imap_frame_feed (&f, "bcdefghi)\r\n* BYE again",
+                                        strlen ("bcdefghi)\r\n* BYE again")));
+    g_assert_cmpstr (nms_imap_frame_bye (&f), ==, "again");
+    nms_imap_frame_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -222,5 +241,6 @@ main (int argc, char **argv)
     g_test_add_func ("/imap/frame/line-cap", test_line_cap);
     g_test_add_func ("/imap/frame/default-cap", test_default_cap);
     g_test_add_func ("/imap/frame/big-body-streams", test_big_body_streams);
+    g_test_add_func ("/imap/frame/bye-text", test_bye_text);
     return g_test_run ();
 }
