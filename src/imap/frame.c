@@ -113,8 +113,7 @@ ends_with_body_item (const char *text, guint len)
         end--;
         while (end > 0 && text[end - 1] != '[' && text[end - 1] != ']')
             end--;
-        if (end < 5 || text[end - 1] != '[' ||
-            g_ascii_strncasecmp (text + end - 5, "BODY", 4) != 0)
+        if (end < 5 || text[end - 1] != '[' || g_ascii_strncasecmp (text + end - 5, "BODY", 4) != 0)
             return FALSE;
         start = end - 5;
     }
@@ -141,7 +140,7 @@ line_start (NmsImapFrame *f)
     }
     f->line_len = 0;
     f->window_len = 0;
-    f->tail = FRAME_TAIL_NONE;
+    f->tail = NMS_IMAP_FRAME_TAIL_NONE;
     f->head_len = 0;
 }
 
@@ -153,7 +152,7 @@ brace_open (NmsImapFrame *f)
 
     while (len > 0 && f->window[len - 1] == ' ')
         len--;
-    f->tail = FRAME_TAIL_BRACE;
+    f->tail = NMS_IMAP_FRAME_TAIL_BRACE;
     f->digits = 0;
     f->value = 0;
     f->tail_spaced = FALSE;
@@ -172,30 +171,32 @@ tail_step (NmsImapFrame *f, char c)
         brace_open (f);
         return;
     case ' ':
-        if (f->tail == FRAME_TAIL_BRACE)
+        if (f->tail == NMS_IMAP_FRAME_TAIL_BRACE)
             f->tail_spaced = f->digits > 0;
-        else if (f->tail != FRAME_TAIL_CLOSED && f->tail != FRAME_TAIL_PLUS)
-            f->tail = FRAME_TAIL_NONE;
+        else if (f->tail != NMS_IMAP_FRAME_TAIL_CLOSED && f->tail != NMS_IMAP_FRAME_TAIL_PLUS)
+            f->tail = NMS_IMAP_FRAME_TAIL_NONE;
         return;
     case '+':
-        f->tail = f->tail == FRAME_TAIL_BRACE && f->digits > 0 ? FRAME_TAIL_PLUS : FRAME_TAIL_NONE;
+        f->tail = f->tail == NMS_IMAP_FRAME_TAIL_BRACE && f->digits > 0 ? NMS_IMAP_FRAME_TAIL_PLUS
+                                                                        : NMS_IMAP_FRAME_TAIL_NONE;
         return;
     case '}':
-        f->tail = (f->tail == FRAME_TAIL_BRACE && f->digits > 0) || f->tail == FRAME_TAIL_PLUS
-                      ? FRAME_TAIL_CLOSED
-                      : FRAME_TAIL_NONE;
+        f->tail = (f->tail == NMS_IMAP_FRAME_TAIL_BRACE && f->digits > 0)
+                          || f->tail == NMS_IMAP_FRAME_TAIL_PLUS
+                      ? NMS_IMAP_FRAME_TAIL_CLOSED
+                      : NMS_IMAP_FRAME_TAIL_NONE;
         return;
     case '\r':
-        if (f->tail != FRAME_TAIL_CLOSED)
-            f->tail = FRAME_TAIL_NONE;
+        if (f->tail != NMS_IMAP_FRAME_TAIL_CLOSED)
+            f->tail = NMS_IMAP_FRAME_TAIL_NONE;
         return;
     default:
-        if (g_ascii_isdigit (c) && f->tail == FRAME_TAIL_BRACE && !f->tail_spaced) {
+        if (g_ascii_isdigit (c) && f->tail == NMS_IMAP_FRAME_TAIL_BRACE && !f->tail_spaced) {
             if (++f->digits <= MAX_DIGITS)
                 f->value = f->value * 10 + (guint64) (c - '0');
             return;
         }
-        f->tail = FRAME_TAIL_NONE;
+        f->tail = NMS_IMAP_FRAME_TAIL_NONE;
         return;
     }
 }
@@ -225,7 +226,7 @@ literal_announced (NmsImapFrame *f)
     f->literal_is_body = body;
     /* the line goes on after the literal; a new item starts there */
     f->window_len = 0;
-    f->tail = FRAME_TAIL_NONE;
+    f->tail = NMS_IMAP_FRAME_TAIL_NONE;
     if (f->literal_left > 0)
         f->state = NMS_IMAP_FRAME_LITERAL;
     return TRUE;
@@ -236,7 +237,7 @@ static gboolean
 line_byte (NmsImapFrame *f, char c)
 {
     if (c == '\n') {
-        if (f->tail == FRAME_TAIL_CLOSED)
+        if (f->tail == NMS_IMAP_FRAME_TAIL_CLOSED)
             return literal_announced (f);
         line_start (f);
         return TRUE;

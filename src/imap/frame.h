@@ -21,10 +21,10 @@ typedef enum {
 
 /* Recognises a literal announcement at the end of a line: '{' digits ['+'] '}' [spaces] [CR]. */
 typedef enum {
-    FRAME_TAIL_NONE,
-    FRAME_TAIL_BRACE,  /* after '{' and maybe digits */
-    FRAME_TAIL_PLUS,   /* after '{' digits '+' */
-    FRAME_TAIL_CLOSED, /* after '}' (and maybe spaces or CR) */
+    NMS_IMAP_FRAME_TAIL_NONE,
+    NMS_IMAP_FRAME_TAIL_BRACE,  /* after '{' and maybe digits */
+    NMS_IMAP_FRAME_TAIL_PLUS,   /* after '{' digits '+' */
+    NMS_IMAP_FRAME_TAIL_CLOSED, /* after '}' (and maybe spaces or CR) */
 } NmsImapFrameTail;
 
 /* The last bytes of the current line, to tell whether a literal is a message body. */
@@ -38,17 +38,17 @@ typedef struct {
     gboolean literal_is_body;
     gboolean bodies_streamed; /* set by the caller: body literals go to a handler, not memory */
     NmsImapFrameTail tail;
-    guint digits;       /* digits seen after '{' */
-    guint64 value;      /* their value, while digits <= 10 */
+    guint digits;         /* digits seen after '{' */
+    guint64 value;        /* their value, while digits <= 10 */
     gboolean tail_spaced; /* a space came after the digits: no more digits */
-    gboolean tail_body; /* the text before the '{' ends a body item (BODY[...], RFC822) */
-    char head[24];      /* the first bytes of the line: is it a FETCH response? */
+    gboolean tail_body;   /* the text before the '{' ends a body item (BODY[...], RFC822) */
+    char head[24];        /* the first bytes of the line: is it a FETCH response? */
     guint head_len;
     char window[NMS_IMAP_FRAME_WINDOW];
     guint window_len;
-    char *reason; /* why the frame failed, NULL before */
-    gboolean in_bye;   /* the current line is an untagged BYE */
-    char bye[201];     /* the text of the last BYE line, "" before */
+    char *reason;    /* why the frame failed, NULL before */
+    gboolean in_bye; /* the current line is an untagged BYE */
+    char bye[201];   /* the text of the last BYE line, "" before */
     guint bye_len;
 } NmsImapFrame;
 
@@ -67,6 +67,7 @@ gboolean nms_imap_frame_feed (NmsImapFrame *frame, const char *data, gsize len);
 const char *nms_imap_frame_reason (const NmsImapFrame *frame);
 
 /* The text of the last "* BYE" line (its first 200 bytes, bytes outside printable ASCII
- * replaced by '?'; what came of it when the line is cut off), or NULL when none came: a server that says goodbye in the middle of a reply and
- * hangs up leaves libetpan with only "stream error". (transfer none) */
+ * replaced by '?'; what came of it when the line is cut off), or NULL when none came: a server that
+ * says goodbye in the middle of a reply and hangs up leaves libetpan with only "stream error".
+ * (transfer none) */
 const char *nms_imap_frame_bye (const NmsImapFrame *frame);

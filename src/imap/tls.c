@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * What libetpan 1.9.4 leaves undone on the wire: verifying the server's certificate chain and
- * host name (it accepts anything, LIBRARIES.md 1.3.2), and noticing EOF in the middle of a
- * literal (it spins forever, LIBRARIES.md 1.3.1). */
+ * host name (it accepts anything, LIBRARIES.md 1.3.2), noticing EOF in the middle of a
+ * literal (it spins forever, LIBRARIES.md 1.3.1), and refusing hostile literal sizes and
+ * endless lines before it allocates them (frame.h, LIBRARIES.md 1.3.5). */
 #include "config.h"
 
 #include "imap/imap-private.h"
-
-#include "imap/frame.h"
 
 #include <string.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "imap/frame.h"
+
 /* ---- EOF guard ----------------------------------------------------------------------------
  * A low driver that wraps the real one (socket or TLS) and delegates every operation to it.
- * The only change: a read of 0 bytes (EOF) becomes -1. libetpan 1.9.4 loops while reading a
- * literal until it has all bytes and treats only -1 as an error, so a server that closes the
- * connection mid-literal would make it spin at 100% CPU (fixed upstream in 68de795). */
+ * Two changes: every byte read goes through the framing guard (frame.h), which fails the read
+ * (-1, so libetpan reports STREAM) on a hostile size; and a read of 0 bytes (EOF) becomes -1.
+ * libetpan 1.9.4 loops while reading a literal until it has all bytes and treats only -1 as
+ * an error, so a server that closes the connection mid-literal would make it spin at 100% CPU
+ * (fixed upstream in 68de795). */
 
 typedef struct {
     mailstream_low *inner;
@@ -50,12 +53,13 @@ static ssize_t
 guard_read (mailstream_low *low, void *buf, size_t count)
 {
     Guard *g = low->data;
-    ssize_t r = g->frame.state == NMS_IMAP_FRAME_FAILED ? -1
-                                                         : mailstream_low_read (g->inner, buf, count);
+    ssize_t r = -1;
 
+    /* once the frame failed, the stream is out of step for good */
+    if (g->frame.state != NMS_IMAP_FRAME_FAILED)
+        r = mailstream_low_read (g->inner, buf, count);
     if (r > 0 && !frame_ok (g, buf, r))
         return -1;
-
     if (r > 0 && g->capture != NULL) {
         if (memchr (buf, 0, (size_t) r) != NULL)
             g->nul_seen = TRUE;
