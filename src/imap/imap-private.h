@@ -54,6 +54,11 @@ mailstream_low *nms_imap_eof_guard_get_inner (mailimap *imap);
  * stacked there (COMPRESS) sits below the guard, so EOF is still caught and captures record
  * what libetpan parses, not the bytes on the wire. */
 void nms_imap_eof_guard_set_inner (mailimap *imap, mailstream_low *inner);
+/* Why the framing guard (frame.h) stopped @imap's stream, or NULL when it did not: a read the
+ * guard fails makes libetpan report MAILIMAP_ERROR_STREAM. (transfer none) */
+const char *nms_imap_guard_reason (mailimap *imap);
+/* The text of the last untagged BYE read on @imap's stream, or NULL. (transfer none) */
+const char *nms_imap_guard_bye (mailimap *imap);
 
 /* Records the bytes read from now on, to find what libetpan hides: it turns every string into
  * a C string, so a NUL byte inside a folder name silently cuts the name short. */

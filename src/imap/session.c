@@ -52,6 +52,18 @@ fail_with_text (NmsImapSession *s, int r, const char *what, const char *text, GE
     switch (r) {
     case MAILIMAP_ERROR_STREAM:
         s->dead = TRUE;
+        if (s->imap != NULL && nms_imap_guard_reason (s->imap) != NULL) {
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
+                         "server '%s' sent a reply nmsync refuses during %s: %s", s->host, what,
+                         nms_imap_guard_reason (s->imap));
+            break;
+        }
+        if (s->imap != NULL && nms_imap_guard_bye (s->imap) != NULL) {
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
+                         "server '%s' closed the connection during %s: %s", s->host, what,
+                         nms_imap_guard_bye (s->imap));
+            break;
+        }
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM,
                      "connection to '%s' lost or timed out during %s", s->host, what);
         break;
@@ -337,7 +349,14 @@ start_tls (NmsImapSession *s, const NmsAccount *a, GError **error)
                          s->host, r);
             return FALSE;
         }
-        return nms_imap_session_fail (s, r, "STARTTLS", error);
+        /* NO or BAD: still no TLS, so this is a TLS failure (exit 3), not a skipped folder */
+        g_autoptr (GError) refused = NULL;
+
+        s->dead = TRUE;
+        nms_imap_session_fail (s, r, "STARTTLS", &refused);
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                     "%s; refusing to log in without TLS", refused->message);
+        return FALSE;
     }
     /* The TLS layer replaced the guarded socket driver: guard it again. */
     nms_imap_install_eof_guard (s->imap);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * What libetpan 1.9.4 leaves undone on the wire: verifying the server's certificate chain and
- * host name (it accepts anything, LIBRARIES.md 1.3.2), and noticing EOF in the middle of a
- * literal (it spins forever, LIBRARIES.md 1.3.1). */
+ * host name (it accepts anything, LIBRARIES.md 1.3.2), noticing EOF in the middle of a
+ * literal (it spins forever, LIBRARIES.md 1.3.1), and refusing hostile literal sizes and
+ * endless lines before it allocates them (frame.h, LIBRARIES.md 1.3.5). */
 #include "config.h"
 
 #include "imap/imap-private.h"
@@ -11,14 +12,20 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "imap/frame.h"
+
 /* ---- EOF guard ----------------------------------------------------------------------------
  * A low driver that wraps the real one (socket or TLS) and delegates every operation to it.
- * The only change: a read of 0 bytes (EOF) becomes -1. libetpan 1.9.4 loops while reading a
- * literal until it has all bytes and treats only -1 as an error, so a server that closes the
- * connection mid-literal would make it spin at 100% CPU (fixed upstream in 68de795). */
+ * Two changes: every byte read goes through the framing guard (frame.h), which fails the read
+ * (-1, so libetpan reports STREAM) on a hostile size; and a read of 0 bytes (EOF) becomes -1.
+ * libetpan 1.9.4 loops while reading a literal until it has all bytes and treats only -1 as
+ * an error, so a server that closes the connection mid-literal would make it spin at 100% CPU
+ * (fixed upstream in 68de795). */
 
 typedef struct {
     mailstream_low *inner;
+    mailimap *imap;      /* whose stream this is: has it a body handler? */
+    NmsImapFrame frame;  /* follows lines and literals: stops hostile sizes */
     GByteArray *capture; /* NULL, or the bytes read while a capture runs */
     gboolean nul_seen;   /* a NUL byte was read while capturing */
     gboolean overflow;   /* the capture missed bytes (CAPTURE_MAX) */
@@ -33,12 +40,26 @@ inner (mailstream_low *low)
     return ((Guard *) low->data)->inner;
 }
 
+/* Hands the bytes to the framing guard before libetpan sees them. */
+static gboolean
+frame_ok (Guard *g, const void *buf, ssize_t r)
+{
+    /* a body literal is safe only while a body handler streams it (LIBRARIES.md 1.3.5) */
+    g->frame.bodies_streamed = g->imap->imap_msg_body_handler != NULL;
+    return nms_imap_frame_feed (&g->frame, buf, (gsize) r);
+}
+
 static ssize_t
 guard_read (mailstream_low *low, void *buf, size_t count)
 {
     Guard *g = low->data;
-    ssize_t r = mailstream_low_read (g->inner, buf, count);
+    ssize_t r = -1;
 
+    /* once the frame failed, the stream is out of step for good */
+    if (g->frame.state != NMS_IMAP_FRAME_FAILED)
+        r = mailstream_low_read (g->inner, buf, count);
+    if (r > 0 && !frame_ok (g, buf, r))
+        return -1;
     if (r > 0 && g->capture != NULL) {
         if (memchr (buf, 0, (size_t) r) != NULL)
             g->nul_seen = TRUE;
@@ -75,6 +96,7 @@ guard_free (mailstream_low *low)
     Guard *g = low->data;
 
     mailstream_low_free (g->inner);
+    nms_imap_frame_clear (&g->frame);
     if (g->capture != NULL)
         g_byte_array_unref (g->capture);
     g_free (g);
@@ -145,6 +167,8 @@ nms_imap_install_eof_guard (mailimap *imap)
     if (guard == NULL)
         g_error ("out of memory");
     ((Guard *) guard->data)->inner = low;
+    ((Guard *) guard->data)->imap = imap;
+    nms_imap_frame_init (&((Guard *) guard->data)->frame, 0);
     mailstream_low_set_timeout (guard, mailstream_low_get_timeout (low));
     mailstream_set_low (imap->imap_stream, guard);
 }
@@ -172,6 +196,22 @@ nms_imap_eof_guard_set_inner (mailimap *imap, mailstream_low *inner)
 
     g_return_if_fail (g != NULL && inner != NULL);
     g->inner = inner;
+}
+
+const char *
+nms_imap_guard_reason (mailimap *imap)
+{
+    Guard *g = get_guard (imap);
+
+    return g != NULL ? nms_imap_frame_reason (&g->frame) : NULL;
+}
+
+const char *
+nms_imap_guard_bye (mailimap *imap)
+{
+    Guard *g = get_guard (imap);
+
+    return g != NULL ? nms_imap_frame_bye (&g->frame) : NULL;
 }
 
 void

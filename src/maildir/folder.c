@@ -18,13 +18,24 @@
 #define MAX_COMPONENT 255 /* NAME_MAX on Linux file systems */
 #define MAX_FOLDER 4096   /* PATH_MAX */
 
+/* Beyond this many bytes of a name, a message shows the start and the length: a server can
+ * send a folder name of any size, and one line of stderr should stay readable. */
+#define MESSAGE_NAME_MAX 200
+
 char *
 nms_maildir_escape_for_message (const char *s)
 {
     gboolean utf8 = g_utf8_validate (s, -1, NULL);
     GString *out = g_string_new (NULL);
+    const char *end = s + strlen (s);
 
-    for (const char *p = s; *p != '\0'; p++) {
+    if (end - s > MESSAGE_NAME_MAX) {
+        end = s + MESSAGE_NAME_MAX;
+        /* never cut a UTF-8 sequence in two */
+        while (utf8 && end > s && ((guchar) *end & 0xc0) == 0x80)
+            end--;
+    }
+    for (const char *p = s; p < end; p++) {
         guchar c = (guchar) *p;
 
         if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8))
@@ -32,6 +43,8 @@ nms_maildir_escape_for_message (const char *s)
         else
             g_string_append_c (out, (char) c);
     }
+    if (*end != '\0')
+        g_string_append_printf (out, "... (%zu bytes)", strlen (s));
     return g_string_free (out, FALSE);
 }
 

@@ -23,5 +23,6 @@ gboolean nms_maildir_propagate_fs_error (GError **error, GError *fs_error);
 gboolean nms_maildir_io_error (GError **error, int err, const char *what, const char *path);
 
 /* @s made safe to quote in an error message: control characters (and, when @s is not valid
- * UTF-8, bytes >= 0x80) become "\xNN". (transfer full) */
+ * UTF-8, bytes >= 0x80) become "\xNN"; past 200 bytes it is cut (never inside a UTF-8
+ * character) and ends in "... (N bytes)". (transfer full) */
 char *nms_maildir_escape_for_message (const char *s);

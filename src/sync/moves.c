@@ -126,6 +126,8 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
         !nms_imap_move (run->session, msg->uid, dest->wire_name, &uidvalidity, &new_uid, error))
         return FALSE;
     nms_sync_step (run);
+    if (new_uid != 0 && !nms_sync_uid_is_new (run, dest->name, uidvalidity, 0, new_uid))
+        new_uid = 0;
     if (new_uid == 0 && (new_uid = find_moved (run, dest, message_id, size, error)) == 0) {
         if (error != NULL && *error == NULL)
             g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MESSAGE,

@@ -97,6 +97,13 @@ char *nms_sync_find_local (const Folder *folder, const char *base, GError **erro
 /* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
  * path it has afterwards. (transfer full) */
 char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+/* TRUE when @uid, which the server named (APPENDUID, COPYUID) for a message nmsync just
+ * stored in @folder, can be new there: nonzero, under the UIDVALIDITY the state holds for
+ * @folder (when it holds one and @uidvalidity is not 0), at or above @uidnext (0: the UIDNEXT
+ * the state last saw), and not a UID the state already holds there. Otherwise says so in a
+ * warning; the caller then finds the message by Message-ID. */
+gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 uidnext,
+                              guint32 uid);
 /* The first message in @idents (sorted by uid, from @first on) that the state does not know
  * in @folder and that has @message_id (NULL matches only messages without one) and @size.
  * 0 when none. */

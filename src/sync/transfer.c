@@ -169,6 +169,13 @@ nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error)
  * uploading a second copy. A crash after 3 leaves a file with the new UID: recovery finds that
  * too (the state does not know the UID yet), and the plan adopts the file. */
 
+static int
+cmp_state_uid (const void *a, const void *b)
+{
+    guint32 x = ((const NmsStateMessage *) a)->uid, y = ((const NmsStateMessage *) b)->uid;
+    return x < y ? -1 : x > y;
+}
+
 char *
 nms_sync_give_uid (const char *path, guint32 uid, GError **error)
 {
@@ -209,6 +216,48 @@ nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents, const char
             return id->uid;
     }
     return 0;
+}
+
+static gboolean
+uid_known (Run *run, const char *folder, guint32 uid, GError **error)
+{
+    g_autoptr (GArray) saved = nms_state_messages (run->state, folder, error);
+    NmsStateMessage key = { .uid = uid };
+
+    if (saved == NULL)
+        return TRUE; /* cannot tell: not new */
+    return bsearch (&key, saved->data, saved->len, sizeof key, cmp_state_uid) != NULL;
+}
+
+/* RFC 4315 §3 gives a stored message a UID of its own, at or above the UIDNEXT before the
+ * command. A server naming another one (mbsync's CVE-2021-3578 was an unexpected APPENDUID)
+ * would pair the file with a different message: lost on one side, twice on the other. */
+gboolean
+nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 uidnext,
+                     guint32 uid)
+{
+    g_autoptr (GError) error = NULL;
+    NmsStateFolder saved = { 0 };
+    gboolean found = FALSE;
+    const char *why = NULL;
+
+    if (!nms_state_folder_get (run->state, folder, &saved, &found, &error))
+        why = error->message;
+    else if (uid == 0)
+        why = "no UID";
+    else if (found && uidvalidity != 0 && uidvalidity != saved.uidvalidity)
+        why = "another UIDVALIDITY";
+    else if (uid < (uidnext != 0 ? uidnext : saved.uidnext))
+        why = "below the folder's UIDNEXT";
+    else if (uid_known (run, folder, uid, &error))
+        why = error != NULL ? error->message : "the UID of another message";
+    if (why == NULL)
+        return TRUE;
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: folder '%s': the server named UID %u (UIDVALIDITY %u) for the message "
+                     "just stored, which cannot be its UID (%s); looking it up by Message-ID",
+                     run->account->name, folder, uid, uidvalidity, why);
+    return FALSE;
 }
 
 /* Step 3 and 4 of an upload (also of its recovery): the file gets the UID, the state the
@@ -266,8 +315,11 @@ nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntr
                           &uid, error))
         return FALSE;
     nms_sync_step (run);
+    if (uid != 0 && !nms_sync_uid_is_new (run, folder->name, uidvalidity, uidnext, uid))
+        uid = 0;
     if (uid == 0) {
-        /* No APPENDUID (no UIDPLUS): find the copy by Message-ID and size. */
+        /* No APPENDUID (no UIDPLUS), or one that cannot be right: find the copy by
+         * Message-ID and size. */
         g_autoptr (GPtrArray) idents = NULL;
 
         if (!nms_imap_select (run->session, folder->wire_name, FALSE, &(NmsImapFolderState) { 0 },

@@ -1007,6 +1007,29 @@ test_remove (Fixture *f, gconstpointer data)
 
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
+/* A server can send a folder name of any size: the error quotes its start and its length. */
+static void
+test_folder_long_name_message (void)
+{
+    g_autoptr (GString) utf8 = g_string_new (NULL);
+    g_autofree char *ascii = g_strnfill (10000, 'n');
+    g_autoptr (GError) error = NULL;
+    g_autofree char *path = nms_maildir_folder_to_path (ascii, '/', NMS_MAILDIR_LAYOUT_MAILDIRPP,
+                                                        &error);
+
+    g_assert_null (path);
+    g_assert_nonnull (error);
+    g_assert_cmpuint (strlen (error->message), <, 400);
+    g_assert_nonnull (strstr (error->message, "nnnn... (10000 bytes)"));
+    g_clear_error (&error);
+    for (int i = 0; i < 3000; i++)
+        g_string_append (utf8, "\xc3\xa9");
+    path = nms_maildir_folder_to_path (utf8->str, '/', NMS_MAILDIR_LAYOUT_VERBATIM, &error);
+    g_assert_null (path);
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    g_assert_nonnull (strstr (error->message, "\xc3\xa9... (6000 bytes)"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1038,6 +1061,7 @@ main (int argc, char **argv)
     ADD ("/maildir/delivery/large", test_delivery_large);
     ADD ("/maildir/delivery/begin-missing", test_delivery_begin_missing);
     g_test_add_func ("/maildir/delivery/error-translation", test_error_translation);
+    g_test_add_func ("/maildir/folder/long-name-message", test_folder_long_name_message);
     ADD ("/maildir/scan/entries", test_scan);
     ADD ("/maildir/scan/missing", test_scan_missing);
     ADD ("/maildir/scan/not-a-directory", test_scan_not_a_directory);
