@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "notmuch/notmuch.h"
@@ -120,6 +122,132 @@ sqlite_tmpdir (const NmsConfig *config)
         g_setenv ("SQLITE_TMPDIR", config->state_dir, TRUE);
 }
 
+/* In the child: runs each password-command and writes one line per account to @fd, "P" and
+ * the password or "E", the error code, a space and the message, both g_strescape()d. */
+static void G_GNUC_NORETURN
+prefetch_child (GPtrArray *accounts, int fd)
+{
+    GString *out = g_string_new (NULL);
+
+    for (guint i = 0; i < accounts->len; i++) {
+        const NmsAccount *a = g_ptr_array_index (accounts, i);
+        g_autoptr (GError) error = NULL;
+        g_autofree char *password = NULL, *escaped = NULL;
+
+        if (a->password_command == NULL)
+            continue;
+        if ((password = nms_account_get_password (a, &error)) != NULL) {
+            escaped = g_strescape (password, NULL);
+            memset (password, 0, strlen (password));
+            g_string_append_printf (out, "P%s\n", escaped);
+            memset (escaped, 0, strlen (escaped));
+        } else {
+            escaped = g_strescape (error->message, NULL);
+            g_string_append_printf (out, "E%d %s\n", error->code, escaped);
+        }
+    }
+    nms_fs_write_all (fd, out->str, out->len, "pipe", NULL);
+    memset (out->str, 0, out->len);
+    _exit (0);
+}
+
+/* Reads all of @fd into a string whose buffer the caller zeroes. */
+static GString *
+read_all (int fd)
+{
+    GString *in = g_string_sized_new (256);
+    char buf[256];
+    ssize_t n;
+
+    while ((n = read (fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (in->len + (gsize) n >= in->allocated_len) {
+            /* Growing would leave a copy of the password in freed memory: grow while empty. */
+            GString *bigger = g_string_sized_new (in->allocated_len * 2 + (gsize) n);
+            g_string_append_len (bigger, in->str, (gssize) in->len);
+            memset (in->str, 0, in->len);
+            g_string_free (in, TRUE);
+            in = bigger;
+        }
+        g_string_append_len (in, buf, n);
+    }
+    memset (buf, 0, sizeof buf);
+    return in;
+}
+
+static NmsPrefetched *
+parse_prefetched (const NmsAccount *a, char *line)
+{
+    NmsPrefetched *p = g_new0 (NmsPrefetched, 1);
+    char *space;
+
+    if (line != NULL && line[0] == 'P') {
+        p->password = g_strcompress (line + 1);
+    } else if (line != NULL && line[0] == 'E' && (space = strchr (line, ' ')) != NULL) {
+        g_autofree char *message = g_strcompress (space + 1);
+
+        p->error = g_error_new_literal (NMS_CONFIG_ERROR, atoi (line + 1), message);
+    } else {
+        p->error = g_error_new (NMS_CONFIG_ERROR, NMS_CONFIG_ERROR_PASSWORD,
+                                "account '%s': cannot run password-command: its process failed",
+                                a->name);
+    }
+    return p;
+}
+
+/* Runs every password-command of @accounts before the sandbox goes up (gpg and pass write
+ * their own files), in a child process: GSubprocess starts GLib threads that would outlive it
+ * in nmsync unconfined (Landlock confines only the calling thread and what it starts later;
+ * under LeakSanitizer the sandboxed tracer cannot even stop them). The child sends the
+ * results back through a pipe. */
+static void
+prefetch_passwords (GPtrArray *accounts, GHashTable *prefetched)
+{
+    g_autoptr (GString) in = NULL;
+    char *line, *next;
+    int fds[2] = { -1, -1 };
+    pid_t pid;
+    gboolean any = FALSE;
+
+    for (guint i = 0; i < accounts->len; i++)
+        any = any || ((const NmsAccount *) g_ptr_array_index (accounts, i))->password_command;
+    if (!any)
+        return;
+    if (pipe2 (fds, O_CLOEXEC) != 0 || (pid = fork ()) < 0) {
+        nms_fd_clear (&fds[0]);
+        nms_fd_clear (&fds[1]);
+        in = g_string_new (NULL); /* every account gets "its process failed" */
+    } else {
+        if (pid == 0) {
+            nms_fd_clear (&fds[0]);
+            prefetch_child (accounts, fds[1]);
+        }
+        nms_fd_clear (&fds[1]);
+        in = read_all (fds[0]);
+        nms_fd_clear (&fds[0]);
+        while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    line = in->len > 0 ? in->str : NULL;
+    for (guint i = 0; i < accounts->len; i++) {
+        const NmsAccount *a = g_ptr_array_index (accounts, i);
+
+        if (a->password_command == NULL)
+            continue;
+        next = line != NULL ? strchr (line, '\n') : NULL;
+        if (next != NULL)
+            *next++ = '\0';
+        else
+            line = NULL; /* a line without its newline: the child died while writing it */
+        g_hash_table_insert (prefetched, g_strdup (a->name), parse_prefetched (a, line));
+        line = next != NULL && *next != '\0' ? next : NULL;
+    }
+    memset (in->str, 0, in->allocated_len);
+}
+
 void
 nms_confine_sync (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *config,
                   GPtrArray *accounts, GHashTable *prefetched)
@@ -150,17 +278,7 @@ nms_confine_sync (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig
             return;
         }
     }
-    /* password-command runs unconfined (gpg and pass write their own files): now. */
-    for (guint i = 0; i < accounts->len; i++) {
-        const NmsAccount *a = g_ptr_array_index (accounts, i);
-        NmsPrefetched *p;
-
-        if (a->password_command == NULL)
-            continue;
-        p = g_new0 (NmsPrefetched, 1);
-        p->password = nms_account_get_password (a, &p->error);
-        g_hash_table_insert (prefetched, g_strdup (a->name), p);
-    }
+    prefetch_passwords (accounts, prefetched);
     for (guint i = 0; i < accounts->len; i++)
         add_path (dirs, ((const NmsAccount *) g_ptr_array_index (accounts, i))->maildir);
     add_path (dirs, config->state_dir);

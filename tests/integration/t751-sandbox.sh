@@ -70,6 +70,12 @@ check_eq "password-command: exit 0" 0 "$NMS_RC"
 check "password-command: ran unconfined" test -e "$NMS_HOME/pw-ran"
 check "password-command: the sandbox is on afterwards" test ! -e "$outside"
 
+sed -i "s|^password-command = .*|password-command = echo 'no such key' >\\&2; exit 5|" "$NMS_CONFIG"
+nmsync_run sync
+check_eq "failing password-command: exit 3" 3 "$NMS_RC"
+check_match "failing password-command: named, with its stderr" \
+    "account 'test': password-command failed with exit status 5.*no such key" "$(cat "$NMS_ERR")"
+
 # A tunnel command would inherit the sandbox: such a run is not confined, and -v says why.
 nmsync_setup <<EOF2
 tunnel = $(dovecot_tunnel_cmd)
