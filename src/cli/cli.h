@@ -21,6 +21,7 @@ typedef struct {
     int verbosity;
     gboolean dry_run;
     gboolean force;
+    gboolean no_sandbox;     /* --no-sandbox */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 
@@ -41,19 +42,49 @@ void nms_output_finish (NmsContext *ctx);
 
 #include "sync/sync.h"
 
-typedef struct {
-    GArray *events; /* NmsFileEvent (notmuch/notmuch.h), with a clear func */
-} NmsIndexer;
+typedef struct _NmsIndexer NmsIndexer;
 
-void nms_indexer_init (NmsIndexer *indexer);
-void nms_indexer_clear (NmsIndexer *indexer);
-/* An NmsSyncFileFunc: @user_data is the NmsIndexer. */
+/* Call once, before any thread starts, in a command that indexes while it syncs: it sets the
+ * environment so that each batch the writer ends is committed (index.c says why). */
+void nms_indexer_prepare (void);
+/* Starts the writer thread for one account's run: it opens the database (notmuch's own lookup,
+ * or [general] notmuch-config) at the first event, waiting a bounded time for the write lock,
+ * and applies the events in atomic batches as they arrive. (transfer full: end it with
+ * nms_indexer_finish) */
+NmsIndexer *nms_indexer_start (const NmsConfig *config);
+/* An NmsSyncFileFunc: @user_data is the NmsIndexer. Safe to call from any thread; queues the
+ * event and returns at once. */
 void nms_indexer_on_file (NmsSyncFileKind kind, const char *path, const char *old_path,
                           gpointer user_data);
-/* Indexes the collected events (the database found by notmuch's own lookup, or [general]
- * notmuch-config) and forgets them. Without any notmuch setup nothing happens. A failure is
- * reported (counted as skipped) and returns FALSE: the files are in place either way. */
-gboolean nms_indexer_flush (NmsContext *ctx, const NmsConfig *config, NmsIndexer *indexer);
+/* Waits until the writer applied every queued event and closed the database, reports through
+ * @ctx (from the calling thread) and frees @indexer. Without any notmuch setup nothing is
+ * indexed (said at -v). A failure (lock, write, commit) is reported once, counted as skipped,
+ * and returns FALSE: the files are in place either way, and `notmuch new` indexes them. */
+gboolean nms_indexer_finish (NmsIndexer *indexer, NmsContext *ctx);
+
+/* ---- confine.c: the Landlock sandbox of a run ---- */
+
+#include "notmuch/notmuch.h"
+
+/* A password that password-command printed before the sandbox went up, or why it did not. */
+typedef struct {
+    char *password; /* (owned, zeroed when freed) or NULL with @error */
+    GError *error;
+} NmsPrefetched;
+
+void nms_prefetched_free (NmsPrefetched *p);
+
+/* Confines a sync, pull or push of @accounts (NmsAccount, transfer none) unless --no-sandbox,
+ * the kernel lacks Landlock, or an account uses a tunnel (its command would inherit the
+ * sandbox); each case is said at -v. First runs every password-command of @accounts, storing
+ * the outcome in @prefetched (account name -> NmsPrefetched): the run must use these. Creates
+ * the Maildirs and the state directory when missing. */
+void nms_confine_sync (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *config,
+                       GPtrArray *accounts, GHashTable *prefetched);
+/* Confines `nmsync apply` (the database @db is open) to the Maildirs of the accounts it
+ * handles, the state directory and @db's directory. */
+void nms_confine_apply (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *config,
+                        NmsDb *db);
 
 /* ---- cmd-sync.c ---- */
 

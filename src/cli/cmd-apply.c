@@ -394,6 +394,7 @@ nms_cmd_apply (const NmsCliOptions *options)
         return g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_LOCKED) ? NMS_EXIT_LOCKED
                                                                            : NMS_EXIT_USAGE;
     }
+    nms_confine_apply (&ctx, options, config, ap.db);
     files = rule_files (&ap);
     if (files == NULL) {
         fprintf (stderr, "nmsync: no rules: set 'rules' in [general] of '%s'\n", config->path);

@@ -107,34 +107,53 @@ rule_keywords (const NmsConfig *config)
     return (char **) g_ptr_array_free (g_steal_pointer (&keywords), FALSE);
 }
 
+/* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
-          const NmsCliOptions *options, NmsPlanDirection direction, char **keywords)
+          const NmsCliOptions *options, NmsPlanDirection direction, char **keywords,
+          const NmsPrefetched *prefetched)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) names = NULL;
-    NmsIndexer indexer;
+    NmsIndexer *indexer = NULL;
+    NmsAccount with_password;
     NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
-                                    .crash_after = crash_after (), .keywords = keywords,
-                                    .on_file = nms_indexer_on_file, .on_file_data = &indexer };
+                                    .crash_after = crash_after (), .keywords = keywords };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
+    gboolean ok;
 
     if (folders != NULL && folders->len > 0) {
         names = g_ptr_array_copy (folders, (GCopyFunc) (void (*) (void)) g_strdup, NULL);
         g_ptr_array_add (names, NULL);
         sync_options.folders = (char **) names->pdata;
     }
+    if (prefetched != NULL && prefetched->password != NULL) {
+        with_password = *account;
+        with_password.password = prefetched->password;
+        with_password.password_command = NULL;
+        account = &with_password;
+    }
     nms_output_account_begin (ctx, account->name);
-    nms_indexer_init (&indexer);
-    if (!nms_sync_account (ctx, config, account, &sync_options, &error)) {
+    /* A dry run changes no file, so there is nothing to index. */
+    if (!ctx->dry_run) {
+        indexer = nms_indexer_start (config);
+        sync_options.on_file = nms_indexer_on_file;
+        sync_options.on_file_data = indexer;
+    }
+    if (prefetched != NULL && prefetched->error != NULL) {
+        ok = FALSE;
+        error = g_error_copy (prefetched->error);
+    } else {
+        ok = nms_sync_account (ctx, config, account, &sync_options, &error);
+    }
+    if (!ok) {
         status = failure_status (error);
         fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
     }
-    /* Also after a failure: what did land must be indexed. */
-    if (!ctx->dry_run)
-        nms_indexer_flush (ctx, config, &indexer);
-    nms_indexer_clear (&indexer);
+    /* Also after a failure: what did land is indexed. */
+    if (indexer != NULL)
+        nms_indexer_finish (indexer, ctx);
     if (status == NMS_EXIT_OK && ctx->progress.skipped > skipped)
         status = NMS_EXIT_SKIPPED;
     nms_output_account_end (ctx, account->name, error != NULL ? error->message : NULL,
@@ -147,10 +166,13 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
 {
     g_autoptr (NmsConfig) config = nms_cli_load_config (options);
     g_autoptr (GHashTable) targets = NULL, whole = NULL;
+    g_autoptr (GHashTable) prefetched = NULL;
+    g_autoptr (GPtrArray) run = g_ptr_array_new ();
     g_auto (GStrv) keywords = NULL;
     NmsContext ctx = { .dry_run = options->dry_run };
     int status = NMS_EXIT_OK;
 
+    nms_indexer_prepare ();
     if (config == NULL)
         return NMS_EXIT_USAGE;
     targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -162,14 +184,21 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     nms_output_init (&ctx, options->verbosity);
     for (guint i = 0; i < config->accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (config->accounts, i);
+
+        if (g_hash_table_size (targets) == 0 || g_hash_table_contains (targets, account->name))
+            g_ptr_array_add (run, account);
+    }
+    prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) nms_prefetched_free);
+    nms_confine_sync (&ctx, options, config, run, prefetched);
+    for (guint i = 0; i < run->len; i++) {
+        NmsAccount *account = g_ptr_array_index (run, i);
         GPtrArray *folders = g_hash_table_lookup (targets, account->name);
 
-        if (g_hash_table_size (targets) > 0 && folders == NULL)
-            continue;
         if (g_hash_table_contains (whole, account->name))
             folders = NULL;
         int account_status = sync_one (&ctx, config, account, folders, options, direction,
-                                       keywords);
+                                       keywords, g_hash_table_lookup (prefetched, account->name));
 
         status = MAX (status, account_status);
     }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The bridge from a sync to the notmuch index: the sync reports what it did to local files
- * (src/sync/ never calls notmuch); after each account the changes go into the database in
- * atomic batches, renames in place, so no `notmuch new` rescan is needed. */
+ * The bridge from a sync to the notmuch index, overlapped with downloading: the sync reports
+ * what it did to local files (src/sync/ never calls notmuch) from any of its threads; one writer
+ * thread applies the changes to the database as they come, in atomic batches, renames in place,
+ * so no `notmuch new` rescan is needed and the first messages are searchable while the rest
+ * still download. */
 #include "config.h"
 
 #include "cli/cli.h"
@@ -10,70 +12,170 @@
 
 #define INDEX_BATCH 500
 #define LOCK_WAIT_MS 10000
+/* A batch ends when it is full or no event came for this long: the sync is busy elsewhere, so
+ * what arrived is committed (and visible to `notmuch search`) now. */
+#define GATHER_US (50 * G_TIME_SPAN_MILLISECOND)
 
-void
-nms_indexer_init (NmsIndexer *indexer)
+struct _NmsIndexer {
+    GAsyncQueue *queue; /* NmsFileEvent * (owned), then &end_of_events */
+    GThread *thread;
+    char *notmuch_config;
+    /* Written by the writer thread only, read after it was joined. */
+    NmsDbStats stats;
+    GError *error;      /* the open, a write or the final commit failed */
+    GError *no_notmuch; /* no notmuch set up at all: nmsync is a plain sync tool then */
+    guint events;       /* events taken from the queue */
+};
+
+/* The marker that ends the queue (its address only). */
+static const NmsFileEvent end_of_events;
+
+static void
+file_event_free (NmsFileEvent *e)
 {
-    indexer->events = g_array_new (FALSE, TRUE, sizeof (NmsFileEvent));
-    g_array_set_clear_func (indexer->events, (GDestroyNotify) nms_file_event_clear);
+    nms_file_event_clear (e);
+    g_free (e);
 }
 
 void
-nms_indexer_clear (NmsIndexer *indexer)
+nms_indexer_prepare (void)
 {
-    g_clear_pointer (&indexer->events, g_array_unref);
+    /* libnotmuch ends an atomic section with an unflushed Xapian transaction: other readers
+     * (notmuch search) see nothing until Xapian commits, at the close or after
+     * database.autocommit (8000) transactions. Its end_atomic commits at once when
+     * XAPIAN_FLUSH_THRESHOLD is 1 (a hook meant for its tests, present since notmuch 0.21 and
+     * still in 0.37), which is what the writer wants: each batch durable and visible. Outside
+     * atomic sections the variable makes Xapian commit per document, but the writer writes
+     * only in atomic sections. Set here, before any thread reads the environment; a value the
+     * user set is kept. */
+    if (g_getenv ("XAPIAN_FLUSH_THRESHOLD") == NULL)
+        g_setenv ("XAPIAN_FLUSH_THRESHOLD", "1", TRUE);
+}
+
+/* The database, opened on the first batch (a run that changes no file never touches notmuch),
+ * or NULL once opening failed (the reason is in @ix). */
+static NmsDb *
+writer_open (NmsIndexer *ix)
+{
+    g_autoptr (GError) error = NULL;
+    NmsDb *db = nms_db_open (ix->notmuch_config, TRUE, LOCK_WAIT_MS, &error);
+
+    if (db != NULL)
+        return db;
+    if (ix->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN))
+        ix->no_notmuch = g_steal_pointer (&error);
+    else
+        ix->error = g_steal_pointer (&error);
+    return NULL;
+}
+
+static void
+stats_add (NmsDbStats *sum, const NmsDbStats *s)
+{
+    sum->added += s->added;
+    sum->renamed += s->renamed;
+    sum->removed += s->removed;
+    sum->outside += s->outside;
+    sum->not_mail += s->not_mail;
+    sum->vanished += s->vanished;
+}
+
+/* Applies @batch as one atomic section (committed when it ends, see nms_indexer_prepare()).
+ * After a failure the rest is only counted: the files are in place for `notmuch new`. */
+static void
+writer_apply (NmsIndexer *ix, NmsDb **db, GArray *batch)
+{
+    NmsDbStats stats = { 0 };
+
+    if (ix->error == NULL && ix->no_notmuch == NULL && *db == NULL)
+        *db = writer_open (ix);
+    ix->events += batch->len;
+    if (*db == NULL || ix->error != NULL)
+        return;
+    nms_db_apply_events (*db, (NmsFileEvent *) batch->data, batch->len, INDEX_BATCH, &stats,
+                         &ix->error);
+    stats_add (&ix->stats, &stats);
+}
+
+static gpointer
+writer_run (gpointer data)
+{
+    NmsIndexer *ix = data;
+    g_autoptr (GArray) batch = g_array_sized_new (FALSE, TRUE, sizeof (NmsFileEvent), INDEX_BATCH);
+    NmsDb *db = NULL;
+    NmsFileEvent *e;
+
+    g_array_set_clear_func (batch, (GDestroyNotify) nms_file_event_clear);
+    do {
+        e = g_async_queue_pop (ix->queue);
+        while (e != NULL && e != &end_of_events) {
+            g_array_append_val (batch, *e); /* the batch takes over the strings */
+            g_free (e);
+            e = batch->len < INDEX_BATCH ? g_async_queue_timeout_pop (ix->queue, GATHER_US)
+                                         : NULL;
+        }
+        if (batch->len > 0)
+            writer_apply (ix, &db, batch);
+        g_array_set_size (batch, 0);
+    } while (e != &end_of_events);
+    nms_db_close (db, ix->error == NULL ? &ix->error : NULL);
+    return NULL;
+}
+
+NmsIndexer *
+nms_indexer_start (const NmsConfig *config)
+{
+    NmsIndexer *ix = g_new0 (NmsIndexer, 1);
+
+    ix->queue = g_async_queue_new_full ((GDestroyNotify) file_event_free);
+    ix->notmuch_config = g_strdup (config->notmuch_config);
+    ix->thread = g_thread_new ("nms-index", writer_run, ix);
+    return ix;
 }
 
 void
 nms_indexer_on_file (NmsSyncFileKind kind, const char *path, const char *old_path,
                      gpointer user_data)
 {
-    NmsIndexer *indexer = user_data;
-    NmsFileEvent e = {
+    NmsIndexer *ix = user_data;
+    NmsFileEvent *e = g_new (NmsFileEvent, 1);
+
+    *e = (NmsFileEvent) {
         .kind = kind == NMS_SYNC_FILE_ADDED     ? NMS_FILE_ADDED
                 : kind == NMS_SYNC_FILE_RENAMED ? NMS_FILE_RENAMED
                                                 : NMS_FILE_REMOVED,
         .path = g_strdup (path),
         .old_path = g_strdup (old_path),
     };
-
-    g_array_append_val (indexer->events, e);
+    /* One FIFO for every sync thread: a file's rename is reported after its add (the rename
+     * happens after the add returned), so the writer sees them in that order. */
+    g_async_queue_push (ix->queue, e);
 }
 
 gboolean
-nms_indexer_flush (NmsContext *ctx, const NmsConfig *config, NmsIndexer *indexer)
+nms_indexer_finish (NmsIndexer *ix, NmsContext *ctx)
 {
-    g_autoptr (GError) error = NULL;
-    NmsDbStats stats = { 0 };
-    NmsDb *db;
     gboolean ok;
 
-    if (indexer->events->len == 0)
-        return TRUE;
-    db = nms_db_open (config->notmuch_config, TRUE, LOCK_WAIT_MS, &error);
-    if (db == NULL && config->notmuch_config == NULL &&
-        g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN)) {
-        /* No notmuch set up at all: nmsync is a plain sync tool then. */
-        nms_context_log (ctx, NMS_LEVEL_INFO, "not indexing: %s", error->message);
-        g_array_set_size (indexer->events, 0);
-        return TRUE;
-    }
-    ok = db != NULL &&
-         nms_db_apply_events (db, (NmsFileEvent *) indexer->events->data, indexer->events->len,
-                              INDEX_BATCH, &stats, &error);
-    ok = nms_db_close (db, ok ? &error : NULL) && ok;
-    g_array_set_size (indexer->events, 0);
-    if (!ok) {
+    g_async_queue_push (ix->queue, (gpointer) &end_of_events);
+    g_thread_join (ix->thread);
+    ok = ix->error == NULL;
+    if (ix->no_notmuch != NULL)
+        nms_context_log (ctx, NMS_LEVEL_INFO, "not indexing: %s", ix->no_notmuch->message);
+    else if (!ok)
         nms_context_skip (ctx, "notmuch: %s; the files are in place, 'notmuch new' will index "
-                          "them", error->message);
-        return FALSE;
-    }
-    nms_context_log (ctx, NMS_LEVEL_INFO,
-                     "notmuch: %u added, %u updated in place, %u removed", stats.added,
-                     stats.renamed, stats.removed);
-    if (stats.outside > 0)
+                          "them", ix->error->message);
+    else if (ix->events > 0)
+        nms_context_log (ctx, NMS_LEVEL_INFO, "notmuch: %u added, %u updated in place, %u removed",
+                         ix->stats.added, ix->stats.renamed, ix->stats.removed);
+    if (ix->stats.outside > 0)
         nms_context_log (ctx, NMS_LEVEL_WARNING,
                          "notmuch: %u files are outside the database's mail root and were not "
-                         "indexed", stats.outside);
-    return TRUE;
+                         "indexed", ix->stats.outside);
+    g_async_queue_unref (ix->queue);
+    g_clear_error (&ix->error);
+    g_clear_error (&ix->no_notmuch);
+    g_free (ix->notmuch_config);
+    g_free (ix);
+    return ok;
 }

@@ -26,7 +26,8 @@ static const Command commands[] = {
 };
 
 static const char usage_text[] =
-    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] COMMAND [ACCOUNT[/FOLDER]...]\n"
+    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox]\n"
+    "              COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n"
     "  sync     both ways, as one three-way merge per folder (the default)\n"
@@ -42,6 +43,7 @@ static const char usage_text[] =
     "  -q, --quiet        only errors\n"
     "  -n, --dry-run      print what would be done, change nothing\n"
     "      --force        allow a run to delete more than half of a folder\n"
+    "      --no-sandbox   do not confine writes with Landlock (see nmsync(1))\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -64,7 +66,8 @@ main (int argc, char **argv)
         { "config", required_argument, NULL, 'c' }, { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },         { "dry-run", no_argument, NULL, 'n' },
         { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 },
+        { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
+        { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
     const char *command;
@@ -87,6 +90,9 @@ main (int argc, char **argv)
             break;
         case 'F':
             options.force = TRUE;
+            break;
+        case 'S':
+            options.no_sandbox = TRUE;
             break;
         case 'h':
             fputs (usage_text, stdout);

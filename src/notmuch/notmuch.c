@@ -288,6 +288,16 @@ nms_db_close (NmsDb *db, GError **error)
     return ok;
 }
 
+char *
+nms_db_xapian_dir (NmsDb *db)
+{
+    g_autofree char *split = g_build_filename (db->path, "xapian", NULL);
+
+    if (g_file_test (split, G_FILE_TEST_IS_DIR))
+        return g_steal_pointer (&split);
+    return g_build_filename (db->path, ".notmuch", "xapian", NULL);
+}
+
 const char *
 nms_db_mail_root (NmsDb *db)
 {

@@ -30,6 +30,9 @@ NmsDb *nms_db_open (const char *config_path, gboolean writable, guint lock_timeo
  * committed before). Accepts NULL (returns TRUE). */
 gboolean nms_db_close (NmsDb *db, GError **error);
 
+/* The directory notmuch writes the database into (Xapian's: <path>/xapian in the split
+ * layout, else <path>/.notmuch/xapian), for write confinement. (transfer full) */
+char *nms_db_xapian_dir (NmsDb *db);
 /* The mail root (absolute; files outside it cannot be indexed). (transfer none) */
 const char *nms_db_mail_root (NmsDb *db);
 /* maildir.synchronize_flags from notmuch's config. */
