@@ -497,6 +497,25 @@ report_folder (Run *run, const Folder *folder, const NmsProgress *before)
                      p->messages_deleted - before->messages_deleted, server ? server : "");
 }
 
+/* Files of killed nmsync runs in tmp/ go before anything new is written there; a failure
+ * only costs the leftovers their place, so it is a warning. */
+static void
+clean_tmp (Run *run, const Folder *folder)
+{
+    g_autoptr (GError) local = NULL;
+    guint removed = 0;
+
+    if (run->ctx->dry_run)
+        return;
+    if (!nms_maildir_tmp_cleanup (folder->dir, &removed, &local))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s", run->account->name,
+                         folder->name, local->message);
+    if (removed > 0)
+        nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                         "%s: folder '%s': removed %u partial downloads left in tmp/ by an "
+                         "nmsync that was killed", run->account->name, folder->name, removed);
+}
+
 gboolean
 nms_sync_folder (Run *run, Folder *folder, GError **error)
 {
@@ -510,6 +529,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         return FALSE;
     if (!folder->local)
         return TRUE; /* nothing on this side, and not allowed or asked to create it */
+    clean_tmp (run, folder);
     if (!nms_imap_select (run->session, folder->wire_name, !(run->policy.direction & NMS_PLAN_PUSH),
                           &fs, error) ||
         !nms_state_folder_get (run->state, folder->name, &saved, &known, error))
