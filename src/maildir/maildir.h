@@ -167,7 +167,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirEntry, nms_maildir_entry_free)
  * not directories or other special files), sorted by path, each with its parsed name, or with
  * @problem set for names that do not parse and for symbolic links, which are not followed
  * (those are never renamed or deleted by nmsync). A missing folder directory (or cur/, new/)
- * gives an empty array.
+ * gives an empty array. Safe against a mail client renaming files meanwhile: new/ is read
+ * before cur/ (a file moving new/ -> cur/ is seen at least once), and a file seen under two
+ * names that share the unique part, one of them gone, is listed once, under the one left.
+ * A rename within one directory during the walk can still hide a file (readdir gives no
+ * guarantee): callers that would delete a message because its file is missing look again.
  * (transfer full: GPtrArray of NmsMaildirEntry, with free func) */
 GPtrArray *nms_maildir_scan (const char *folder_dir, GError **error);
 
