@@ -19,7 +19,9 @@
 #   message), local and server agreeing UID by UID;
 # - a message the client only renamed keeps its server UID: a file missed by a scan while it
 #   was being renamed was never taken for a local deletion (expunged, then uploaded again).
-#   Before the fix (cur/ read before new/, no second look) the storm did that to 3 messages.
+#   Before the fix (cur/ read before new/, no second look) the storm did that to 3 messages;
+#   with new/ read first, the second look before a server deletion still finds a file or two
+#   that a scan missed in many runs (its warning shows in the log).
 # Every loop is bounded (CHURN_MAX renames, 50 tries per action, a 600 s sleep as the storm's
 # clock), and every process is stopped at exit.
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
