@@ -32,7 +32,7 @@ static int
 create_tmp_file (const char *tmp_dir, char **path_out, GError **error)
 {
     for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        g_autofree char *base = nms_maildir_unique_base ();
+        g_autofree char *base = nms_maildir_tmp_name ();
         g_autofree char *path = g_build_filename (tmp_dir, base, NULL);
         int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
@@ -187,8 +187,9 @@ finish_file (NmsMaildirDelivery *d, GError **error)
 /* Moves the finished tmp file to @target and makes the move durable.
  *
  * Crash safety, step by step:
- * - before this point only tmp/ holds the file, complete or not: scans ignore tmp/ and the
- *   Maildir convention deletes stale tmp/ files, so nothing is half-delivered;
+ * - before this point only tmp/ holds the file, complete or not: scans ignore tmp/, and the
+ *   next run removes it (nms_maildir_tmp_cleanup(): the name says whose it is), so nothing is
+ *   half-delivered;
  * - the data was fsynced before the rename, so after a crash between the rename and the
  *   directory fsync the file is either still in tmp/ (rename lost) or complete in cur/ or new/;
  * - after the directory fsync the file is durable; the caller records it only after we return,

@@ -9,6 +9,15 @@
  * (transfer full) */
 char *nms_maildir_unique_base (void);
 
+/* This host's name as it appears in unique parts: '/', ':' and ',' written "\057", "\072" and
+ * "\054" ("localhost" when empty). (transfer full) */
+char *nms_maildir_escaped_host (void);
+
+/* The name of a tmp/ file of this process: "<unique part>" + NMS_MAILDIR_TMP_SUFFIX, so that a
+ * later run can tell its own leftovers (tmp.c). (transfer full) */
+char *nms_maildir_tmp_name (void);
+#define NMS_MAILDIR_TMP_SUFFIX ",nmsync-tmp"
+
 /* TRUE when @flags consists of ASCII letters in strictly ascending order (so also unique);
  * "" is valid. */
 gboolean nms_maildir_flags_valid (const char *flags);

@@ -103,7 +103,8 @@ char *nms_maildir_folder_ensure (const char *root, const char *relpath, GError *
 
 typedef struct _NmsMaildirDelivery NmsMaildirDelivery;
 
-/* Opens a new file in @folder_dir/tmp/ (O_EXCL, 0600). (transfer full) */
+/* Opens a new file in @folder_dir/tmp/ (O_EXCL, 0600), named so that a later run can tell it
+ * was nmsync's (nms_maildir_tmp_cleanup()). (transfer full) */
 NmsMaildirDelivery *nms_maildir_delivery_begin (const char *folder_dir, GError **error);
 /* Appends @len bytes as they came from the wire: every CRLF becomes LF (also when the CR
  * ends one chunk and the LF starts the next); a lone CR is kept. Buffered, never holds the
@@ -125,6 +126,15 @@ char *nms_maildir_delivery_commit (NmsMaildirDelivery *d, const NmsMaildirName *
 /* Removes the tmp file and frees @d. Accepts NULL. */
 void nms_maildir_delivery_abort (NmsMaildirDelivery *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDelivery, nms_maildir_delivery_abort)
+
+/* Removes what killed nmsync runs left in @folder_dir/tmp/: files whose name says that
+ * nmsync wrote them (nms_maildir_delivery_begin() names them
+ * "<sec>.M<usec>P<pid>Q<n>.<host>,nmsync-tmp") on this host, in a process that no longer
+ * exists. Everything else stays: other programs' files (the Maildir convention gives them 36
+ * hours), nmsync's of a running process or of another host, anything not a plain file. A
+ * missing tmp/ is fine. *@removed_out (may be NULL) counts the files removed, also on error.
+ * IO when tmp/ cannot be read or a file cannot be removed (the message names it). */
+gboolean nms_maildir_tmp_cleanup (const char *folder_dir, guint *removed_out, GError **error);
 
 /* ---- changing files ------------------------------------------------------------------ */
 
@@ -157,7 +167,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirEntry, nms_maildir_entry_free)
  * not directories or other special files), sorted by path, each with its parsed name, or with
  * @problem set for names that do not parse and for symbolic links, which are not followed
  * (those are never renamed or deleted by nmsync). A missing folder directory (or cur/, new/)
- * gives an empty array.
+ * gives an empty array. Safe against a mail client renaming files meanwhile: new/ is read
+ * before cur/ (a file moving new/ -> cur/ is seen at least once), and a file seen under two
+ * names that share the unique part, one of them gone, is listed once, under the one left.
+ * A rename within one directory during the walk can still hide a file (readdir gives no
+ * guarantee): callers that would delete a message because its file is missing look again.
  * (transfer full: GPtrArray of NmsMaildirEntry, with free func) */
 GPtrArray *nms_maildir_scan (const char *folder_dir, GError **error);
 

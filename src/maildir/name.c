@@ -142,8 +142,8 @@ nms_maildir_name_format (const NmsMaildirName *name)
 /* The host name as the Maildir spec asks: '/' and ':' cannot appear in a file name (or would
  * be read as the info separator), so they become "\057" and "\072". We also escape ',' as
  * "\054" because a ',' in the unique part would start a field and could fake a ",U=". */
-static char *
-escaped_host (void)
+char *
+nms_maildir_escaped_host (void)
 {
     const char *host = g_get_host_name ();
     GString *s = g_string_new (NULL);
@@ -166,7 +166,7 @@ nms_maildir_unique_base (void)
      * microsecond must still differ, so the counter is shared and atomic. */
     static gint counter = 0;
     gint64 now = g_get_real_time ();
-    g_autofree char *host = escaped_host ();
+    g_autofree char *host = nms_maildir_escaped_host ();
     guint n = (guint) g_atomic_int_add (&counter, 1);
 
     return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%ldQ%u.%s",

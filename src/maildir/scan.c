@@ -112,6 +112,32 @@ compare_entries (gconstpointer a, gconstpointer b)
     return strcmp (ea->path, eb->path);
 }
 
+/* readdir() while another program renames a file in the same directory may return the file
+ * under its old and its new name (POSIX leaves it open whether an entry added or removed
+ * during the walk shows up). Two entries with one unique part, one of which is gone by now,
+ * are that: the one still there is the file. Real copies (both present) stay. */
+static void
+drop_renamed_twice (GPtrArray *entries)
+{
+    g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GHashTable) twice = g_hash_table_new (g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < entries->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (entries, i);
+
+        if (e->name != NULL && !g_hash_table_add (seen, e->name->base))
+            g_hash_table_add (twice, e->name->base);
+    }
+    for (guint i = entries->len; g_hash_table_size (twice) > 0 && i-- > 0;) {
+        NmsMaildirEntry *e = g_ptr_array_index (entries, i);
+        struct stat st;
+
+        if (e->name != NULL && g_hash_table_contains (twice, e->name->base) &&
+            lstat (e->path, &st) != 0 && errno == ENOENT)
+            g_ptr_array_remove_index (entries, i);
+    }
+}
+
 GPtrArray *
 nms_maildir_scan (const char *folder_dir, GError **error)
 {
@@ -120,9 +146,13 @@ nms_maildir_scan (const char *folder_dir, GError **error)
     g_return_val_if_fail (folder_dir != NULL, NULL);
 
     entries = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_maildir_entry_free);
-    if (!scan_subdir (folder_dir, "cur", entries, error)
-        || !scan_subdir (folder_dir, "new", entries, error))
+    /* new/ first: mail clients move files from new/ to cur/, never back, so a file moving
+     * while we read is seen in one of the two; read the other way round, it could be in
+     * neither, and its message would look deleted. */
+    if (!scan_subdir (folder_dir, "new", entries, error)
+        || !scan_subdir (folder_dir, "cur", entries, error))
         return NULL;
+    drop_renamed_twice (entries);
     /* readdir order depends on the file system; callers and tests want the same order. */
     g_ptr_array_sort (entries, compare_entries);
     return g_steal_pointer (&entries);

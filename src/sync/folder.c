@@ -5,12 +5,14 @@
  * 1. local renames and deletions, with the state of every action that has no server part, in
  *    one transaction. A crash before the commit leaves renamed or deleted files the state does
  *    not know about yet; the next plan computes the same result from them (the merge is
- *    idempotent) and finishes the job.
+ *    idempotent) and finishes the job. A file a mail client renamed since the scan drops its
+ *    whole action (vanished.c).
  * 2. server flag changes (intent, UID STORE, then state + intent removal in one transaction).
  *    A crash after the STORE leaves the server ahead of the state: the next merge finds both
  *    sides agreeing and only records it.
- * 3. server deletions (intent, STORE \Deleted, UID EXPUNGE, then state). A crash in between
- *    leaves a \Deleted message the next plan deletes again.
+ * 3. server deletions (intent, STORE \Deleted, UID EXPUNGE, then state), only for messages
+ *    whose file a second look confirms gone (vanished.c). A crash in between leaves a
+ *    \Deleted message the next plan deletes again.
  * 4. uploads (transfer.c) and 5. downloads (transfer.c), each with its own crash story. */
 #include "config.h"
 
@@ -107,6 +109,23 @@ has_server_part (const NmsAction *a)
     return a->add[0] != '\0' || a->remove[0] != '\0';
 }
 
+/* A file a mail client renamed (or deleted) after the scan: its whole action is dropped, the
+ * server part included, and the state keeps what was agreed before, so the next run merges
+ * the client's change with the server's from the same base. Recording the planned flags
+ * instead would make the next run take the server's change for one the client undid. */
+static gboolean
+vanished_under_us (Run *run, const Folder *folder, GArray *plan, guint i, const char *path)
+{
+    if (!nms_sync_vanished (path))
+        return FALSE;
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: folder '%s': message UID %u: file '%s' vanished (renamed or deleted "
+                     "by another program); retried next run", run->account->name, folder->name,
+                     g_array_index (plan, NmsAction, i).uid, path);
+    g_array_remove_index (plan, i);
+    return TRUE;
+}
+
 /* Step 1. */
 static gboolean
 apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GError **error)
@@ -123,6 +142,10 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
             if (strcmp (a->local_flags, entry_flags (e)) != 0) {
                 char *renamed = nms_maildir_set_flags (e->path, a->local_flags, &local);
 
+                if (renamed == NULL && vanished_under_us (run, folder, plan, i, e->path)) {
+                    i--; /* the next action moved into slot i (unsigned wrap, then ++) */
+                    continue;
+                }
                 ok = renamed != NULL;
                 if (ok) {
                     nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
@@ -221,6 +244,7 @@ delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
     NmsStateIntent in = { .kind = NMS_INTENT_EXPUNGE, .folder = folder->name };
     gint64 id;
 
+    nms_sync_confirm_deletions (run, folder, plan);
     for (guint i = 0; i < plan->len; i++) {
         NmsAction *a = &g_array_index (plan, NmsAction, i);
         if (a->kind == NMS_ACTION_DELETE_SERVER)
@@ -285,8 +309,14 @@ upload_all (Run *run, const Folder *folder, guint32 uidnext, GArray *plan, GPtrA
             g_propagate_error (error, g_steal_pointer (&local));
             return FALSE;
         }
-        nms_context_skip (run->ctx, "%s: folder '%s': file '%s' not uploaded: %s",
-                          run->account->name, folder->name, e->path, local->message);
+        if (nms_sync_vanished (e->path))
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: folder '%s': file '%s' vanished (renamed or deleted by another "
+                             "program) before its upload was done; retried next run",
+                             run->account->name, folder->name, e->path);
+        else
+            nms_context_skip (run->ctx, "%s: folder '%s': file '%s' not uploaded: %s",
+                              run->account->name, folder->name, e->path, local->message);
     }
     return TRUE;
 }
@@ -497,6 +527,25 @@ report_folder (Run *run, const Folder *folder, const NmsProgress *before)
                      p->messages_deleted - before->messages_deleted, server ? server : "");
 }
 
+/* Files of killed nmsync runs in tmp/ go before anything new is written there; a failure
+ * only costs the leftovers their place, so it is a warning. */
+static void
+clean_tmp (Run *run, const Folder *folder)
+{
+    g_autoptr (GError) local = NULL;
+    guint removed = 0;
+
+    if (run->ctx->dry_run)
+        return;
+    if (!nms_maildir_tmp_cleanup (folder->dir, &removed, &local))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s", run->account->name,
+                         folder->name, local->message);
+    if (removed > 0)
+        nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                         "%s: folder '%s': removed %u partial downloads left in tmp/ by an "
+                         "nmsync that was killed", run->account->name, folder->name, removed);
+}
+
 gboolean
 nms_sync_folder (Run *run, Folder *folder, GError **error)
 {
@@ -510,6 +559,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         return FALSE;
     if (!folder->local)
         return TRUE; /* nothing on this side, and not allowed or asked to create it */
+    clean_tmp (run, folder);
     if (!nms_imap_select (run->session, folder->wire_name, !(run->policy.direction & NMS_PLAN_PUSH),
                           &fs, error) ||
         !nms_state_folder_get (run->state, folder->name, &saved, &known, error))

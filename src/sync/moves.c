@@ -193,8 +193,14 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
         if (run->ctx->dry_run) {
             dry_move (run, source, &msg, dest, e);
         } else if (!move_one (run, source, &msg, dest, e, &error)) {
-            nms_context_skip (run->ctx, "%s: moving '%s' from '%s' to '%s' on the server: %s",
-                              run->account->name, e->path, from, dest->name, error->message);
+            if (nms_sync_vanished (e->path) && !nms_sync_session_lost (error))
+                nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                                 "%s: moving '%s' from '%s' to '%s' on the server: the file "
+                                 "vanished (renamed or deleted by another program); retried "
+                                 "next run", run->account->name, e->path, from, dest->name);
+            else
+                nms_context_skip (run->ctx, "%s: moving '%s' from '%s' to '%s' on the server: %s",
+                                  run->account->name, e->path, from, dest->name, error->message);
             if (nms_sync_session_lost (error))
                 g_clear_pointer (&run->session, nms_imap_session_free);
             g_clear_error (&error);

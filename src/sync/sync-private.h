@@ -109,3 +109,11 @@ gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity,
  * 0 when none. */
 guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
                              const char *message_id, guint64 size);
+
+/* ---- vanished.c: files renamed by a mail client during the run ---- */
+/* TRUE when @path no longer exists (renamed or deleted by another program since the scan). */
+gboolean nms_sync_vanished (const char *path);
+/* Looks at @folder's files again before its DELETE_SERVER actions run, and drops those whose
+ * file is there after all (missed by the scan while a mail client renamed it), each with a
+ * warning. Rescans while the directories change under the scan (bounded). */
+void nms_sync_confirm_deletions (Run *run, const Folder *folder, GArray *plan);

@@ -176,8 +176,8 @@ cmp_state_uid (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-char *
-nms_sync_give_uid (const char *path, guint32 uid, GError **error)
+static char *
+give_uid_once (const char *path, guint32 uid, GError **error)
 {
     g_autofree char *base = g_path_get_basename (path);
     g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (base, error);
@@ -195,6 +195,45 @@ nms_sync_give_uid (const char *path, guint32 uid, GError **error)
         renamed = with_info;
     }
     return g_steal_pointer (&renamed);
+}
+
+/* Attempts at renaming a file that a mail client keeps renaming under us. */
+#define GIVE_UID_ATTEMPTS 5
+
+char *
+nms_sync_give_uid (const char *path, guint32 uid, GError **error)
+{
+    g_autofree char *folder_dir = NULL;
+    g_autofree char *current = g_strdup (path);
+    g_autoptr (NmsMaildirName) name = NULL;
+    g_autofree char *filename = g_path_get_basename (path);
+
+    for (int attempt = 1;; attempt++) {
+        g_autoptr (GError) local = NULL;
+        g_autofree char *found = NULL;
+        char *renamed = give_uid_once (current, uid, &local);
+
+        if (renamed != NULL)
+            return renamed;
+        /* Renamed by a mail client since we looked (a flag change, new/ to cur/): the file
+         * keeps its unique part, so look it up by that and try again. */
+        if (attempt == GIVE_UID_ATTEMPTS || !nms_sync_vanished (current) ||
+            (name == NULL && (name = nms_maildir_name_parse (filename, NULL)) == NULL)) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            return NULL;
+        }
+        if (folder_dir == NULL) {
+            g_autofree char *dir = g_path_get_dirname (path);
+            folder_dir = g_path_get_dirname (dir);
+        }
+        found = nms_sync_find_local (&(Folder) { .dir = folder_dir }, name->base, NULL);
+        if (found == NULL) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            return NULL;
+        }
+        g_free (current);
+        current = g_steal_pointer (&found);
+    }
 }
 
 guint32

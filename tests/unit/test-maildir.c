@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Only for the fs -> maildir error translation, which no public call lets a test trigger
@@ -764,6 +765,85 @@ test_delivery_begin_missing (Fixture *f, gconstpointer data)
     g_assert_nonnull (strstr (error->message, tmp));
 }
 
+/* A process id that no process has: a child that has exited and been reaped. */
+static pid_t
+dead_pid (void)
+{
+    pid_t pid = fork ();
+
+    g_assert_cmpint (pid, >=, 0);
+    if (pid == 0)
+        _exit (0);
+    g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+    return pid;
+}
+
+/* Writes tmp/@name; returns @name (transfer full: takes it). */
+static char *
+put_tmp (const Fixture *f, char *name)
+{
+    g_autofree char *path = g_build_filename (f->folder, "tmp", name, NULL);
+
+    g_assert_true (g_file_set_contents (path, "partial", -1, NULL));
+    return name;
+}
+
+/* Only nmsync's own leftovers of a process that is gone are removed. */
+static void
+test_tmp_cleanup (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *host = nms_maildir_escaped_host ();
+    g_autofree char *tmp = g_build_filename (f->folder, "tmp", NULL);
+    g_autofree char *own_dir = NULL, *keep = NULL, *kept = NULL;
+    pid_t dead = dead_pid ();
+    g_autofree char *gone = g_strdup_printf ("1700000000.M1P%dQ3.%s,nmsync-tmp", (int) dead, host);
+    g_autofree char *live = put_tmp (f, g_strdup_printf ("1700000000.M2P%dQ1.%s,nmsync-tmp",
+                                                          (int) getppid (), host));
+    g_autofree char *other_host = put_tmp (f, g_strdup_printf (
+                                              "1700000000.M3P%dQ1.%s.elsewhere,nmsync-tmp",
+                                              (int) dead, host));
+    g_autofree char *foreign = put_tmp (f, g_strdup_printf ("1700000000.M4P%dQ1.%s",
+                                                             (int) dead, host));
+    g_autofree char *dovecot = put_tmp (f, g_strdup ("1700000000.M5P1.mailhost,S=7"));
+    g_autofree char *no_pid = put_tmp (f, g_strdup_printf ("1700000000.M6PQ1.%s,nmsync-tmp", host));
+    guint removed = 99;
+    NmsMaildirDelivery *d = nms_maildir_delivery_begin (f->folder, &error);
+
+    g_assert_no_error (error);
+    g_free (put_tmp (f, g_strdup (gone)));
+    /* A directory with one of our names is not a file: kept. */
+    own_dir = g_strdup_printf ("1700000000.M7P%dQ9.%s,nmsync-tmp", (int) dead, host);
+    {
+        g_autofree char *p = g_build_filename (tmp, own_dir, NULL);
+        g_assert_cmpint (mkdir (p, 0700), ==, 0);
+    }
+    g_assert_true (nms_maildir_tmp_cleanup (f->folder, &removed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (removed, ==, 1);
+    {
+        g_autofree char *p = g_build_filename (tmp, gone, NULL);
+        g_assert_false (g_file_test (p, G_FILE_TEST_EXISTS));
+    }
+    kept = list_dir (tmp);
+    /* This process's own delivery in progress stays too: 8 entries minus the one removed. */
+    g_assert_nonnull (strstr (kept, live));
+    g_assert_nonnull (strstr (kept, other_host));
+    g_assert_nonnull (strstr (kept, foreign));
+    g_assert_nonnull (strstr (kept, dovecot));
+    g_assert_nonnull (strstr (kept, no_pid));
+    g_assert_nonnull (strstr (kept, own_dir));
+    keep = g_strdup_printf ("P%dQ", (int) getpid ());
+    g_assert_nonnull (strstr (kept, keep));
+    nms_maildir_delivery_abort (d);
+    /* No tmp/ at all is fine. */
+    {
+        g_autofree char *none = g_build_filename (f->root, ".none", NULL);
+        g_assert_true (nms_maildir_tmp_cleanup (none, &removed, &error));
+        g_assert_cmpuint (removed, ==, 0);
+    }
+}
+
 static void
 test_error_translation (void)
 {
@@ -1071,5 +1151,6 @@ main (int argc, char **argv)
     ADD ("/maildir/set-flags/keeps-fields", test_set_flags_keeps_fields);
     ADD ("/maildir/set-flags/errors", test_set_flags_errors);
     ADD ("/maildir/remove", test_remove);
+    ADD ("/maildir/tmp-cleanup", test_tmp_cleanup);
     return g_test_run ();
 }
