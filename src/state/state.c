@@ -656,3 +656,43 @@ nms_state_keyword_letters (NmsState *state, char *const *keywords, GError **erro
     }
     return g_steal_pointer (&letters);
 }
+
+gboolean
+nms_state_folders_reset_modseq (NmsState *state, GError **error)
+{
+    return exec (state, "UPDATE folders SET highestmodseq = 0", error);
+}
+
+gboolean
+nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *value_out = NULL;
+    if (sqlite3_prepare_v2 (state->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error (state, error, "cannot read meta data");
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        *value_out = column_strdup (st, 0);
+    sqlite3_finalize (st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE || db_error (state, error, "cannot read meta data");
+}
+
+gboolean
+nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    gboolean ok;
+
+    if (sqlite3_prepare_v2 (state->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                            -1, &st, NULL) != SQLITE_OK)
+        return db_error (state, error, "cannot prepare statement");
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 2, value, -1, SQLITE_STATIC);
+    ok = step_done (state, st, error);
+    sqlite3_finalize (st);
+    return ok;
+}

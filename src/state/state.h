@@ -54,6 +54,13 @@ gboolean nms_state_folder_get (NmsState *state, const char *folder, NmsStateFold
                                gboolean *found_out, GError **error);
 gboolean nms_state_folder_set (NmsState *state, const char *folder, const NmsStateFolder *value,
                                GError **error);
+/* Sets every folder's highestmodseq to 0: no folder is then known complete, so the next run
+ * looks at each one in full (after a change that the server would not report as one). */
+gboolean nms_state_folders_reset_modseq (NmsState *state, GError **error);
+/* A value of the account's own key-value store; *value_out NULL when @key has none.
+ * (transfer full) */
+gboolean nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error);
+gboolean nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error);
 /* Forgets @folder and all its messages. */
 gboolean nms_state_folder_forget (NmsState *state, const char *folder, GError **error);
 /* All folder names the state knows, sorted. (transfer full: GPtrArray of char*) */

@@ -78,9 +78,46 @@ intents_pending (Run *run, const Folder *folder)
     return intents == NULL || intents->len > 0;
 }
 
+/* The keyword -> letter map as one sorted string. */
+static char *
+keywords_signature (GHashTable *letters)
+{
+    g_autoptr (GPtrArray) pairs = g_ptr_array_new_with_free_func (g_free);
+    GHashTableIter it;
+    gpointer keyword, letter;
+
+    g_hash_table_iter_init (&it, letters);
+    while (g_hash_table_iter_next (&it, &keyword, &letter))
+        g_ptr_array_add (pairs, g_strdup_printf ("%s=%s", (char *) letter, (char *) keyword));
+    g_ptr_array_sort (pairs, (GCompareFunc) g_strcmp0);
+    g_ptr_array_add (pairs, NULL);
+    return g_strjoinv (" ", (char **) pairs->pdata);
+}
+
+/* A keyword newly mapped to a letter changes what every message's flags read as, and the
+ * server reports none of that as a change: then every folder is looked at in full once. */
+static gboolean
+keywords_unchanged (Run *run)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *now = keywords_signature (run->keyword_letters);
+    g_autofree char *before = NULL;
+
+    if (!nms_state_meta_get (run->state, "keyword-letters", &before, &error))
+        return FALSE;
+    if (g_strcmp0 (before, now) == 0)
+        return TRUE;
+    if (!run->ctx->dry_run && (!nms_state_folders_reset_modseq (run->state, &error) ||
+                               !nms_state_meta_set (run->state, "keyword-letters", now, &error)))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s", run->account->name,
+                         error->message);
+    return FALSE;
+}
+
 void
 nms_sync_find_clean (Run *run, GPtrArray *folders)
 {
+    gboolean keywords_same = keywords_unchanged (run);
     guint clean = 0;
 
     for (guint i = 0; i < folders->len; i++) {
@@ -99,7 +136,8 @@ nms_sync_find_clean (Run *run, GPtrArray *folders)
             !nms_state_folder_get (run->state, folder->name, &saved, &known, &error) || !known)
             continue;
         folder->local_changed = !local_unchanged (folder, &saved);
-        folder->clean = !folder->local_changed && server_unchanged (folder, &saved) &&
+        folder->clean = keywords_same && !folder->local_changed &&
+                        server_unchanged (folder, &saved) &&
                         !intents_pending (run, folder);
         clean += folder->clean;
     }

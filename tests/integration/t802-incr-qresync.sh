@@ -65,3 +65,20 @@ check_eq "modseq 0: exit 0" 0 "$NMS_RC"
 check_eq "modseq 0: the folder's full flag list is fetched" 1 "$(fetch_all_count)"
 check_eq "modseq 0: no QRESYNC for it" 0 "$(rawlog_commands | grep -c 'QRESYNC (')"
 check_mirror A
+
+# A keyword newly named in the rules changes how unchanged server messages read (their keyword
+# becomes a Maildir letter), which no modseq reports: every folder is then read in full once.
+dv flags add '$Label7' mailbox E uid 2
+nmsync_run sync
+incr_settle
+rawlog_mark
+nmsync_run sync
+check_eq "keyword not in the rules yet: nothing selected" "" "$(selected_folders)"
+printf '[keywords]\nlabel7 = $Label7\n' >"$NMS_HOME/label.rules"
+sed -i "/^\[general\]/a rules = $NMS_HOME/label.rules" "$NMS_CONFIG"
+rawlog_mark
+nmsync_run sync
+check_eq "new keyword rule: exit 0" 0 "$NMS_RC"
+check_eq "new keyword rule: every folder is selected" "A Archive B C D E INBOX Junk Sent Trash" "$(selected_folders)"
+check_eq "new keyword rule: every non-empty folder's flags are fetched in full" 6 "$(fetch_all_count)"
+check_eq "new keyword rule: the old message's keyword arrives as its letter" Sa "$(local_flags E 2)"
