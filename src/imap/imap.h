@@ -169,8 +169,9 @@ GPtrArray *nms_imap_fetch_idents (NmsImapSession *session, guint32 first, GError
 /* The folder list as nms_imap_list() gives it, with each selectable folder's STATUS
  * (UIDVALIDITY UIDNEXT MESSAGES, and HIGHESTMODSEQ when the server has CONDSTORE): one
  * LIST-STATUS command (RFC 5819) where the server has it, else LIST and one STATUS per folder,
- * pipelined. A folder the server gives no status for (deleted meanwhile, a name that cannot
- * be quoted) has has_status FALSE. (transfer full: GPtrArray of NmsImapFolder with free func) */
+ * pipelined (also when the server refuses LIST-STATUS). A folder the server gives no status
+ * for (deleted meanwhile, a name that cannot be quoted) has has_status FALSE.
+ * (transfer full: GPtrArray of NmsImapFolder with free func) */
 GPtrArray *nms_imap_list_status (NmsImapSession *session, GError **error);
 
 /* ENABLE QRESYNC (RFC 7162) when the server offers it; afterwards expunges are reported as
@@ -183,8 +184,9 @@ gboolean nms_imap_qresync_enabled (NmsImapSession *session);
  * folder state, the server reports only what changed since @modseq: the FLAGS of changed or
  * new messages (*changed_out: GArray of NmsImapMessageInfo, size 0, sorted by uid) and the
  * UIDs expunged since, of which *vanished_out gets those in @known (sorted uids; GArray of
- * guint32, sorted). When the server's UIDVALIDITY is not @uidvalidity it reports nothing:
- * state_out->uidvalidity then differs. Needs nms_imap_qresync_enabled(). (transfer full) */
+ * guint32, sorted). When the server's UIDVALIDITY is not @uidvalidity (it then reports
+ * nothing), or the name cannot be sent quoted (a plain SELECT is sent), both are NULL: the
+ * caller must fetch every message's flags. Needs nms_imap_qresync_enabled(). (transfer full) */
 gboolean nms_imap_select_qresync (NmsImapSession *session, const char *wire_name,
                                   gboolean read_only, guint32 uidvalidity, guint64 modseq,
                                   const guint32 *known, guint n_known,

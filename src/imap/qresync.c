@@ -176,6 +176,13 @@ send_select (NmsImapSession *s, const char *command)
         return MAILIMAP_ERROR_STREAM;
     if ((r = mailimap_parse_response (s->imap, &resp)) != MAILIMAP_NO_ERROR)
         return r;
+    if (resp->rsp_resp_done == NULL ||
+        resp->rsp_resp_done->rsp_type != MAILIMAP_RESP_DONE_TYPE_TAGGED ||
+        resp->rsp_resp_done->rsp_data.rsp_tagged == NULL ||
+        resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state == NULL) {
+        mailimap_response_free (resp);
+        return MAILIMAP_ERROR_PROTOCOL;
+    }
     state = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
     mailimap_response_free (resp);
     if (state != MAILIMAP_RESP_COND_STATE_OK)
@@ -200,10 +207,9 @@ nms_imap_select_qresync (NmsImapSession *session, const char *wire_name, gboolea
     g_return_val_if_fail (session->qresync && uidvalidity != 0 && modseq != 0, FALSE);
     if (!nms_imap_session_check_alive (session, error))
         return FALSE;
+    *changed_out = *vanished_out = NULL;
     if ((quoted = nms_imap_quote_name (wire_name)) == NULL)
-        return nms_imap_select (session, wire_name, read_only, state_out, error) &&
-               (*changed_out = g_array_new (FALSE, TRUE, sizeof (NmsImapMessageInfo)),
-                *vanished_out = g_array_new (FALSE, FALSE, sizeof (guint32)), TRUE);
+        return nms_imap_select (session, wire_name, read_only, state_out, error);
     command = g_strdup_printf ("%s %s (QRESYNC (%u %" G_GUINT64_FORMAT "))",
                                read_only ? "EXAMINE" : "SELECT", quoted, uidvalidity, modseq);
     if ((r = send_select (session, command)) != MAILIMAP_NO_ERROR) {
@@ -222,6 +228,8 @@ nms_imap_select_qresync (NmsImapSession *session, const char *wire_name, gboolea
     state_out->uidvalidity = sel->sel_uidvalidity;
     state_out->uidnext = sel->sel_uidnext;
     state_out->exists = sel->sel_exists;
+    if (sel->sel_uidvalidity != uidvalidity)
+        return TRUE; /* RFC 7162 §3.2.5.2: the server then ignores the parameter */
     ranges = vanished_ranges (info != NULL ? info->rsp_extension_list : NULL);
     *changed_out = changed_messages (session, info != NULL ? info->rsp_fetch_list : NULL);
     *vanished_out = known_vanished (ranges, known, n_known);

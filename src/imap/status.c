@@ -207,7 +207,12 @@ list_status (NmsImapSession *s, GError **error)
     if (r != MAILIMAP_NO_ERROR || state != MAILIMAP_RESP_COND_STATE_OK) {
         if (resp != NULL)
             mailimap_response_free (resp);
-        refused (s, r, state, "LIST-STATUS", error);
+        /* A NO or BAD to our own tag leaves the session in step: the caller falls back. */
+        if (r == MAILIMAP_NO_ERROR && state >= 0)
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO,
+                         "server '%s' refused LIST-STATUS", s->host);
+        else
+            refused (s, r, state, "LIST-STATUS", error);
         return NULL;
     }
     folders = take_folders (s, resp, nul_seen, complete ? raw : NULL);
@@ -305,8 +310,16 @@ nms_imap_list_status (NmsImapSession *session, GError **error)
     g_return_val_if_fail (session != NULL, NULL);
     if (!nms_imap_session_check_alive (session, error))
         return NULL;
-    if (nms_imap_session_has_capability (session, "LIST-STATUS"))
-        return list_status (session, error);
+    if (nms_imap_session_has_capability (session, "LIST-STATUS")) {
+        g_autoptr (GError) local = NULL;
+
+        if ((folders = list_status (session, &local)) != NULL)
+            return g_steal_pointer (&folders);
+        if (!g_error_matches (local, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO)) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            return NULL;
+        }
+    }
     if ((folders = nms_imap_list (session, error)) == NULL ||
         !status_each (session, folders, error))
         return NULL;

@@ -535,7 +535,7 @@ select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboo
                                   saved->highestmodseq, (guint32 *) known_uids->data,
                                   known_uids->len, fs, &changed, &vanished, error))
         return FALSE;
-    if (fs->uidvalidity != saved->uidvalidity)
+    if (changed == NULL || vanished == NULL)
         return TRUE; /* UIDVALIDITY changed since the STATUS: the server reported nothing */
     nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: QRESYNC: %u changed, %u vanished",
                      run->account->name, folder->name, changed->len, vanished->len);
