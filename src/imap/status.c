@@ -96,6 +96,28 @@ apply_status (NmsImapFolder *f, struct mailimap_mailbox_data_status *st)
     f->has_status = f->uidvalidity != 0;
 }
 
+/* The folder name of a STATUS reply as LIST gave it. libetpan 1.9.4 hands over a quoted
+ * name with its quotes and backslashes ("\"My Folder\""), and INBOX in the case the server
+ * chose. (transfer full) */
+static char *
+status_name (const char *raw)
+{
+    gsize len = strlen (raw);
+    GString *name;
+
+    if (g_ascii_strcasecmp (raw, "INBOX") == 0 || g_ascii_strcasecmp (raw, "\"INBOX\"") == 0)
+        return g_strdup ("INBOX");
+    if (len < 2 || raw[0] != '"' || raw[len - 1] != '"')
+        return g_strdup (raw);
+    name = g_string_sized_new (len);
+    for (gsize i = 1; i + 1 < len; i++) {
+        if (raw[i] == '\\' && i + 2 < len)
+            i++;
+        g_string_append_c (name, raw[i]);
+    }
+    return g_string_free (name, FALSE);
+}
+
 /* Fills the folders of @by_wire (wire name -> NmsImapFolder) from every STATUS in @resp. */
 static void
 take_statuses (struct mailimap_response *resp, GHashTable *by_wire)
@@ -106,6 +128,7 @@ take_statuses (struct mailimap_response *resp, GHashTable *by_wire)
         struct mailimap_cont_req_or_resp_data *item = clist_content (it);
         struct mailimap_response_data *data;
         struct mailimap_mailbox_data *mbd;
+        g_autofree char *name = NULL;
         NmsImapFolder *f;
 
         if (item->rsp_type != MAILIMAP_RESP_RESP_DATA ||
@@ -115,7 +138,8 @@ take_statuses (struct mailimap_response *resp, GHashTable *by_wire)
             mbd->mbd_type != MAILIMAP_MAILBOX_DATA_STATUS || mbd->mbd_data.mbd_status == NULL ||
             mbd->mbd_data.mbd_status->st_mailbox == NULL)
             continue;
-        f = g_hash_table_lookup (by_wire, mbd->mbd_data.mbd_status->st_mailbox);
+        name = status_name (mbd->mbd_data.mbd_status->st_mailbox);
+        f = g_hash_table_lookup (by_wire, name);
         if (f != NULL && f->problem == NULL)
             apply_status (f, mbd->mbd_data.mbd_status);
     }

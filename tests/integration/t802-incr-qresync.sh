@@ -79,6 +79,6 @@ sed -i "/^\[general\]/a rules = $NMS_HOME/label.rules" "$NMS_CONFIG"
 rawlog_mark
 nmsync_run sync
 check_eq "new keyword rule: exit 0" 0 "$NMS_RC"
-check_eq "new keyword rule: every folder is selected" "A Archive B C D E INBOX Junk Sent Trash" "$(selected_folders)"
-check_eq "new keyword rule: every non-empty folder's flags are fetched in full" 6 "$(fetch_all_count)"
+check_eq "new keyword rule: every folder is selected" "A Archive B C D E INBOX Junk Sent Trash Two Words" "$(selected_folders)"
+check_eq "new keyword rule: every non-empty folder's flags are fetched in full" 7 "$(fetch_all_count)"
 check_eq "new keyword rule: the old message's keyword arrives as its letter" Sa "$(local_flags E 2)"

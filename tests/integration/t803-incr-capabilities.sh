@@ -10,7 +10,7 @@
 . "$NMSYNC_TESTLIB/incremental.sh"
 
 DOVECOT_RAWLOG=1
-ALL_FOLDERS="A Archive B C D E INBOX Junk Sent Trash"
+ALL_FOLDERS="A Archive B C D E INBOX Junk Sent Trash Two Words"
 
 # ---- CONDSTORE only ----
 DOVECOT_CAPABILITY="IMAP4rev1 SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS LIST-EXTENDED CONDSTORE MOVE SPECIAL-USE LITERAL+"
@@ -21,7 +21,7 @@ nmsync_run sync
 check_eq "condstore: no-change sync: exit 0" 0 "$NMS_RC"
 check_eq "condstore: no ENABLE QRESYNC" 0 "$(rawlog_commands | grep -c '^ENABLE')"
 check_eq "condstore: a plain LIST" 'LIST "" "*"' "$(rawlog_commands | grep '^LIST ')"
-check_eq "condstore: one STATUS with HIGHESTMODSEQ per folder" 10 \
+check_eq "condstore: one STATUS with HIGHESTMODSEQ per folder" 11 \
     "$(rawlog_commands | grep -cE '^STATUS .* \(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ\)$')"
 check_eq "condstore: no folder selected" "" "$(selected_folders)"
 incr_change
@@ -42,7 +42,7 @@ loc_before=$(local_state)
 rawlog_mark
 nmsync_run sync
 check_eq "plain: no-change sync: exit 0" 0 "$NMS_RC"
-check_eq "plain: STATUS without HIGHESTMODSEQ" 10 \
+check_eq "plain: STATUS without HIGHESTMODSEQ" 11 \
     "$(rawlog_commands | grep -cE '^STATUS .* \(UIDVALIDITY UIDNEXT MESSAGES\)$')"
 check_eq "plain: every folder is selected (nothing proves it unchanged)" "$ALL_FOLDERS" \
     "$(selected_folders)"

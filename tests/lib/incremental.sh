@@ -4,7 +4,8 @@
 # incremental.sh: the workload of the t80x tests (skipping unchanged folders, QRESYNC). Source
 # after tap.sh, dovecot.sh (started with DOVECOT_RAWLOG=1) and nmsync.sh.
 #
-#   incr_setup             seeds folders A B C D E (5 seen messages each) and INBOX (5 unseen),
+#   incr_setup             seeds folders A B C D E (5 seen messages each), INBOX (5 unseen) and
+#                          "Two Words" (2 seen: a name the server sends quoted),
 #                          configures nmsync, runs a first sync and a settling one.
 #   incr_settle            waits until the Maildir's last changes are more than a second old
 #                          (younger directory mtimes are not trusted), then syncs.
@@ -24,6 +25,7 @@ incr_setup () {
         dovecot_seed --flags '\Seen' "$f" 5 || bail_out "seeding $f"
     done
     dovecot_seed INBOX 5 || bail_out "seeding INBOX"
+    dovecot_seed --flags '\Seen' "Two Words" 2 || bail_out "seeding Two Words"
     nmsync_setup_dovecot
     nmsync_run sync
     check_eq "first sync: exit 0" 0 "$NMS_RC"
@@ -50,6 +52,7 @@ incr_check_converged () {
     for f in $INCR_FOLDERS; do
         check_mirror "$f"
     done
+    check_mirror "Two Words"
     check_eq "A: the server's new flag arrived" FS "$(local_flags A 2)"
     check_eq "B: the new message arrived" S "$(local_flags B 6)"
     check_eq "C: the expunged message is gone locally" "" "$(local_file C 3)"
@@ -57,7 +60,7 @@ incr_check_converged () {
 }
 
 selected_folders () {
-    rawlog_commands | sed -n 's/^\(SELECT\|EXAMINE\) "\{0,1\}\([^" ]*\)"\{0,1\}.*/\2/p' |
+    rawlog_commands | sed -n 's/^\(SELECT\|EXAMINE\) \("[^"]*"\|[^ ]*\).*/\2/p' | tr -d '"' |
         LC_ALL=C sort -u | paste -sd' ' -
 }
 
