@@ -193,15 +193,13 @@ status_items (NmsImapSession *s)
                : "UIDVALIDITY UIDNEXT MESSAGES";
 }
 
-/* Turns a tagged NO or BAD, a foreign tag or a parse failure into @error. */
+/* Turns a failed read or parse (@r), or a reply with a foreign tag or a BYE, into @error: the
+ * session is out of step either way. */
 static gboolean
-refused (NmsImapSession *s, int r, int state, const char *what, GError **error)
+out_of_step (NmsImapSession *s, int r, const char *what, GError **error)
 {
-    if (r != MAILIMAP_NO_ERROR)
-        return nms_imap_session_fail (s, r, what, error);
-    if (state == MAILIMAP_RESP_COND_STATE_BAD || state < 0)
-        return nms_imap_session_fail (s, MAILIMAP_ERROR_PROTOCOL, what, error);
-    return nms_imap_session_fail (s, MAILIMAP_ERROR_LIST, what, error);
+    return nms_imap_session_fail (s, r != MAILIMAP_NO_ERROR ? r : MAILIMAP_ERROR_PROTOCOL, what,
+                                  error);
 }
 
 /* LIST "" "*" RETURN (SPECIAL-USE STATUS (...)) in one command (RFC 5819). */
@@ -236,7 +234,7 @@ list_status (NmsImapSession *s, GError **error)
             g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO,
                          "server '%s' refused LIST-STATUS", s->host);
         else
-            refused (s, r, state, "LIST-STATUS", error);
+            out_of_step (s, r, "LIST-STATUS", error);
         return NULL;
     }
     folders = take_folders (s, resp, nul_seen, complete ? raw : NULL);
@@ -299,7 +297,7 @@ status_batch (NmsImapSession *s, GPtrArray *todo, guint first, guint n, GError *
         if (resp != NULL)
             mailimap_response_free (resp);
         if (r != MAILIMAP_NO_ERROR || state < 0) {
-            ok = refused (s, r, state, "STATUS", error);
+            ok = out_of_step (s, r, "STATUS", error);
             break;
         }
     }
