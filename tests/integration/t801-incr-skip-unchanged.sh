@@ -45,12 +45,17 @@ check_eq "then no folder is selected again" "" "$(selected_folders)"
 # A local change in the same second as the scan: the directory's mtime then cannot be
 # trusted (another change within the same clock tick would leave it as it is), so none is
 # recorded. The second change below restores the directory's mtime exactly, and is still found.
+# (On a loaded machine the sync may start more than a second after the change: try again.)
 d=$(local_dir E)
-touch "$d/cur"
-nmsync_run sync
+for attempt in 1 2 3; do
+    touch "$d/cur"
+    nmsync_run sync
+    stored=$(sqlite3 "$NMS_STATE/test.db" "SELECT cur_mtime FROM folders WHERE name = 'E'")
+    [ "$stored" != 0 ] || break
+    diag "attempt $attempt: the sync read cur/ more than a second after the change"
+done
 check_eq "sync right after a local change: exit 0" 0 "$NMS_RC"
-check_eq "an mtime as recent as the scan is not recorded" 0 \
-    "$(sqlite3 "$NMS_STATE/test.db" "SELECT cur_mtime FROM folders WHERE name = 'E'")"
+check_eq "an mtime as recent as the scan is not recorded" 0 "$stored"
 mtime=$(stat -c %y "$d/cur")
 f=$(local_file E 4)
 mv "$f" "${f%:2,*}:2,FS"
