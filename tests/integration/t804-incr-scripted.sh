@@ -106,3 +106,43 @@ check_eq "QRESYNC: the vanished message is deleted locally" "" "$(local_file INB
 check_eq "QRESYNC: the changed flags arrive" FS "$(local_flags INBOX 2)"
 check_eq "QRESYNC: every command matched the script" "" \
     "$(grep -h 'unmatched' "$NMS_ERR" "$dir"/*.log 2>/dev/null)"
+
+# --- 3. LIST-STATUS with hostile names: refused and named as with a plain LIST --------------
+{
+    echo 'greeting * PREAUTH fake ready'
+    echo 'on CAPABILITY'
+    echo '  * CAPABILITY IMAP4rev1 UIDPLUS LIST-EXTENDED LIST-STATUS CONDSTORE SPECIAL-USE'
+    echo '  $TAG OK done'
+    echo 'on LIST "" "*" RETURN (SPECIAL-USE STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ))'
+    echo '  * LIST (\Junk) "/" "Good"'
+    echo '  * STATUS "Good" (UIDVALIDITY 9 UIDNEXT 1 MESSAGES 0 HIGHESTMODSEQ 4)'
+    echo '  * LIST () "/" ".."'
+    echo '  * STATUS ".." (UIDVALIDITY 9 UIDNEXT 1 MESSAGES 0 HIGHESTMODSEQ 4)'
+    echo '  * LIST () "/" {7}'
+    echo '  raw:bad\x00nam'
+    echo '  send:'
+    echo '  * STATUS "Unlisted" (UIDVALIDITY 9 UIDNEXT 1 MESSAGES 0 HIGHESTMODSEQ 4)'
+    echo '  $TAG OK done'
+    echo 'on SELECT Good'
+    echo '  * 0 EXISTS'
+    echo '  * OK [UIDVALIDITY 9] x'
+    echo '  * OK [UIDNEXT 1] x'
+    echo '  $TAG OK [READ-WRITE] done'
+    echo 'on LOGOUT'
+    echo '  * BYE'
+    echo '  $TAG OK bye'
+} >"$dir/hostile"
+nmsync_setup <<EOF2
+tunnel = $(fakeimap_tunnel_cmd "$dir/hostile")
+EOF2
+nmsync_run sync
+check_eq "hostile LIST-STATUS: exit 1 (folders skipped)" 1 "$NMS_RC"
+check_match "hostile LIST-STATUS: '..' is refused and named" "folder.*'\.\.'" "$(cat "$NMS_ERR")"
+check_match "hostile LIST-STATUS: the NUL byte is named" "folder 'bad'.*NUL byte" "$(cat "$NMS_ERR")"
+check "hostile LIST-STATUS: the good folder is synced" test -d "$(local_dir Good)/cur"
+check_eq "hostile LIST-STATUS: only the good folder is in the state" "Good" \
+    "$(sqlite3 "$NMS_STATE/test.db" "SELECT name FROM folders ORDER BY name" | paste -sd' ')"
+check_eq "hostile LIST-STATUS: the special-use role is kept" '\Junk|Good' \
+    "$(sqlite3 "$NMS_STATE/test.db" "SELECT role, folder FROM roles")"
+check_eq "hostile LIST-STATUS: every command matched the script" 0 \
+    "$(grep -c 'unmatched' "$NMS_ERR")"
