@@ -82,3 +82,16 @@ check_eq "new keyword rule: exit 0" 0 "$NMS_RC"
 check_eq "new keyword rule: every folder is selected" "A Archive B C D E INBOX Junk Sent Trash Two Words" "$(selected_folders)"
 check_eq "new keyword rule: every non-empty folder's flags are fetched in full" 7 "$(fetch_all_count)"
 check_eq "new keyword rule: the old message's keyword arrives as its letter" Sa "$(local_flags E 2)"
+
+# pull after a complete sync: EXAMINE with QRESYNC; a one-way run leaves the folder not known
+# complete, so the next sync reads it in full.
+incr_settle
+dv flags add '\Draft' mailbox B uid 2
+rawlog_mark
+nmsync_run pull
+check_eq "pull: exit 0" 0 "$NMS_RC"
+check_eq "pull: EXAMINE with QRESYNC" 1 "$(rawlog_commands | grep -cE '^EXAMINE "B" \(QRESYNC \(')"
+check_eq "pull: the flag arrived" DS "$(local_flags B 2)"
+rawlog_mark
+nmsync_run sync
+check_eq "sync after pull: B is read in full" 1 "$(fetch_all_count)"
