@@ -88,7 +88,8 @@ cut_at_nul (const GByteArray *raw, const char *name)
 }
 
 NmsImapFolder *
-nms_imap_folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen, const GByteArray *raw)
+nms_imap_folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen,
+                           const GByteArray *raw)
 {
     NmsImapFolder *f = g_new0 (NmsImapFolder, 1);
     g_autoptr (GError) local = NULL;

@@ -84,9 +84,10 @@ apply_status (NmsImapFolder *f, struct mailimap_mailbox_data_status *st)
             /* HIGHESTMODSEQ is 64 bits and comes as a CONDSTORE extension (LIBRARIES 1.2) */
             if (ext != NULL && ext->ext_extension != NULL &&
                 ext->ext_extension->ext_id == MAILIMAP_EXTENSION_CONDSTORE &&
-                ext->ext_type == MAILIMAP_CONDSTORE_TYPE_STATUS_INFO && ext->ext_data != NULL)
-                f->highestmodseq =
-                    ((struct mailimap_condstore_status_info *) ext->ext_data)->cs_highestmodseq_value;
+                ext->ext_type == MAILIMAP_CONDSTORE_TYPE_STATUS_INFO && ext->ext_data != NULL) {
+                struct mailimap_condstore_status_info *cs = ext->ext_data;
+                f->highestmodseq = cs->cs_highestmodseq_value;
+            }
             break;
         default:
             break;
@@ -312,9 +313,9 @@ status_each (NmsImapSession *s, GPtrArray *folders, GError **error)
 
     for (guint i = 0; i < folders->len; i++) {
         NmsImapFolder *f = g_ptr_array_index (folders, i);
-        g_autofree char *quoted = NULL;
+        g_autofree char *quoted = f->problem == NULL ? nms_imap_quote_name (f->wire_name) : NULL;
 
-        if (f->problem == NULL && !f->noselect && (quoted = nms_imap_quote_name (f->wire_name)) != NULL)
+        if (quoted != NULL && !f->noselect)
             g_ptr_array_add (todo, f);
     }
     for (guint i = 0; i < todo->len; i += STATUS_BATCH) {

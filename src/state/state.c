@@ -678,7 +678,8 @@ nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError *
     if (rc == SQLITE_ROW)
         *value_out = column_strdup (st, 0);
     sqlite3_finalize (st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE || db_error (state, error, "cannot read meta data");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ||
+           db_error (state, error, "cannot read meta data");
 }
 
 gboolean

@@ -313,8 +313,11 @@ test_migrates_v2 (Fixture *f, gconstpointer data)
     g_autoptr (NmsState) st = NULL;
     g_autoptr (GArray) msgs = NULL;
     g_autofree char *sqlite3 = g_find_program_in_path ("sqlite3");
-    NmsStateFolder got, fo = { .uidvalidity = 77, .uidnext = 12, .highestmodseq = G_GUINT64_CONSTANT (1) << 40,
-                               .messages = 9, .cur_mtime_ns = G_GINT64_CONSTANT (1700000000123456789),
+    NmsStateFolder got, fo = { .uidvalidity = 77,
+                               .uidnext = 12,
+                               .highestmodseq = G_GUINT64_CONSTANT (1) << 40,
+                               .messages = 9,
+                               .cur_mtime_ns = G_GINT64_CONSTANT (1700000000123456789),
                                .new_mtime_ns = 42 };
     gboolean found;
 
