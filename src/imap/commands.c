@@ -87,8 +87,9 @@ cut_at_nul (const GByteArray *raw, const char *name)
     return raw != NULL && memmem (raw->data, raw->len, name, len) != NULL;
 }
 
-static NmsImapFolder *
-folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen, const GByteArray *raw)
+NmsImapFolder *
+nms_imap_folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen,
+                           const GByteArray *raw)
 {
     NmsImapFolder *f = g_new0 (NmsImapFolder, 1);
     g_autoptr (GError) local = NULL;
@@ -136,7 +137,7 @@ nms_imap_list (NmsImapSession *session, GError **error)
         /* nms_imap_folder_wire_name() needs it; servers use one delimiter per namespace */
         if (session->delimiter == 0)
             session->delimiter = mb->mb_delimiter;
-        g_ptr_array_add (folders, folder_from_list (mb, nul_seen, complete ? raw : NULL));
+        g_ptr_array_add (folders, nms_imap_folder_from_list (mb, nul_seen, complete ? raw : NULL));
     }
     mailimap_list_result_free (result);
     return g_steal_pointer (&folders);
@@ -264,6 +265,18 @@ flags_to_letters (const NmsImapSession *session, struct mailimap_msg_att_dynamic
     g_free (maildir);
     maildir = nms_maildir_flags_normalize (all);
     g_strlcpy (letters, maildir, NMS_MAILDIR_FLAGS_SIZE);
+}
+
+gboolean
+nms_imap_msg_att_letters (const NmsImapSession *session, struct mailimap_msg_att *att,
+                          char letters[NMS_MAILDIR_FLAGS_SIZE])
+{
+    struct mailimap_msg_att_dynamic *dyn = msg_att_dynamic (att);
+
+    if (dyn == NULL)
+        return FALSE;
+    flags_to_letters (session, dyn, letters);
+    return TRUE;
 }
 
 /* A set of sorted, unique @uids, with runs coalesced into ranges ("1:5,9"). */

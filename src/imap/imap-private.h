@@ -17,6 +17,7 @@ struct _NmsImapSession {
     char delimiter;      /* first non-zero hierarchy delimiter LIST gave, 0 before */
     gboolean no_move;    /* tests only: behave as if the server lacked MOVE */
     char *keywords[26];  /* keyword for the letters a-z (nms_imap_session_set_keywords), or NULL */
+    gboolean qresync;    /* ENABLE QRESYNC succeeded (qresync.c) */
 };
 
 /* The letter of IMAP keyword @name in @s, 0 when it has none. */
@@ -111,11 +112,24 @@ gboolean nms_imap_compress_peer_is_loopback (const struct sockaddr_storage *ss);
 gboolean nms_imap_compress_start (NmsImapSession *s, const NmsAccount *account, GError **error);
 
 /* ---- shared by commands.c and write.c ---- */
+/* ---- shared by commands.c, status.c, qresync.c and write.c ---- */
+
+/* The folder of one LIST reply: the name decoded, or its problem named (invalid modified
+ * UTF-7; a NUL byte, seen in @raw, the bytes of the reply, when @nul_seen). (transfer full) */
+NmsImapFolder *nms_imap_folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen,
+                                          const GByteArray *raw);
 
 /* The static attribute of @type in a FETCH response, or NULL. (transfer none) */
 struct mailimap_msg_att_static *nms_imap_msg_att_static (struct mailimap_msg_att *att, int type);
 /* The UID of a FETCH response, 0 when it has none. */
 guint32 nms_imap_msg_att_uid (struct mailimap_msg_att *att);
+/* The FLAGS of a FETCH response as sorted Maildir letters (keywords the session maps as
+ * their letters); FALSE when the response has no FLAGS. */
+gboolean nms_imap_msg_att_letters (const NmsImapSession *session, struct mailimap_msg_att *att,
+                                   char letters[NMS_MAILDIR_FLAGS_SIZE]);
+/* @wire_name as an IMAP quoted string, or NULL when it holds 8-bit or control characters.
+ * (transfer full) */
+char *nms_imap_quote_name (const char *wire_name);
 /* A set of sorted, unique @uids (n > 0), with runs coalesced into ranges ("1:5,9").
  * (transfer full) */
 struct mailimap_set *nms_imap_set_from_sorted (const guint32 *uids, guint n);

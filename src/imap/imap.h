@@ -68,6 +68,12 @@ typedef struct {
     gboolean noselect;
     char *problem;   /* NULL, or why this folder cannot be used (invalid UTF-7, NUL ...) */
     char *special_use; /* RFC 6154 attribute with its backslash ("\\Junk"), or NULL */
+    /* STATUS, from nms_imap_list_status() only; all 0 when has_status is FALSE */
+    gboolean has_status;
+    guint32 uidvalidity;
+    guint32 uidnext;
+    guint32 messages;
+    guint64 highestmodseq; /* 0 when the server has no CONDSTORE (or did not say) */
 } NmsImapFolder;
 
 void nms_imap_folder_free (NmsImapFolder *folder);
@@ -170,3 +176,32 @@ void nms_imap_message_ident_free (NmsImapMessageIdent *ident);
  * NULL when empty or not UTF-8). (transfer full: GPtrArray of
  * NmsImapMessageIdent, with free func, sorted by uid) */
 GPtrArray *nms_imap_fetch_idents (NmsImapSession *session, guint32 first, GError **error);
+
+/* ---- one round trip per run, and only the changes per folder ------------------------------ */
+
+/* The folder list as nms_imap_list() gives it, with each selectable folder's STATUS
+ * (UIDVALIDITY UIDNEXT MESSAGES, and HIGHESTMODSEQ when the server has CONDSTORE): one
+ * LIST-STATUS command (RFC 5819) where the server has it, else LIST and one STATUS per folder,
+ * pipelined (also when the server refuses LIST-STATUS). A folder the server gives no status
+ * for (deleted meanwhile, a name that cannot be quoted) has has_status FALSE.
+ * (transfer full: GPtrArray of NmsImapFolder with free func) */
+GPtrArray *nms_imap_list_status (NmsImapSession *session, GError **error);
+
+/* ENABLE QRESYNC (RFC 7162) when the server offers it; afterwards expunges are reported as
+ * VANISHED. Called once after login; a refusal only leaves QRESYNC off. */
+void nms_imap_qresync_enable (NmsImapSession *session);
+/* TRUE once ENABLE QRESYNC succeeded on this session. */
+gboolean nms_imap_qresync_enabled (NmsImapSession *session);
+
+/* SELECT (EXAMINE when @read_only) @wire_name (QRESYNC (@uidvalidity @modseq)): besides the
+ * folder state, the server reports only what changed since @modseq: the FLAGS of changed or
+ * new messages (*changed_out: GArray of NmsImapMessageInfo, size 0, sorted by uid) and the
+ * UIDs expunged since, of which *vanished_out gets those in @known (sorted uids; GArray of
+ * guint32, sorted). When the server's UIDVALIDITY is not @uidvalidity (it then reports
+ * nothing), or the name cannot be sent quoted (a plain SELECT is sent), both are NULL: the
+ * caller must fetch every message's flags. Needs nms_imap_qresync_enabled(). (transfer full) */
+gboolean nms_imap_select_qresync (NmsImapSession *session, const char *wire_name,
+                                  gboolean read_only, guint32 uidvalidity, guint64 modseq,
+                                  const guint32 *known, guint n_known,
+                                  NmsImapFolderState *state_out, GArray **changed_out,
+                                  GArray **vanished_out, GError **error);

@@ -482,7 +482,10 @@ connect_and_login (NmsImapSession *s, const NmsAccount *account, const char *pas
     }
     if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED && !login (s, account, password, error))
         return FALSE;
-    return refresh_capabilities (s, error) && nms_imap_compress_start (s, account, error);
+    if (!refresh_capabilities (s, error) || !nms_imap_compress_start (s, account, error))
+        return FALSE;
+    nms_imap_qresync_enable (s);
+    return TRUE;
 }
 
 NmsImapSession *

@@ -17,7 +17,7 @@
 
 G_DEFINE_QUARK (nms-state-error-quark, nms_state_error)
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 enum {
     STMT_FOLDER_GET,
@@ -36,9 +36,12 @@ enum {
 };
 
 static const char *const stmt_sql[N_STMTS] = {
-    [STMT_FOLDER_GET] = "SELECT uidvalidity, uidnext FROM folders WHERE name = ?1",
-    [STMT_FOLDER_SET] = "INSERT INTO folders (name, uidvalidity, uidnext) VALUES (?1, ?2, ?3) "
-                        "ON CONFLICT (name) DO UPDATE SET uidvalidity = ?2, uidnext = ?3",
+    [STMT_FOLDER_GET] = "SELECT uidvalidity, uidnext, highestmodseq, messages, cur_mtime,"
+                        " new_mtime FROM folders WHERE name = ?1",
+    [STMT_FOLDER_SET] = "INSERT INTO folders (name, uidvalidity, uidnext, highestmodseq, messages,"
+                        " cur_mtime, new_mtime) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                        "ON CONFLICT (name) DO UPDATE SET uidvalidity = ?2, uidnext = ?3,"
+                        " highestmodseq = ?4, messages = ?5, cur_mtime = ?6, new_mtime = ?7",
     [STMT_FOLDER_DELETE] = "DELETE FROM folders WHERE name = ?1",
     [STMT_FOLDER_MESSAGES_DELETE] = "DELETE FROM messages WHERE folder = ?1",
     [STMT_FOLDER_NAMES] = "SELECT name FROM folders ORDER BY name",
@@ -58,7 +61,9 @@ static const char *const stmt_sql[N_STMTS] = {
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL,"
-    "  uidnext INTEGER NOT NULL DEFAULT 0);"
+    "  uidnext INTEGER NOT NULL DEFAULT 0, highestmodseq INTEGER NOT NULL DEFAULT 0,"
+    "  messages INTEGER NOT NULL DEFAULT 0, cur_mtime INTEGER NOT NULL DEFAULT 0,"
+    "  new_mtime INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS messages (folder TEXT NOT NULL, uid INTEGER NOT NULL,"
     "  flags TEXT NOT NULL, base TEXT NOT NULL DEFAULT '', PRIMARY KEY (folder, uid))"
     "  WITHOUT ROWID;"
@@ -71,6 +76,14 @@ static const char schema_sql[] =
 
 /* Version 1 (pull only) had no base names: add the column before the schema above runs. */
 static const char migrate_1_sql[] = "ALTER TABLE messages ADD COLUMN base TEXT NOT NULL DEFAULT '';";
+
+/* Version 2 had no skip data per folder. The new columns start at 0, which means "unknown":
+ * the first run of this version looks at every folder once. */
+static const char migrate_2_sql[] =
+    "ALTER TABLE folders ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folders ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folders ADD COLUMN cur_mtime INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folders ADD COLUMN new_mtime INTEGER NOT NULL DEFAULT 0;";
 
 struct _NmsState {
     sqlite3 *db;
@@ -133,8 +146,17 @@ check_version (NmsState *state, GError **error)
     if (sqlite3_step (st) == SQLITE_ROW)
         version = sqlite3_column_int (st, 0);
     sqlite3_finalize (st);
-    if (version == 1 && !exec (state, migrate_1_sql, error))
-        return FALSE;
+    /* One transaction: a crash in the middle leaves the old version, migrated again later. */
+    if (version >= 1 && version < 3) {
+        if (!exec (state, "BEGIN IMMEDIATE", error))
+            return FALSE;
+        if ((version == 1 && !exec (state, migrate_1_sql, error)) ||
+            !exec (state, migrate_2_sql, error) ||
+            !exec (state, "PRAGMA user_version = 3; COMMIT", error)) {
+            nms_state_rollback (state);
+            return FALSE;
+        }
+    }
     if (version > SCHEMA_VERSION) {
         g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB,
                      "state '%s': written by a newer nmsync (schema %d, this one knows %d)",
@@ -286,6 +308,10 @@ nms_state_folder_get (NmsState *state, const char *folder, NmsStateFolder *folde
     if (rc == SQLITE_ROW) {
         folder_out->uidvalidity = (guint32) sqlite3_column_int64 (st, 0);
         folder_out->uidnext = (guint32) sqlite3_column_int64 (st, 1);
+        folder_out->highestmodseq = (guint64) sqlite3_column_int64 (st, 2);
+        folder_out->messages = (guint32) sqlite3_column_int64 (st, 3);
+        folder_out->cur_mtime_ns = sqlite3_column_int64 (st, 4);
+        folder_out->new_mtime_ns = sqlite3_column_int64 (st, 5);
     }
     sqlite3_reset (st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -302,6 +328,10 @@ nms_state_folder_set (NmsState *state, const char *folder, const NmsStateFolder 
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (st, 2, value->uidvalidity);
     sqlite3_bind_int64 (st, 3, value->uidnext);
+    sqlite3_bind_int64 (st, 4, (sqlite3_int64) value->highestmodseq);
+    sqlite3_bind_int64 (st, 5, value->messages);
+    sqlite3_bind_int64 (st, 6, value->cur_mtime_ns);
+    sqlite3_bind_int64 (st, 7, value->new_mtime_ns);
     return step_done (state, st, error);
 }
 
@@ -625,4 +655,45 @@ nms_state_keyword_letters (NmsState *state, char *const *keywords, GError **erro
             return NULL;
     }
     return g_steal_pointer (&letters);
+}
+
+gboolean
+nms_state_folders_reset_modseq (NmsState *state, GError **error)
+{
+    return exec (state, "UPDATE folders SET highestmodseq = 0", error);
+}
+
+gboolean
+nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *value_out = NULL;
+    if (sqlite3_prepare_v2 (state->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error (state, error, "cannot read meta data");
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        *value_out = column_strdup (st, 0);
+    sqlite3_finalize (st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ||
+           db_error (state, error, "cannot read meta data");
+}
+
+gboolean
+nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    gboolean ok;
+
+    if (sqlite3_prepare_v2 (state->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                            -1, &st, NULL) != SQLITE_OK)
+        return db_error (state, error, "cannot prepare statement");
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 2, value, -1, SQLITE_STATIC);
+    ok = step_done (state, st, error);
+    sqlite3_finalize (st);
+    return ok;
 }

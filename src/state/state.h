@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The per-account sync state in SQLite: per folder the UIDVALIDITY and UIDNEXT last seen, per
- * message the UID and the flags both sides last agreed on. Also the account lock.
+ * The per-account sync state in SQLite: per folder the UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
+ * message count last seen and its local directory mtimes, per message the UID and the flags
+ * both sides last agreed on. Also the account lock.
  * Files are private (0600) in a private directory (0700). */
 #pragma once
 
@@ -36,9 +37,16 @@ gboolean nms_state_begin (NmsState *state, GError **error);
 gboolean nms_state_commit (NmsState *state, GError **error);
 void nms_state_rollback (NmsState *state);
 
+/* What the last complete sync of a folder saw, so that the next run can skip the folder when
+ * neither side changed. highestmodseq 0 means "not known to be complete": no skip, no QRESYNC.
+ * The mtimes (nanoseconds) are those of cur/ and new/ before the scan; 0 means unknown. */
 typedef struct {
     guint32 uidvalidity;
     guint32 uidnext;
+    guint64 highestmodseq;
+    guint32 messages;
+    gint64 cur_mtime_ns;
+    gint64 new_mtime_ns;
 } NmsStateFolder;
 
 /* Looks up @folder (decoded name). *found_out is FALSE when the state has no record of it. */
@@ -46,6 +54,13 @@ gboolean nms_state_folder_get (NmsState *state, const char *folder, NmsStateFold
                                gboolean *found_out, GError **error);
 gboolean nms_state_folder_set (NmsState *state, const char *folder, const NmsStateFolder *value,
                                GError **error);
+/* Sets every folder's highestmodseq to 0: no folder is then known complete, so the next run
+ * looks at each one in full (after a change that the server would not report as one). */
+gboolean nms_state_folders_reset_modseq (NmsState *state, GError **error);
+/* A value of the account's own key-value store; *value_out NULL when @key has none.
+ * (transfer full) */
+gboolean nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error);
+gboolean nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error);
 /* Forgets @folder and all its messages. */
 gboolean nms_state_folder_forget (NmsState *state, const char *folder, GError **error);
 /* All folder names the state knows, sorted. (transfer full: GPtrArray of char*) */

@@ -153,6 +153,7 @@ add_server_folders (Run *run, GPtrArray *list, GPtrArray *chosen, GHashTable *by
             continue;
         }
         folder = folder_new (run, f->name, f->wire_name, relpath);
+        nms_sync_folder_take_status (folder, f);
         g_hash_table_add (paths, folder->relpath);
         g_hash_table_insert (by_name, folder->name, folder);
         g_ptr_array_add (chosen, folder);
@@ -366,7 +367,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         goto out;
     report_compression (&run, FALSE);
     nms_imap_session_set_keywords (run.session, run.keyword_letters);
-    if ((list = nms_imap_list (run.session, error)) == NULL)
+    if ((list = nms_imap_list_status (run.session, error)) == NULL)
         goto out;
     store_roles (&run, list);
     folders = choose_folders (&run, list);
@@ -374,6 +375,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     nms_context_progress (ctx);
     if (!ctx->dry_run)
         recover (&run, folders);
+    nms_sync_find_clean (&run, folders);
     if (options->direction & NMS_PLAN_PUSH)
         nms_sync_moves (&run, folders);
     sync_folders (&run, folders, &fatal);

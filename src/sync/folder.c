@@ -461,15 +461,28 @@ forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed
     }
 }
 
+/* TRUE when the local snapshot left files out (unparsable names, repeated UIDs): the state
+ * then does not mirror the folder, so the folder must not be recorded as completely synced. */
 static gboolean
-snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, Snapshot *s,
-               GError **error)
+scan_incomplete (GPtrArray *scan, GArray *local, GPtrArray *fresh)
+{
+    return local->len + fresh->len != scan->len;
+}
+
+/* The server side comes from @qresync (the changes since the last complete sync, applied to
+ * the agreed messages) when it is not NULL, else from UID FETCH 1:* of every message's flags. */
+static gboolean
+snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GArray *qresync,
+               Snapshot *s, gboolean *incomplete_out, GError **error)
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
 
-    infos = fs->exists > 0 ? nms_imap_fetch_infos (run->session, 1, error)
-                           : g_array_new (FALSE, TRUE, sizeof (NmsImapMessageInfo));
+    if (qresync != NULL)
+        infos = g_array_ref (qresync);
+    else
+        infos = fs->exists > 0 ? nms_imap_fetch_infos (run->session, 1, error)
+                               : g_array_new (FALSE, TRUE, sizeof (NmsImapMessageInfo));
     if (infos == NULL || (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
         (s->scan = nms_maildir_scan (folder->dir, error)) == NULL)
         return FALSE;
@@ -480,6 +493,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, Sna
     if (g_hash_table_size (run->dry_moves) > 0)
         forget_dry_moves (run, folder, server, agreed, s->scan);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
+    *incomplete_out = scan_incomplete (s->scan, local, s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
@@ -546,23 +560,60 @@ clean_tmp (Run *run, const Folder *folder)
                          "nmsync that was killed", run->account->name, folder->name, removed);
 }
 
+/* SELECT with QRESYNC when the last sync of the folder was complete (a nonzero modseq: the
+ * agreed state then equals the server for every message the server does not report), else a
+ * plain SELECT. *qresync_out gets the server snapshot QRESYNC yields, or NULL: fetch it all. */
+static gboolean
+select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboolean known,
+               NmsImapFolderState *fs, GArray **qresync_out, GError **error)
+{
+    gboolean read_only = !(run->policy.direction & NMS_PLAN_PUSH);
+    g_autoptr (GArray) agreed = NULL, known_uids = NULL, changed = NULL, vanished = NULL;
+
+    *qresync_out = NULL;
+    if (!known || saved->highestmodseq == 0 || !nms_imap_qresync_enabled (run->session) ||
+        !folder->has_status || folder->uidvalidity != saved->uidvalidity ||
+        g_hash_table_size (run->dry_moves) > 0)
+        return nms_imap_select (run->session, folder->wire_name, read_only, fs, error);
+    if ((agreed = nms_state_messages (run->state, folder->name, error)) == NULL)
+        return FALSE;
+    known_uids = g_array_sized_new (FALSE, FALSE, sizeof (guint32), agreed->len);
+    for (guint i = 0; i < agreed->len; i++)
+        g_array_append_val (known_uids, g_array_index (agreed, NmsStateMessage, i).uid);
+    if (!nms_imap_select_qresync (run->session, folder->wire_name, read_only, saved->uidvalidity,
+                                  saved->highestmodseq, (guint32 *) known_uids->data,
+                                  known_uids->len, fs, &changed, &vanished, error))
+        return FALSE;
+    if (changed == NULL || vanished == NULL)
+        return TRUE; /* UIDVALIDITY changed since the STATUS: the server reported nothing */
+    nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: QRESYNC: %u changed, %u vanished",
+                     run->account->name, folder->name, changed->len, vanished->len);
+    *qresync_out = nms_sync_server_from_changes (agreed, changed, vanished);
+    return TRUE;
+}
+
 gboolean
 nms_sync_folder (Run *run, Folder *folder, GError **error)
 {
     g_auto (Snapshot) snap = { 0 };
+    g_autoptr (GArray) qresync = NULL;
     NmsImapFolderState fs;
     NmsStateFolder saved;
-    gboolean known, ok;
+    gboolean known, ok, incomplete = FALSE;
     NmsProgress before = run->ctx->progress;
 
+    if (folder->clean) {
+        nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: unchanged on both sides",
+                         run->account->name, folder->name);
+        return TRUE;
+    }
     if (!ensure_local (run, folder, error))
         return FALSE;
     if (!folder->local)
         return TRUE; /* nothing on this side, and not allowed or asked to create it */
     clean_tmp (run, folder);
-    if (!nms_imap_select (run->session, folder->wire_name, !(run->policy.direction & NMS_PLAN_PUSH),
-                          &fs, error) ||
-        !nms_state_folder_get (run->state, folder->name, &saved, &known, error))
+    if (!nms_state_folder_get (run->state, folder->name, &saved, &known, error) ||
+        !select_folder (run, folder, &saved, known, &fs, &qresync, error))
         return FALSE;
     if (known && saved.uidvalidity != fs.uidvalidity) {
         if (run->ctx->dry_run) {
@@ -574,14 +625,14 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
             return FALSE;
     }
-    if (!snapshot_take (run, folder, &fs, &snap, error))
+    if (!snapshot_take (run, folder, &fs, qresync, &snap, &incomplete, error))
         return FALSE;
     if (run->ctx->dry_run) {
         print_plan (run, folder, snap.plan, snap.fresh);
         return TRUE;
     }
-    saved = (NmsStateFolder) { .uidvalidity = fs.uidvalidity, .uidnext = known ? saved.uidnext : 0 };
-    ok = nms_state_folder_set (run->state, folder->name, &saved, error) &&
+    ok = nms_sync_folder_mark_dirty (run, folder, fs.uidvalidity, known ? saved.uidnext : 0,
+                                     error) &&
          apply_local (run, folder, snap.plan, snap.entries, error) &&
          push_flags (run, folder, snap.plan, snap.entries, error) &&
          delete_on_server (run, folder, snap.plan, error) &&
@@ -589,8 +640,10 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
          nms_sync_download (run, folder, snap.plan, error);
     if (!ok)
         return FALSE;
-    saved.uidnext = fs.uidnext;
-    if (!nms_state_folder_set (run->state, folder->name, &saved, error))
+    /* complete: every message of both sides is in the state as both agree (nothing skipped) */
+    if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext,
+                                      !incomplete && run->ctx->progress.skipped == before.skipped,
+                                      error))
         return FALSE;
     report_folder (run, folder, &before);
     return TRUE;

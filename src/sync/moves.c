@@ -31,6 +31,27 @@ index_clear (LocalIndex *ix)
 }
 
 static void
+index_scan (LocalIndex *ix, const Folder *f)
+{
+    g_autoptr (GError) error = NULL;
+    GPtrArray *scan;
+    GHashTable *set;
+
+    if (!f->local || (scan = nms_maildir_scan (f->dir, &error)) == NULL)
+        return;
+    set = g_hash_table_new (g_str_hash, g_str_equal);
+    for (guint j = 0; j < scan->len; j++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, j);
+        if (e->name != NULL)
+            g_hash_table_add (set, e->name->base);
+    }
+    g_hash_table_insert (ix->scans, f->name, scan);
+    g_hash_table_insert (ix->bases, f->name, set);
+}
+
+/* Only folders whose local side changed can have received a moved file (a move changes the
+ * mtimes of both directories); the others are scanned only when asked about (bases_of). */
+static void
 index_build (Run *run, GPtrArray *folders, LocalIndex *ix)
 {
     ix->bases = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -39,21 +60,20 @@ index_build (Run *run, GPtrArray *folders, LocalIndex *ix)
                                        (GDestroyNotify) g_ptr_array_unref);
     for (guint i = 0; i < folders->len; i++) {
         Folder *f = g_ptr_array_index (folders, i);
-        g_autoptr (GError) error = NULL;
-        GPtrArray *scan;
-        GHashTable *set;
 
-        if (!f->local || (scan = nms_maildir_scan (f->dir, &error)) == NULL)
-            continue;
-        set = g_hash_table_new (g_str_hash, g_str_equal);
-        for (guint j = 0; j < scan->len; j++) {
-            NmsMaildirEntry *e = g_ptr_array_index (scan, j);
-            if (e->name != NULL)
-                g_hash_table_add (set, e->name->base);
-        }
-        g_hash_table_insert (ix->scans, f->name, scan);
-        g_hash_table_insert (ix->bases, f->name, set);
+        if (f->local_changed)
+            index_scan (ix, f);
     }
+}
+
+/* The unique parts of @f's files, scanning @f now if it was not scanned yet: a file copied
+ * (not moved) out of an unchanged folder is still there. NULL when @f has no local side. */
+static GHashTable *
+bases_of (LocalIndex *ix, const Folder *f)
+{
+    if (!g_hash_table_contains (ix->bases, f->name))
+        index_scan (ix, f);
+    return g_hash_table_lookup (ix->bases, f->name);
 }
 
 static Folder *
@@ -185,7 +205,7 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
             g_clear_error (&error);
             continue;
         }
-        source_bases = g_hash_table_lookup (ix->bases, from);
+        source_bases = bases_of (ix, source);
         if (source_bases != NULL && g_hash_table_contains (source_bases, e->name->base)) {
             g_free (msg.base); /* still there too: a copy, uploaded as a new message */
             continue;
@@ -221,7 +241,7 @@ nms_sync_moves (Run *run, GPtrArray *folders)
     index_build (run, folders, &ix);
     for (guint i = 0; i < folders->len && run->session != NULL; i++) {
         Folder *f = g_ptr_array_index (folders, i);
-        if (f->local && f->wire_name != NULL)
+        if (f->local && f->wire_name != NULL && f->local_changed)
             moves_into (run, folders, &ix, f);
     }
     index_clear (&ix);

@@ -33,6 +33,13 @@ typedef struct {
     char *relpath;   /* under the Maildir root */
     char *dir;       /* absolute local directory */
     gboolean local;  /* the local directory exists (with cur/ and new/) */
+    /* incremental.c: the server's STATUS at the start of the run (has_status FALSE: none) */
+    gboolean has_status;
+    guint32 uidvalidity, uidnext, messages;
+    guint64 highestmodseq;
+    gint64 cur_mtime_ns, new_mtime_ns; /* cur/ and new/ before any scan; 0: unknown, too recent */
+    gboolean local_changed; /* the local side may differ from the last complete sync */
+    gboolean clean;         /* neither side changed, no intent pending: not selected, not scanned */
 } Folder;
 
 void nms_sync_folder_free (Folder *folder);
@@ -117,3 +124,24 @@ gboolean nms_sync_vanished (const char *path);
  * file is there after all (missed by the scan while a mail client renamed it), each with a
  * warning. Rescans while the directories change under the scan (bounded). */
 void nms_sync_confirm_deletions (Run *run, const Folder *folder, GArray *plan);
+/* ---- incremental.c ---- */
+/* Copies @status (from nms_imap_list_status) into @folder. */
+void nms_sync_folder_take_status (Folder *folder, const NmsImapFolder *status);
+/* Stats every folder's cur/ and new/ (before anything scans them) and decides which folders
+ * are clean: the server's STATUS equals what the last complete sync recorded (with a nonzero
+ * HIGHESTMODSEQ: without CONDSTORE nothing proves the server unchanged), the directory mtimes
+ * equal the recorded ones, and no intent is pending. Call after crash recovery. */
+void nms_sync_find_clean (Run *run, GPtrArray *folders);
+/* The folder's record before its actions start: HIGHESTMODSEQ 0, so that a crash or a skip
+ * leaves the folder "not known complete" and the next run takes the full path. */
+gboolean nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uidvalidity,
+                                     guint32 uidnext, GError **error);
+/* After the folder's actions: records @uidnext (from SELECT) and, when the sync was
+ * @complete (nothing skipped, both directions) and the STATUS is for @uidvalidity, the STATUS
+ * and the mtimes seen before the scan, so that the next run can skip the folder. */
+gboolean nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity,
+                                      guint32 uidnext, gboolean complete, GError **error);
+/* The server snapshot QRESYNC gives: the agreed messages @saved (NmsStateMessage, sorted)
+ * without @vanished (sorted uids), with the flags of @changed (NmsImapMessageInfo, sorted)
+ * applied and its new uids added. (transfer full: GArray of NmsImapMessageInfo, sorted) */
+GArray *nms_sync_server_from_changes (GArray *saved, GArray *changed, GArray *vanished);

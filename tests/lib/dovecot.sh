@@ -50,6 +50,11 @@
 #   server_sum FOLDER          "uid sha256" lines (ascending uid) of the stored message bytes.
 #   server_folders             folder names (UTF-8), one per line, sorted (LC_ALL=C).
 #   server_uidvalidity FOLDER / server_uidnext FOLDER / server_highestmodseq FOLDER
+#   DOVECOT_CAPABILITY=...     (before dovecot_start) the capabilities advertised after login
+#                              (imap_capability), e.g. to hide QRESYNC or LIST-STATUS.
+#   DOVECOT_RAWLOG=1           (before dovecot_start) record every session's traffic;
+#                              rawlog_mark forgets what was recorded so far, rawlog_commands
+#                              prints the client's commands since, tags stripped, one per line.
 
 if [ -n "${_DOVECOT_SH_LOADED:-}" ]; then
     return 0
@@ -170,6 +175,8 @@ service stats {
     mode = 0666
   }
 }
+${DOVECOT_CAPABILITY:+imap_capability = $DOVECOT_CAPABILITY}
+${DOVECOT_RAWLOG:+rawlog_dir = $D/rawlog}
 EOF
     [ -z "${DOVECOT_COMPRESS:-}" ] || _dv_compress_conf >>"$D/etc/dovecot.conf"
 }
@@ -644,4 +651,23 @@ protocol imap {
   mail_plugins = $mail_plugins imap_zlib
 }
 EOF
+}
+
+# ---- rawlog (DOVECOT_RAWLOG=1) ----
+
+rawlog_mark () {
+    local D=$DOVECOT_DIR
+    [ -n "${DOVECOT_RAWLOG:-}" ] || { echo "rawlog_mark: DOVECOT_RAWLOG is not set" >&2; return 1; }
+    rm -rf "$D/rawlog"
+    mkdir -p "$D/rawlog"
+    [ "$(id -u)" != 0 ] || chown 65534:65534 "$D/rawlog"
+}
+
+rawlog_commands () {
+    local f
+    for f in "$DOVECOT_DIR"/rawlog/*.in; do
+        [ -f "$f" ] || continue
+        # Dovecot prefixes each line with a timestamp; then comes the tag
+        tr -d '\r' <"$f" | sed -E -n 's/^([0-9]+\.[0-9]+ )?[A-Za-z0-9.]+ ([A-Za-z].*)$/\2/p'
+    done
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sync/plan.h"
+#include "sync/sync-private.h"
 
 static NmsPlanMessage
 m (guint32 uid, const char *flags)
@@ -301,6 +302,41 @@ test_server_guard_separate (void)
     g_assert_cmpuint (a->len, ==, 0);
 }
 
+/* QRESYNC: the agreed messages minus VANISHED, with the changed flags and new uids. */
+static void
+test_server_from_changes (void)
+{
+    g_autoptr (GArray) saved = g_array_new (FALSE, TRUE, sizeof (NmsStateMessage));
+    g_autoptr (GArray) changed = g_array_new (FALSE, TRUE, sizeof (NmsImapMessageInfo));
+    g_autoptr (GArray) vanished = g_array_new (FALSE, FALSE, sizeof (guint32));
+    g_autoptr (GArray) out = NULL;
+    const guint32 saved_uids[] = { 1, 2, 3, 5, 8 };
+    const guint32 gone[] = { 2, 8 };
+    const struct {
+        guint32 uid;
+        const char *flags;
+    } news[] = { { 1, "FS" }, { 4, "" }, { 9, "S" } }, want[] = {
+        { 1, "FS" }, { 3, "S" }, { 4, "" }, { 5, "S" }, { 9, "S" }
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (saved_uids); i++) {
+        NmsStateMessage sm = { .uid = saved_uids[i], .flags = "S" };
+        g_array_append_val (saved, sm);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS (news); i++) {
+        NmsImapMessageInfo info = { .uid = news[i].uid };
+        g_strlcpy (info.flags, news[i].flags, sizeof info.flags);
+        g_array_append_val (changed, info);
+    }
+    g_array_append_vals (vanished, gone, G_N_ELEMENTS (gone));
+    out = nms_sync_server_from_changes (saved, changed, vanished);
+    g_assert_cmpuint (out->len, ==, G_N_ELEMENTS (want));
+    for (gsize i = 0; i < G_N_ELEMENTS (want); i++) {
+        g_assert_cmpuint (g_array_index (out, NmsImapMessageInfo, i).uid, ==, want[i].uid);
+        g_assert_cmpstr (g_array_index (out, NmsImapMessageInfo, i).flags, ==, want[i].flags);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -325,5 +361,6 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/delete-policy-local", test_delete_policy_local);
     g_test_add_func ("/plan/unknown-uid-uploaded-by-push", test_unknown_uid_uploaded_by_push);
     g_test_add_func ("/plan/server-guard-separate", test_server_guard_separate);
+    g_test_add_func ("/plan/server-from-qresync-changes", test_server_from_changes);
     return g_test_run ();
 }

@@ -295,6 +295,65 @@ test_migrates_v1 (Fixture *f, gconstpointer data)
     g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).base, ==, "");
 }
 
+/* A version 2 database (before the skip data) is migrated in place: what it held stays, the
+ * new per-folder columns read 0 ("unknown") and can then be written and read back. */
+static void
+test_migrates_v2 (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *db = g_build_filename (f->dir, "two.db", NULL);
+    g_autofree char *cmd = g_strdup_printf (
+        "sqlite3 '%s' \"CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT "
+        "NULL, uidnext INTEGER NOT NULL DEFAULT 0); CREATE TABLE messages (folder TEXT NOT NULL, "
+        "uid INTEGER NOT NULL, flags TEXT NOT NULL, base TEXT NOT NULL DEFAULT '', PRIMARY KEY "
+        "(folder, uid)) WITHOUT ROWID; INSERT INTO folders VALUES ('INBOX', 77, 10); "
+        "INSERT INTO messages VALUES ('INBOX', 3, 'S', 'b3'); PRAGMA user_version = 2;\"", db);
+    g_autofree char *version_cmd = g_strdup_printf ("sqlite3 '%s' 'PRAGMA user_version'", db);
+    g_autofree char *version = NULL;
+    g_autoptr (NmsState) st = NULL;
+    g_autoptr (GArray) msgs = NULL;
+    g_autofree char *sqlite3 = g_find_program_in_path ("sqlite3");
+    NmsStateFolder got, fo = { .uidvalidity = 77,
+                               .uidnext = 12,
+                               .highestmodseq = G_GUINT64_CONSTANT (1) << 40,
+                               .messages = 9,
+                               .cur_mtime_ns = G_GINT64_CONSTANT (1700000000123456789),
+                               .new_mtime_ns = 42 };
+    gboolean found;
+
+    if (sqlite3 == NULL) {
+        g_test_skip ("sqlite3 command not installed");
+        return;
+    }
+    g_assert_cmpint (system (cmd), ==, 0);
+    st = nms_state_open (f->dir, "two", &error);
+    g_assert_no_error (error);
+    g_assert_true (nms_state_folder_get (st, "INBOX", &got, &found, &error));
+    g_assert_true (found);
+    g_assert_cmpuint (got.uidvalidity, ==, 77);
+    g_assert_cmpuint (got.uidnext, ==, 10);
+    g_assert_cmpuint (got.highestmodseq, ==, 0);
+    g_assert_cmpuint (got.messages, ==, 0);
+    g_assert_cmpint (got.cur_mtime_ns, ==, 0);
+    g_assert_cmpint (got.new_mtime_ns, ==, 0);
+    msgs = nms_state_messages (st, "INBOX", &error);
+    g_assert_cmpuint (msgs->len, ==, 1);
+    g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).base, ==, "b3");
+    g_assert_true (nms_state_folder_set (st, "INBOX", &fo, &error));
+    g_clear_pointer (&st, nms_state_free);
+
+    g_assert_true (g_spawn_command_line_sync (version_cmd, &version, NULL, NULL, &error));
+    g_assert_cmpstr (g_strstrip (version), ==, "3");
+    st = nms_state_open (f->dir, "two", &error);
+    g_assert_no_error (error);
+    g_assert_true (nms_state_folder_get (st, "INBOX", &got, &found, &error));
+    g_assert_cmpuint (got.uidnext, ==, 12);
+    g_assert_cmpuint (got.highestmodseq, ==, G_GUINT64_CONSTANT (1) << 40);
+    g_assert_cmpuint (got.messages, ==, 9);
+    g_assert_cmpint (got.cur_mtime_ns, ==, G_GINT64_CONSTANT (1700000000123456789));
+    g_assert_cmpint (got.new_mtime_ns, ==, 42);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -310,5 +369,6 @@ main (int argc, char **argv)
     g_test_add ("/state/roles", Fixture, NULL, setup, test_roles, teardown);
     g_test_add ("/state/keyword-letters", Fixture, NULL, setup, test_keyword_letters, teardown);
     g_test_add ("/state/migrates-v1", Fixture, NULL, setup, test_migrates_v1, teardown);
+    g_test_add ("/state/migrates-v2", Fixture, NULL, setup, test_migrates_v2, teardown);
     return g_test_run ();
 }
