@@ -14,7 +14,8 @@
  *   run scans). notmuch new does the same with the current second (LIBRARIES.md 2h).
  * - The recorded HIGHESTMODSEQ is set to 0 before a folder's actions start and written back
  *   only after they all succeeded with nothing skipped, so a crash, a skipped message or a
- *   one-way run (pull or push) leaves it 0 and the next run takes the full path.
+ *   push leaves it 0 and the next run takes the full path. A pull records the STATUS but not
+ *   the mtimes, and skips on the server side alone (it never acts on local changes).
  * - The STATUS recorded is the one from the start of the run: our own changes (uploads,
  *   STOREs, downloads, renames) make the next run look at the folder once more, and that run
  *   records values that the run after finds unchanged. */
@@ -136,7 +137,10 @@ nms_sync_find_clean (Run *run, GPtrArray *folders)
             !nms_state_folder_get (run->state, folder->name, &saved, &known, &error) || !known)
             continue;
         folder->local_changed = !local_unchanged (folder, &saved);
-        folder->clean = keywords_same && !folder->local_changed &&
+        /* A pull acts only on server changes: local ones wait for a push or sync, and a pull
+         * never records local mtimes, so they cannot hide from that later run. */
+        folder->clean = keywords_same &&
+                        (run->policy.direction == NMS_PLAN_PULL || !folder->local_changed) &&
                         server_unchanged (folder, &saved) &&
                         !intents_pending (run, folder);
         clean += folder->clean;
@@ -160,13 +164,18 @@ nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity
 {
     NmsStateFolder value = { .uidvalidity = uidvalidity, .uidnext = uidnext };
 
-    if (complete && run->policy.direction == NMS_PLAN_SYNC && folder->has_status &&
+    /* A pull leaves the agreed flags equal to the server's (plan.c), so its STATUS may be
+     * recorded; not its mtimes: local changes it did not push must be seen by the next sync.
+     * A push leaves server changes unpulled, so it records neither. */
+    if (complete && (run->policy.direction & NMS_PLAN_PULL) && folder->has_status &&
         folder->uidvalidity == uidvalidity) {
         value.uidnext = folder->uidnext;
         value.messages = folder->messages;
         value.highestmodseq = folder->highestmodseq;
-        value.cur_mtime_ns = folder->cur_mtime_ns;
-        value.new_mtime_ns = folder->new_mtime_ns;
+        if (run->policy.direction == NMS_PLAN_SYNC) {
+            value.cur_mtime_ns = folder->cur_mtime_ns;
+            value.new_mtime_ns = folder->new_mtime_ns;
+        }
     }
     return nms_state_folder_set (run->state, folder->name, &value, error);
 }

@@ -83,15 +83,23 @@ check_eq "new keyword rule: every folder is selected" "A Archive B C D E INBOX J
 check_eq "new keyword rule: every non-empty folder's flags are fetched in full" 7 "$(fetch_all_count)"
 check_eq "new keyword rule: the old message's keyword arrives as its letter" Sa "$(local_flags E 2)"
 
-# pull after a complete sync: EXAMINE with QRESYNC; a one-way run leaves the folder not known
-# complete, so the next sync reads it in full.
+# pull after a complete sync: EXAMINE with QRESYNC. A pull records the server's STATUS (its
+# agreed flags are the server's) but not the directory times: a local change it did not push
+# is found by the next sync, which needs no full fetch; a second pull skips B entirely.
 incr_settle
 dv flags add '\Draft' mailbox B uid 2
+f=$(local_file B 3)
+mv "$f" "${f%:2,*}:2,FS"                 # local change a pull leaves alone
 rawlog_mark
 nmsync_run pull
 check_eq "pull: exit 0" 0 "$NMS_RC"
 check_eq "pull: EXAMINE with QRESYNC" 1 "$(rawlog_commands | grep -cE '^EXAMINE "B" \(QRESYNC \(')"
 check_eq "pull: the flag arrived" DS "$(local_flags B 2)"
 rawlog_mark
+nmsync_run pull
+check_eq "second pull: B not examined" 0 "$(rawlog_commands | grep -cE '^(EXAMINE|SELECT) "B"')"
+rawlog_mark
 nmsync_run sync
-check_eq "sync after pull: B is read in full" 1 "$(fetch_all_count)"
+check_eq "sync after pull: B selected with QRESYNC" 1 "$(rawlog_commands | grep -cE '^SELECT "B" \(QRESYNC \(')"
+check_eq "sync after pull: no full flag fetch" 0 "$(fetch_all_count)"
+check_eq "sync after pull: the local change the pull left reached the server" FS "$(imap_letters $(server_flags B 3))"
