@@ -22,8 +22,8 @@ G_DEFINE_QUARK (nms-config-error-quark, nms_config_error)
 
 static const char *const general_keys[] = { "rules", "notmuch-config", "state", NULL };
 
-/* "connections" and "compress" are checked but not used yet, so that a config written for a
- * later nmsync keeps working with this one. */
+/* "compress" is checked but not used yet, so that a config written for a later nmsync keeps
+ * working with this one. */
 static const char *const account_keys[] = {
     "host",   "port",    "tls",         "user",     "password", "password-command",
     "tunnel", "ca-file", "maildir",     "layout",   "folders",  "timeout",
@@ -569,11 +569,12 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
                         local->message);
 
     a->timeout = 60;
+    a->connections = 4;
     /* direction_names is in NmsSides order. */
     if (!get_number (l, g, "timeout", 1, 3600, &a->timeout, error)
         || !get_choice (l, g, "create", direction_names, &create, error)
         || !get_choice (l, g, "delete", direction_names, &delete_sides, error)
-        || !get_number (l, g, "connections", 1, 32, &unused, error)
+        || !get_number (l, g, "connections", 1, 16, &a->connections, error)
         || !get_choice (l, g, "compress", yes_no, &unused, error))
         return FALSE;
     a->create = (NmsSides) create;

@@ -50,6 +50,7 @@ typedef struct {
     int line;               /* line of the "[account ...]" header, for later messages */
     NmsSides create;        /* "create": where new folders may be created; default both */
     NmsSides delete_sides;  /* "delete": where messages may be deleted; default both */
+    int connections;        /* "connections": IMAP connections a run may open, 1..16; default 4 */
 } NmsAccount;
 
 typedef struct {
