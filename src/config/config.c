@@ -22,8 +22,6 @@ G_DEFINE_QUARK (nms-config-error-quark, nms_config_error)
 
 static const char *const general_keys[] = { "rules", "notmuch-config", "state", NULL };
 
-/* "connections" is checked but not used yet, so that a config written for a later nmsync
- * keeps working with this one. */
 static const char *const account_keys[] = {
     "host",   "port",    "tls",         "user",     "password", "password-command",
     "tunnel", "ca-file", "maildir",     "layout",   "folders",  "timeout",
@@ -541,13 +539,13 @@ load_connection (const Loader *l, const Group *g, NmsAccount *a, GError **error)
     return get_path (l, g, "ca-file", &a->ca_file, error);
 }
 
-/* Where the mail goes on disk, what to sync, and the reserved keys. */
+/* Where the mail goes on disk, what to sync, and how. */
 static gboolean
 load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
 {
     g_autofree char *folders = NULL;
     g_autoptr (GError) local = NULL;
-    int layout = NMS_MAILDIR_LAYOUT_MAILDIRPP, unused = 0;
+    int layout = NMS_MAILDIR_LAYOUT_MAILDIRPP;
     int create = NMS_SIDES_BOTH, delete_sides = NMS_SIDES_BOTH;
     int compress = NMS_COMPRESS_AUTO;
 
@@ -571,11 +569,12 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
                         local->message);
 
     a->timeout = 60;
+    a->connections = 4;
     /* direction_names is in NmsSides order. */
     if (!get_number (l, g, "timeout", 1, 3600, &a->timeout, error)
         || !get_choice (l, g, "create", direction_names, &create, error)
         || !get_choice (l, g, "delete", direction_names, &delete_sides, error)
-        || !get_number (l, g, "connections", 1, 32, &unused, error)
+        || !get_number (l, g, "connections", 1, 16, &a->connections, error)
         || !get_choice (l, g, "compress", compress_names, &compress, error))
         return FALSE;
     a->compress = (NmsCompress) compress;

@@ -58,6 +58,7 @@ typedef struct {
     NmsSides create;        /* "create": where new folders may be created; default both */
     NmsSides delete_sides;  /* "delete": where messages may be deleted; default both */
     NmsCompress compress;   /* "compress": default auto */
+    int connections;        /* "connections": IMAP connections a run may open, 1..16; default 4 */
 } NmsAccount;
 
 typedef struct {

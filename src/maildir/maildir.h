@@ -135,6 +135,31 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDelivery, nms_maildir_delivery_abort)
  * missing tmp/ is fine. *@removed_out (may be NULL) counts the files removed, also on error.
  * IO when tmp/ cannot be read or a file cannot be removed (the message names it). */
 gboolean nms_maildir_tmp_cleanup (const char *folder_dir, guint *removed_out, GError **error);
+/* Deliveries into one folder made durable together: a batch costs one syncfs and one fsync of
+ * cur/ and of new/, instead of an fsync of each file and of its directory. */
+typedef struct _NmsMaildirBatch NmsMaildirBatch;
+
+/* An empty batch for the folder at @folder_dir. (transfer full) */
+NmsMaildirBatch *nms_maildir_batch_new (const char *folder_dir);
+/* Removes the tmp files of deliveries not committed, and frees @b. Accepts NULL. */
+void nms_maildir_batch_free (NmsMaildirBatch *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirBatch, nms_maildir_batch_free)
+/* Deliveries added and not committed yet. */
+guint nms_maildir_batch_size (const NmsMaildirBatch *b);
+/* Finishes @d (transfer full; begun in the batch's folder): writes what is pending and closes
+ * the file, still in tmp/ and not fsynced, to become nms_maildir_name_format (@name) in cur/
+ * (or new/ when @into_new) at the commit. NOSPACE when ENOSPC/EDQUOT shows at the last write
+ * or the close; on failure the tmp file is removed. Nothing reaches cur/ or new/ here. */
+gboolean nms_maildir_batch_add (NmsMaildirBatch *b, NmsMaildirDelivery *d,
+                                const NmsMaildirName *name, gboolean into_new, GError **error);
+/* Makes the data of every added file durable (syncfs), renames them into place in the order
+ * added (never replacing a file), then fsyncs cur/ and new/. @delivered_out gets the final
+ * paths of the files now durable in place (transfer full), also on failure: when the data
+ * cannot be synced none; when a rename fails those before it (the others are removed, and the
+ * error names the file); when a directory fsync fails none (the renamed files are removed
+ * again). The batch is empty afterwards. Crash safety: see delivery.c. */
+gboolean nms_maildir_batch_commit (NmsMaildirBatch *b, GPtrArray **delivered_out,
+                                   GError **error);
 
 /* ---- changing files ------------------------------------------------------------------ */
 

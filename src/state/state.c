@@ -186,7 +186,10 @@ nms_state_open (const char *dir, const char *account, GError **error)
         nms_state_free (state);
         return NULL;
     }
-    sqlite3_busy_timeout (state->db, 5000);
+    /* Folder workers (sync/workers.c) each hold a handle on this database and take turns at
+     * writing (BEGIN IMMEDIATE waits for the lock); a folder's local renames are one
+     * transaction that may take a while on a large folder, so wait generously. */
+    sqlite3_busy_timeout (state->db, 60000);
     /* synchronous=FULL: a committed intent must survive a power loss, or the next run could
      * upload a message a second time. Downloads commit in batches, so this costs little. */
     if (!exec (state, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", error) ||

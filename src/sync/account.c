@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * One account's run: lock, state, connection, the folders of both sides, crash recovery, moves
- * between folders, then each folder in turn (folder.c). */
+ * between folders, then the folders (workers.c, folder.c). */
 #include "config.h"
 
 #include "sync/sync-private.h"
 
-#include <signal.h>
 #include <string.h>
-#include <unistd.h>
 
 G_DEFINE_QUARK (nms-sync-error-quark, nms_sync_error)
 
@@ -21,21 +19,6 @@ nms_sync_folder_free (Folder *folder)
     g_free (folder->relpath);
     g_free (folder->dir);
     g_free (folder);
-}
-
-void
-nms_sync_step (Run *run)
-{
-    run->steps++;
-    if (run->options->crash_after != 0 && run->steps == run->options->crash_after)
-        kill (getpid (), SIGKILL);
-}
-
-void
-nms_sync_file_event (Run *run, NmsSyncFileKind kind, const char *path, const char *old_path)
-{
-    if (run->options->on_file != NULL && (old_path == NULL || g_strcmp0 (path, old_path) != 0))
-        run->options->on_file (kind, path, old_path, run->options->on_file_data);
 }
 
 gint64
@@ -303,28 +286,42 @@ recover (Run *run, GPtrArray *folders)
     }
 }
 
+/* What the pool sorts on: the server's message count from STATUS, else the messages the state
+ * knows. */
+static void
+weigh (Run *run, Folder *folder)
+{
+    g_autoptr (GArray) saved = NULL;
+
+    if (folder->has_status) {
+        folder->weight = folder->messages;
+        return;
+    }
+    saved = nms_state_messages (run->state, folder->name, NULL);
+    folder->weight = saved != NULL ? saved->len : 0;
+}
+
+/* Folders unchanged on both sides are done at once; only the others go to the pool, so a run
+ * with nothing to do opens no connection beyond the first. */
 static void
 sync_folders (Run *run, GPtrArray *folders, GError **fatal)
 {
+    g_autoptr (GPtrArray) work = g_ptr_array_new ();
+
     for (guint i = 0; i < folders->len; i++) {
         Folder *folder = g_ptr_array_index (folders, i);
-        g_autoptr (GError) error = NULL;
 
-        if (!nms_sync_connect (run, &error) || !nms_sync_folder (run, folder, &error)) {
-            nms_state_rollback (run->state);
-            if (g_error_matches (error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_NOSPACE)) {
-                g_propagate_prefixed_error (fatal, g_steal_pointer (&error), "folder '%s': ",
-                                            folder->name);
-                return;
-            }
-            nms_context_skip (run->ctx, "%s: folder '%s' skipped: %s", run->account->name,
-                              folder->name, error->message);
-            if (nms_sync_session_lost (error))
-                g_clear_pointer (&run->session, nms_imap_session_free);
+        if (folder->clean) {
+            nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: unchanged on both sides",
+                             run->account->name, folder->name);
+            run->ctx->progress.folders_done++;
+            continue;
         }
-        run->ctx->progress.folders_done++;
-        nms_context_progress (run->ctx);
+        weigh (run, folder);
+        g_ptr_array_add (work, folder);
     }
+    nms_context_progress (run->ctx);
+    nms_sync_workers_run (run, work, fatal);
 }
 
 static void

@@ -10,7 +10,9 @@
 #include "sync/plan.h"
 #include "sync/sync.h"
 
-/* One account's run. */
+typedef struct _NmsSyncPool NmsSyncPool;
+
+/* One account's run; with several connections, each worker has a copy (workers.c). */
 typedef struct {
     NmsContext *ctx;
     const NmsConfig *config;
@@ -24,6 +26,7 @@ typedef struct {
     GHashTable *keyword_letters; /* keyword -> letter, for every session (state/) */
     GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
                               * strings, so the folders are planned as if they had been done */
+    NmsSyncPool *pool;       /* the workers this run is one of (workers.c); NULL outside them */
 } Run;
 
 /* A folder taking part in the run. */
@@ -40,19 +43,27 @@ typedef struct {
     gint64 cur_mtime_ns, new_mtime_ns; /* cur/ and new/ before any scan; 0: unknown, too recent */
     gboolean local_changed; /* the local side may differ from the last complete sync */
     gboolean clean;         /* neither side changed, no intent pending: not selected, not scanned */
+    guint64 weight;  /* how much work the folder may be: the pool takes heavy folders first */
 } Folder;
 
 void nms_sync_folder_free (Folder *folder);
 
+/* ---- workers.c ---- */
+/* Syncs @folders: in turn over the run's connection when account->connections is 1 (or
+ * there is one folder), else in a pool of up to that many workers, heaviest folder first.
+ * A failed folder is skipped and named; a full disk stops the run (the other workers finish
+ * their current folder) and is returned in @fatal. */
+void nms_sync_workers_run (Run *run, GPtrArray *folders, GError **fatal);
+
 /* Counts a step (an intent recorded, or an action done) and, when the test hook
  * NMSYNC_TEST_CRASH_AFTER (options->crash_after) names it, stops the process dead with
- * SIGKILL: no cleanup, no state commit, exactly like a crash. */
+ * SIGKILL: no cleanup, no state commit, exactly like a crash. Workers share one count. */
 void nms_sync_step (Run *run);
 
 /* Records @intent durably, then counts a step. Returns the id, or 0 with @error set. */
 gint64 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error);
 
-/* Tells options->on_file about a local file change. */
+/* Tells options->on_file about a local file change (one call at a time across workers). */
 void nms_sync_file_event (Run *run, NmsSyncFileKind kind, const char *path, const char *old_path);
 
 /* Reconnects when the connection was lost (run->session NULL). */

@@ -13,9 +13,16 @@
 #define FETCH_BATCH 200
 
 /* ---- downloads ------------------------------------------------------------------------
- * The disk runs ahead of the state: a file is durable in cur/ or new/ before its UID is
- * recorded, so a crash between the two leaves a file with ",U=<uid>" that the next plan
- * adopts (NMS_ACTION_ADOPT) instead of fetching it again. Commits are batched per FETCH. */
+ * The disk runs ahead of the state, one FETCH batch at a time:
+ * 1. each message is streamed into tmp/ and closed there, not fsynced (download_done);
+ * 2. when the FETCH is over, the batch is made durable together: one syncfs, the renames into
+ *    cur/ or new/, one fsync of cur/ and of new/ (nms_maildir_batch_commit, delivery.c);
+ * 3. only then are the UIDs recorded, in one transaction (land_batch).
+ * A crash during 1 or 2 before the renames leaves files in tmp/ only, which nothing reads; the
+ * next run fetches them again. A crash after the renames leaves complete files with
+ * ",U=<uid>" that the state does not know: the next plan adopts them (NMS_ACTION_ADOPT)
+ * instead of fetching them again. The state's write transaction is never open during the
+ * FETCH, so the other workers' writes do not wait for the network. */
 
 static int
 cmp_action_uid (const void *a, const void *b)
@@ -31,6 +38,9 @@ typedef struct {
     gsize n_wanted;
     GHashTable *arrived;     /* uids delivered */
     NmsMaildirDelivery *current;
+    NmsMaildirBatch *batch;  /* this FETCH's complete messages, still in tmp/ */
+    GPtrArray *landing;      /* the NmsMaildirName of each, in batch order */
+    GPtrArray *landing_actions; /* and its action (transfer none) */
     GError *disk_error;      /* a full disk: stops the run, not just the folder */
 } Download;
 
@@ -59,7 +69,7 @@ download_chunk (const char *data, gsize len, gpointer user_data, GError **error)
     return TRUE;
 }
 
-/* One message is complete: make the file durable under its final name, then record it. */
+/* One message is complete: it joins the batch, still in tmp/ (step 1). */
 static gboolean
 download_done (guint32 uid, gpointer user_data, GError **error)
 {
@@ -67,7 +77,6 @@ download_done (guint32 uid, gpointer user_data, GError **error)
     NmsAction key = { .uid = uid };
     const NmsAction *a = bsearch (&key, d->wanted, d->n_wanted, sizeof key, cmp_action_uid);
     g_autoptr (NmsMaildirName) name = NULL;
-    g_autofree char *path = NULL;
 
     if (a == NULL || g_hash_table_contains (d->arrived, GUINT_TO_POINTER (uid))) {
         g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_FOLDER,
@@ -77,17 +86,52 @@ download_done (guint32 uid, gpointer user_data, GError **error)
     if (d->current == NULL && (d->current = nms_maildir_delivery_begin (d->folder->dir, error)) == NULL)
         return remember_disk_error (d, error);
     name = nms_maildir_name_new (uid, a->state_flags);
-    path = nms_maildir_delivery_commit (g_steal_pointer (&d->current), name,
-                                        !nms_maildir_flags_has (a->state_flags, 'S'), error);
-    if (path == NULL)
+    if (!nms_maildir_batch_add (d->batch, g_steal_pointer (&d->current), name,
+                                !nms_maildir_flags_has (a->state_flags, 'S'), error))
         return remember_disk_error (d, error);
     g_hash_table_add (d->arrived, GUINT_TO_POINTER (uid));
-    nms_sync_file_event (d->run, NMS_SYNC_FILE_ADDED, path, NULL);
-    d->run->ctx->progress.messages_added++;
+    g_ptr_array_add (d->landing, g_steal_pointer (&name));
+    g_ptr_array_add (d->landing_actions, (gpointer) a);
+    return TRUE;
+}
+
+/* Steps 2 and 3 for the messages of the batch, also when the FETCH failed half-way. */
+static gboolean
+land_batch (Download *d, GError **error)
+{
+    g_autoptr (GPtrArray) paths = NULL;
+    g_autoptr (GError) land_error = NULL;
+    gboolean ok = TRUE;
+
+    nms_maildir_batch_commit (d->batch, &paths, &land_error);
+    for (guint i = 0; i < paths->len; i++) {
+        nms_sync_file_event (d->run, NMS_SYNC_FILE_ADDED, g_ptr_array_index (paths, i), NULL);
+        d->run->ctx->progress.messages_added++;
+        nms_sync_step (d->run); /* a crash here: files in place the state does not know yet */
+    }
     nms_context_progress (d->run->ctx);
-    nms_sync_step (d->run);
-    return nms_state_message_put (d->run->state, d->folder->name, uid, a->state_flags, name->base,
-                                  error);
+    if (paths->len > 0) {
+        ok = nms_state_begin (d->run->state, error);
+        for (guint i = 0; ok && i < paths->len; i++) {
+            const NmsAction *a = g_ptr_array_index (d->landing_actions, i);
+            const NmsMaildirName *name = g_ptr_array_index (d->landing, i);
+
+            ok = nms_state_message_put (d->run->state, d->folder->name, a->uid, a->state_flags,
+                                        name->base, error);
+        }
+        if (!ok || !nms_state_commit (d->run->state, ok ? error : NULL)) {
+            nms_state_rollback (d->run->state);
+            ok = FALSE;
+        }
+    }
+    g_ptr_array_set_size (d->landing, 0);
+    g_ptr_array_set_size (d->landing_actions, 0);
+    if (ok && land_error != NULL) {
+        remember_disk_error (d, &land_error);
+        g_propagate_error (error, g_steal_pointer (&land_error));
+        ok = FALSE;
+    }
+    return ok;
 }
 
 static const NmsImapBodySink download_sink = { download_chunk, download_done };
@@ -110,13 +154,11 @@ download_batch (Download *d, const guint32 *batch, guint n, GError **error)
     g_autoptr (GError) fetch_error = NULL;
     gboolean ok;
 
-    if (!nms_state_begin (d->run->state, error))
-        return FALSE;
     ok = nms_imap_fetch_bodies (d->run->session, batch, n, &download_sink, d, &fetch_error);
     nms_maildir_delivery_abort (g_steal_pointer (&d->current));
-    /* Commit what arrived even when the batch failed: those files are already durable. */
-    if (!nms_state_commit (d->run->state, error)) {
-        nms_state_rollback (d->run->state);
+    /* Land what arrived even when the FETCH failed: those messages are complete. */
+    if (!land_batch (d, error)) {
+        g_clear_error (&d->disk_error);
         return FALSE;
     }
     if (d->disk_error != NULL) {
@@ -137,7 +179,11 @@ nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error)
     g_autoptr (GArray) wanted = g_array_new (FALSE, TRUE, sizeof (NmsAction));
     g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
     g_autoptr (GHashTable) arrived = g_hash_table_new (NULL, NULL);
-    Download d = { .run = run, .folder = folder, .arrived = arrived };
+    g_autoptr (NmsMaildirBatch) batch = nms_maildir_batch_new (folder->dir);
+    g_autoptr (GPtrArray) landing = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_maildir_name_free);
+    g_autoptr (GPtrArray) landing_actions = g_ptr_array_new ();
+    Download d = { .run = run, .folder = folder, .arrived = arrived, .batch = batch,
+                   .landing = landing, .landing_actions = landing_actions };
 
     for (guint i = 0; i < plan->len; i++) {
         NmsAction *a = &g_array_index (plan, NmsAction, i);

@@ -49,3 +49,19 @@ void nms_context_skip (NmsContext *ctx, const char *fmt, ...) G_GNUC_PRINTF (2, 
 
 /* Tells the sink that progress moved. */
 void nms_context_progress (NmsContext *ctx);
+
+/* Adds @delta to ctx->progress and tells the sink, under the lock that log, skip and progress
+ * also take: how the workers of one run, each counting in a context of its own, report into
+ * the shared one. Everything else about a context is for one thread at a time. */
+void nms_context_add_progress (NmsContext *ctx, const NmsProgress *delta);
+
+/* A context for one worker thread of a run: it has @parent's verbosity and dry-run; its
+ * messages are kept until nms_context_flush () sends them to @parent together (so that one
+ * folder's lines stay together), and its progress is added to @parent as it moves.
+ * (transfer full) */
+NmsContext *nms_context_new_child (NmsContext *parent);
+/* Sends the kept messages of @child to its parent, in order and without other lines between,
+ * and adds what is left of its progress. */
+void nms_context_flush (NmsContext *child);
+/* Flushes and frees a context from nms_context_new_child (); NULL is fine. */
+void nms_context_free_child (NmsContext *child);

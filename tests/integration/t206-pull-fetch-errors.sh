@@ -102,9 +102,12 @@ check_eq "next run: only UID 2 was asked for" "1" "$(grep -c 'BODY.PEEK' "$dir/n
     echo 'on *'
     echo '  $TAG OK done'
 } > "$dir/cut"
+# One connection: the script answers by order ("once" is per connection), so the folders must
+# come one after another over one connection, and "reconnected" means what it says.
 nmsync_setup <<EOF2
 tunnel = $(fakeimap_tunnel_cmd "$dir/cut")
 timeout = 5
+connections = 1
 EOF2
 start=$(date +%s)
 nmsync_run pull

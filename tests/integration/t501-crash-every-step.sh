@@ -68,7 +68,10 @@ build_scenario ()
     dovecot_seed --flags '\Seen' INBOX "$MSGS"/m{1,2,3,4,5,6} || bail_out "seeding INBOX"
     dovecot_seed INBOX "$MSGS/m7" "$MSGS/m8" || bail_out "seeding INBOX"
     dovecot_seed --flags '\Seen' Archive "$MSGS"/a{1,2,3} || bail_out "seeding Archive"
-    nmsync_setup_dovecot
+    # One connection: step N is then the same point in every run, and a crash at a step never
+    # also cuts short another folder's download in parallel (whose files, left in tmp/, would
+    # fail "nothing left in tmp/"); parallel workers under kill -9 are t502's business.
+    nmsync_setup_dovecot "connections = 1"
     nmsync_run sync
     [ "$NMS_RC" = 0 ] || bail_out "scenario: the first sync exited $NMS_RC"
     [ "$(local_count INBOX) $(local_count Archive)" = "8 3" ] ||

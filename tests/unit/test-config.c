@@ -397,19 +397,39 @@ test_error_values (Fixture *f, gconstpointer data)
     assert_parse_error (f, ACCOUNT "folders = * \"\"\n", "5: key 'folders': empty pattern");
 }
 
+/* "connections": default 4, 1..16, anything else names the file and line. */
 static void
-test_reserved_keys (Fixture *f, gconstpointer data)
+test_connections (Fixture *f, gconstpointer data)
 {
-    g_autoptr (NmsConfig) c = load_ok (f, ACCOUNT "create = server\ndelete = local\n"
-                                                  "connections = 32\n");
+    g_autoptr (NmsConfig) dflt = load_ok (f, ACCOUNT);
+    g_autoptr (NmsConfig) one = load_ok (f, ACCOUNT "connections = 1\n");
+    g_autoptr (NmsConfig) most = load_ok (f, ACCOUNT "connections = 16\n");
+
+    g_assert_cmpint (((NmsAccount *) g_ptr_array_index (dflt->accounts, 0))->connections, ==, 4);
+    g_assert_cmpint (((NmsAccount *) g_ptr_array_index (one->accounts, 0))->connections, ==, 1);
+    g_assert_cmpint (((NmsAccount *) g_ptr_array_index (most->accounts, 0))->connections, ==, 16);
+    assert_parse_error (f, ACCOUNT "connections = 0\n",
+                        "5: key 'connections': '0' is not a number from 1 to 16");
+    assert_parse_error (f, ACCOUNT "connections = 17\n",
+                        "5: key 'connections': '17' is not a number from 1 to 16");
+    assert_parse_error (f, ACCOUNT "connections = -2\n",
+                        "5: key 'connections': '-2' is not a number from 1 to 16");
+    assert_parse_error (f, ACCOUNT "connections = four\n",
+                        "5: key 'connections': 'four' is not a number from 1 to 16");
+    assert_parse_error (f, ACCOUNT "timeout = 9\nconnections =\n",
+                        "6: key 'connections': empty value");
+}
+
+static void
+test_create_delete (Fixture *f, gconstpointer data)
+{
+    g_autoptr (NmsConfig) c = load_ok (f, ACCOUNT "create = server\ndelete = local\n");
 
     g_assert_cmpuint (c->accounts->len, ==, 1);
     assert_parse_error (f, ACCOUNT "create = yes\n",
                         "5: key 'create': 'yes' is not one of both, local, server, none");
     assert_parse_error (f, ACCOUNT "delete = all\n",
                         "5: key 'delete': 'all' is not one of both, local, server, none");
-    assert_parse_error (f, ACCOUNT "connections = 33\n",
-                        "5: key 'connections': '33' is not a number from 1 to 32");
 }
 
 static void
@@ -755,8 +775,9 @@ main (int argc, char **argv)
     ADD ("/config/load/tilde", test_tilde);
     ADD ("/config/load/not-found", test_not_found);
     ADD ("/config/load/line-endings", test_line_endings);
-    ADD ("/config/load/reserved-keys", test_reserved_keys);
+    ADD ("/config/load/create-delete", test_create_delete);
     ADD ("/config/load/compress", test_compress);
+    ADD ("/config/load/connections", test_connections);
     ADD ("/config/load/tls-none", test_tls_none);
     ADD ("/config/find-path", test_find_path);
     ADD ("/config/error/unknown-key", test_error_unknown_key);

@@ -678,6 +678,73 @@ test_delivery_new_vs_cur (Fixture *f, gconstpointer data)
     assert_file (pb, "B", 1);
 }
 
+/* A batch: nothing reaches cur/ or new/ before the commit; the commit lands every file under
+ * its name, in order, complete, and empties tmp/; a rename that would replace a file stops
+ * the batch there (the files before it land), and a batch freed uncommitted leaves nothing. */
+static void
+test_delivery_batch (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsMaildirBatch) b = nms_maildir_batch_new (f->folder);
+    g_autoptr (NmsMaildirName) unseen = fixed_name ("1.M1P1Q1.h", 1, "");
+    g_autoptr (NmsMaildirName) seen = fixed_name ("2.M1P1Q1.h", 2, "S");
+    g_autoptr (NmsMaildirName) again = fixed_name ("2.M1P1Q1.h", 2, "S");
+    g_autoptr (NmsMaildirName) after = fixed_name ("3.M1P1Q1.h", 3, "S");
+    g_autoptr (NmsMaildirName) fourth = fixed_name ("4.M1P1Q1.h", 4, "");
+    g_autofree char *kept = g_build_filename (f->folder, "cur", "2.M1P1Q1.h,U=2:2,S", NULL);
+    g_autofree char *third = g_build_filename (f->folder, "cur", "3.M1P1Q1.h,U=3:2,S", NULL);
+    g_autoptr (GPtrArray) paths = NULL;
+    NmsMaildirDelivery *d;
+
+    d = nms_maildir_delivery_begin (f->folder, &error);
+    g_assert_true (nms_maildir_delivery_write (d, "A\r\n", 3, &error));
+    g_assert_true (nms_maildir_batch_add (b, d, unseen, TRUE, &error));
+    d = nms_maildir_delivery_begin (f->folder, &error);
+    g_assert_true (nms_maildir_delivery_write (d, "B\r", 2, &error));
+    g_assert_true (nms_maildir_batch_add (b, d, seen, FALSE, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (nms_maildir_batch_size (b), ==, 2);
+    assert_sub (f, "cur", "");
+    assert_sub (f, "new", "");
+    g_assert_true (nms_maildir_batch_commit (b, &paths, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (paths->len, ==, 2);
+    g_assert_true (g_str_has_suffix (g_ptr_array_index (paths, 0), "/new/1.M1P1Q1.h,U=1:2,"));
+    g_assert_true (g_str_has_suffix (g_ptr_array_index (paths, 1), "/cur/2.M1P1Q1.h,U=2:2,S"));
+    assert_file (g_ptr_array_index (paths, 0), "A\n", 2);
+    assert_file (g_ptr_array_index (paths, 1), "B\r", 2);
+    assert_sub (f, "tmp", "");
+    g_assert_cmpuint (nms_maildir_batch_size (b), ==, 0);
+    g_clear_pointer (&paths, g_ptr_array_unref);
+
+    /* The second file would replace one: the first lands, the second and third do not. */
+    d = nms_maildir_delivery_begin (f->folder, &error);
+    g_assert_true (nms_maildir_batch_add (b, d, fourth, TRUE, &error));
+    d = nms_maildir_delivery_begin (f->folder, &error);
+    g_assert_true (nms_maildir_batch_add (b, d, again, FALSE, &error));
+    d = nms_maildir_delivery_begin (f->folder, &error);
+    g_assert_true (nms_maildir_batch_add (b, d, after, FALSE, &error));
+    g_assert_no_error (error);
+    g_assert_false (nms_maildir_batch_commit (b, &paths, &error));
+    g_assert_error (error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_IO);
+    g_assert_cmpuint (paths->len, ==, 1);
+    g_assert_true (g_str_has_suffix (g_ptr_array_index (paths, 0), "/new/4.M1P1Q1.h,U=4:2,"));
+    assert_file (g_ptr_array_index (paths, 0), "", 0);
+    assert_sub (f, "tmp", "");
+    assert_file (kept, "B\r", 2);
+    g_assert_false (g_file_test (third, G_FILE_TEST_EXISTS));
+    g_clear_error (&error);
+    g_clear_pointer (&paths, g_ptr_array_unref);
+
+    /* Freed before the commit: the tmp files go, nothing lands. */
+    d = nms_maildir_delivery_begin (f->folder, &error);
+    g_assert_true (nms_maildir_batch_add (b, d, after, FALSE, &error));
+    g_assert_no_error (error);
+    g_clear_pointer (&b, nms_maildir_batch_free);
+    assert_sub (f, "tmp", "");
+    g_assert_false (g_file_test (third, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_delivery_abort (Fixture *f, gconstpointer data)
 {
@@ -1137,6 +1204,7 @@ main (int argc, char **argv)
     ADD ("/maildir/delivery/random-chunks", test_delivery_random_chunks);
     ADD ("/maildir/delivery/new-vs-cur", test_delivery_new_vs_cur);
     ADD ("/maildir/delivery/abort", test_delivery_abort);
+    ADD ("/maildir/delivery/batch", test_delivery_batch);
     ADD ("/maildir/delivery/refuses-overwrite", test_delivery_refuses_overwrite);
     ADD ("/maildir/delivery/large", test_delivery_large);
     ADD ("/maildir/delivery/begin-missing", test_delivery_begin_missing);
