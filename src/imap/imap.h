@@ -58,6 +58,11 @@ typedef struct {
 gboolean nms_imap_session_compress_stats (NmsImapSession *session,
                                           NmsImapCompressStats *stats_out);
 
+/* The hierarchy delimiter the session learned from LIST, 0 before (or when the server has
+ * none). A second session to the same server can be told it instead of sending LIST again. */
+char nms_imap_session_get_delimiter (NmsImapSession *session);
+void nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter);
+
 /* TRUE when the server announced capability @name (e.g. "UIDPLUS"), case-insensitively. */
 gboolean nms_imap_session_has_capability (NmsImapSession *session, const char *name);
 
@@ -181,8 +186,9 @@ GPtrArray *nms_imap_fetch_idents (NmsImapSession *session, guint32 first, GError
 
 /* The folder list as nms_imap_list() gives it, with each selectable folder's STATUS
  * (UIDVALIDITY UIDNEXT MESSAGES, and HIGHESTMODSEQ when the server has CONDSTORE): one
- * LIST-STATUS command (RFC 5819) where the server has it, else LIST and one STATUS per folder,
- * pipelined (also when the server refuses LIST-STATUS). A folder the server gives no status
+ * LIST-STATUS command (RFC 5819) where the server has it, else LIST and, with CONDSTORE, one
+ * STATUS per folder, pipelined (also when the server refuses LIST-STATUS); without CONDSTORE no
+ * STATUS proves anything, so none is sent. A folder the server gives no status
  * for (deleted meanwhile, a name that cannot be quoted) has has_status FALSE.
  * (transfer full: GPtrArray of NmsImapFolder with free func) */
 GPtrArray *nms_imap_list_status (NmsImapSession *session, GError **error);

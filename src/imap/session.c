@@ -575,3 +575,15 @@ nms_imap_session_free (NmsImapSession *session)
     g_free (session->host);
     g_free (session);
 }
+
+char
+nms_imap_session_get_delimiter (NmsImapSession *session)
+{
+    return session->delimiter;
+}
+
+void
+nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter)
+{
+    session->delimiter = delimiter;
+}

@@ -343,8 +343,11 @@ nms_imap_list_status (NmsImapSession *session, GError **error)
             return NULL;
         }
     }
+    /* Without CONDSTORE no STATUS can prove a folder unchanged (a flag change moves none of
+     * its other values), so a STATUS per folder would only cost the server work. */
     if ((folders = nms_imap_list (session, error)) == NULL ||
-        !status_each (session, folders, error))
+        (nms_imap_session_has_capability (session, "CONDSTORE") &&
+         !status_each (session, folders, error)))
         return NULL;
     return g_steal_pointer (&folders);
 }

@@ -70,8 +70,11 @@ nms_sync_connect (Run *run, GError **error)
     report_compression (run, FALSE);
     if (run->session != NULL)
         nms_imap_session_set_keywords (run->session, run->keyword_letters);
-    /* LIST teaches the session the hierarchy delimiter, which wire names need. */
-    if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
+    /* Wire names need the hierarchy delimiter: known from the run's first LIST, or taught by
+     * one now. */
+    if (run->session != NULL && run->delimiter != 0)
+        nms_imap_session_set_delimiter (run->session, run->delimiter);
+    else if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
         g_clear_pointer (&run->session, nms_imap_session_free);
     return run->session != NULL;
 }
@@ -366,6 +369,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     nms_imap_session_set_keywords (run.session, run.keyword_letters);
     if ((list = nms_imap_list_status (run.session, error)) == NULL)
         goto out;
+    run.delimiter = nms_imap_session_get_delimiter (run.session);
     store_roles (&run, list);
     folders = choose_folders (&run, list);
     ctx->progress.folders_total += folders->len;

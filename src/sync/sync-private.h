@@ -21,6 +21,7 @@ typedef struct {
     NmsPlanPolicy policy;
     char *password;
     NmsImapSession *session; /* NULL after a lost connection, until reconnected */
+    char delimiter;          /* the server's hierarchy delimiter, once a LIST told it; 0 before */
     NmsState *state;
     guint steps;             /* intents recorded and actions done, for crash_after */
     GHashTable *keyword_letters; /* keyword -> letter, for every session (state/) */

@@ -154,6 +154,7 @@ for code in '[COPYUID 9 99 5]' '[COPYUID 9 1 3]' '[COPYUID 9 1:2 5:6]'; do
     move_server "$dir/move$n-3" "" "$flags5" "" 1 6
     nmsync_setup <<EOF2
 tunnel = $(fakeimap_tunnel_cmd "$dir/move$n-1")
+connections = 1
 timeout = 10
 EOF2
     nmsync_run sync

@@ -57,6 +57,8 @@ port = $FAKEIMAP_PORT
 tls = none
 user = u
 password = p
+# fakeimap serves one connection
+connections = 1
 EOF2
 nmsync_notmuch
 
