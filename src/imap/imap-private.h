@@ -18,6 +18,7 @@ struct _NmsImapSession {
     gboolean no_move;    /* tests only: behave as if the server lacked MOVE */
     char *keywords[26];  /* keyword for the letters a-z (nms_imap_session_set_keywords), or NULL */
     gboolean qresync;    /* ENABLE QRESYNC succeeded (qresync.c) */
+    gboolean qresync_tried; /* nms_imap_qresync_enable() ran once (it acts only once) */
 };
 
 /* The letter of IMAP keyword @name in @s, 0 when it has none. */

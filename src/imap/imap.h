@@ -194,7 +194,8 @@ GPtrArray *nms_imap_fetch_idents (NmsImapSession *session, guint32 first, GError
 GPtrArray *nms_imap_list_status (NmsImapSession *session, GError **error);
 
 /* ENABLE QRESYNC (RFC 7162) when the server offers it; afterwards expunges are reported as
- * VANISHED. Called once after login; a refusal only leaves QRESYNC off. */
+ * VANISHED. Acts once per session and only before any SELECT (RFC 5161; later calls do
+ * nothing); a refusal only leaves QRESYNC off. */
 void nms_imap_qresync_enable (NmsImapSession *session);
 /* TRUE once ENABLE QRESYNC succeeded on this session. */
 gboolean nms_imap_qresync_enabled (NmsImapSession *session);

@@ -22,7 +22,12 @@ nms_imap_qresync_enable (NmsImapSession *session)
     int r;
 
     g_return_if_fail (session != NULL);
-    if (session->dead || !nms_imap_session_has_capability (session, "QRESYNC"))
+    if (session->qresync_tried)
+        return;
+    session->qresync_tried = TRUE;
+    /* RFC 5161: ENABLE is valid only in the authenticated state, before any SELECT. */
+    if (session->dead || !nms_imap_session_has_capability (session, "QRESYNC") ||
+        session->imap->imap_state != MAILIMAP_STATE_AUTHENTICATED)
         return;
     caps = clist_new ();
     if (caps == NULL ||

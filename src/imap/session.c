@@ -193,16 +193,33 @@ nms_imap_session_has_capability (NmsImapSession *session, const char *name)
  * copies the stored list without checking it, and crashes when a server answers OK without
  * an untagged CAPABILITY: send it as a custom command instead, which stores what comes back
  * (if anything) in imap_connection_info, where has_capability() reads it. */
-static gboolean
-refresh_capabilities (NmsImapSession *s, GError **error)
+static void
+forget_capabilities (NmsImapSession *s)
 {
     struct mailimap_connection_info *info = s->imap->imap_connection_info;
-    int r;
 
     if (info != NULL && info->imap_capability != NULL) {
         mailimap_capability_data_free (info->imap_capability);
         info->imap_capability = NULL;
     }
+}
+
+static gboolean
+has_capabilities (NmsImapSession *s)
+{
+    struct mailimap_connection_info *info = s->imap->imap_connection_info;
+
+    return info != NULL && info->imap_capability != NULL &&
+           info->imap_capability->cap_list != NULL &&
+           clist_count (info->imap_capability->cap_list) > 0;
+}
+
+static gboolean
+refresh_capabilities (NmsImapSession *s, GError **error)
+{
+    int r;
+
+    forget_capabilities (s);
     r = mailimap_custom_command (s->imap, "CAPABILITY");
     if (r != MAILIMAP_NO_ERROR)
         return nms_imap_session_fail (s, r, "CAPABILITY", error);
@@ -480,11 +497,20 @@ connect_and_login (NmsImapSession *s, const NmsAccount *account, const char *pas
         if (!start_tls (s, account, error))
             return FALSE;
     }
-    if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED && !login (s, account, password, error))
+    if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+        /* What the server said before login is stale afterwards. Most servers (Dovecot
+         * among them) put the new list into LOGIN's OK ([CAPABILITY ...]), which libetpan
+         * stores: then no CAPABILITY command, one round trip less per connection. */
+        forget_capabilities (s);
+        if (!login (s, account, password, error))
+            return FALSE;
+    }
+    if (!has_capabilities (s) && !refresh_capabilities (s, error))
         return FALSE;
-    if (!refresh_capabilities (s, error) || !nms_imap_compress_start (s, account, error))
+    if (!nms_imap_compress_start (s, account, error))
         return FALSE;
-    nms_imap_qresync_enable (s);
+    /* ENABLE QRESYNC waits for the first folder that needs it (nms_imap_qresync_prepare):
+     * a run with nothing to do saves the round trip. */
     return TRUE;
 }
 

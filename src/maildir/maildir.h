@@ -176,6 +176,15 @@ char *nms_maildir_set_flags (const char *path, const char *flags, GError **error
 /* Removes @path and fsyncs its directory. A file already gone is not an error. */
 gboolean nms_maildir_remove (const char *path, GError **error);
 
+/* The same two with the directory fsyncs left out when @durable is FALSE: for many changes in
+ * one folder, made durable together by nms_maildir_folder_sync_dirs() before they are
+ * recorded anywhere. */
+char *nms_maildir_set_flags_full (const char *path, const char *flags, gboolean durable,
+                                  GError **error);
+gboolean nms_maildir_remove_full (const char *path, gboolean durable, GError **error);
+/* fsyncs @folder_dir's cur/ and new/ (a missing one is skipped). */
+gboolean nms_maildir_folder_sync_dirs (const char *folder_dir, GError **error);
+
 /* ---- scans ------------------------------------------------------------------------------- */
 
 typedef struct {

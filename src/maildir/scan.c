@@ -172,6 +172,13 @@ filename_with_flags (const char *filename, const char *flags)
 char *
 nms_maildir_set_flags (const char *path, const char *flags, GError **error)
 {
+    return nms_maildir_set_flags_full (path, flags, TRUE, error);
+}
+
+char *
+nms_maildir_set_flags_full (const char *path, const char *flags, gboolean durable,
+                            GError **error)
+{
     g_autofree char *dir = NULL;
     g_autofree char *subdir = NULL;
     g_autofree char *filename = NULL;
@@ -206,7 +213,8 @@ nms_maildir_set_flags (const char *path, const char *flags, GError **error)
     folder_dir = g_path_get_dirname (dir);
     target = g_build_filename (folder_dir, new_subdir, new_filename, NULL);
     /* Never replace: an existing target is another message (or a copy of this one). */
-    if (!nms_fs_rename_durable_noreplace (path, target, &fs_error)) {
+    if (!(durable ? nms_fs_rename_durable_noreplace (path, target, &fs_error)
+                  : nms_fs_rename_noreplace (path, target, &fs_error))) {
         nms_maildir_propagate_fs_error (error, fs_error);
         return NULL;
     }
@@ -216,6 +224,12 @@ nms_maildir_set_flags (const char *path, const char *flags, GError **error)
 gboolean
 nms_maildir_remove (const char *path, GError **error)
 {
+    return nms_maildir_remove_full (path, TRUE, error);
+}
+
+gboolean
+nms_maildir_remove_full (const char *path, gboolean durable, GError **error)
+{
     g_autofree char *dir = NULL;
     GError *fs_error = NULL;
 
@@ -224,8 +238,27 @@ nms_maildir_remove (const char *path, GError **error)
     if (unlink (path) != 0)
         return errno == ENOENT || nms_maildir_io_error (error, errno, "cannot remove", path);
     /* Without the fsync a crash could bring the file back after we recorded its removal. */
+    if (!durable)
+        return TRUE;
     dir = g_path_get_dirname (path);
     if (!nms_fs_fsync_dir (dir, &fs_error))
         return nms_maildir_propagate_fs_error (error, fs_error);
+    return TRUE;
+}
+
+gboolean
+nms_maildir_folder_sync_dirs (const char *folder_dir, GError **error)
+{
+    static const char *const subdirs[] = { "cur", "new" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++) {
+        g_autofree char *dir = g_build_filename (folder_dir, subdirs[i], NULL);
+        GError *fs_error = NULL;
+
+        if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+            continue;
+        if (!nms_fs_fsync_dir (dir, &fs_error))
+            return nms_maildir_propagate_fs_error (error, fs_error);
+    }
     return TRUE;
 }

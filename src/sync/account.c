@@ -72,6 +72,9 @@ nms_sync_connect (Run *run, GError **error)
         nms_imap_session_set_keywords (run->session, run->keyword_letters);
     /* Wire names need the hierarchy delimiter: known from the run's first LIST, or taught by
      * one now. */
+    /* A worker's connection exists only for folders with work: QRESYNC at once. */
+    if (run->session != NULL)
+        nms_imap_qresync_enable (run->session);
     if (run->session != NULL && run->delimiter != 0)
         nms_imap_session_set_delimiter (run->session, run->delimiter);
     else if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
@@ -377,6 +380,14 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if (!ctx->dry_run)
         recover (&run, folders);
     nms_sync_find_clean (&run, folders);
+    /* ENABLE QRESYNC only when some folder will be selected (a run with nothing to do saves
+     * the round trip), and before any SELECT (RFC 5161). */
+    for (guint i = 0; i < folders->len; i++) {
+        if (!((Folder *) g_ptr_array_index (folders, i))->clean && run.session != NULL) {
+            nms_imap_qresync_enable (run.session);
+            break;
+        }
+    }
     if (options->direction & NMS_PLAN_PUSH)
         nms_sync_moves (&run, folders);
     sync_folders (&run, folders, &fatal);

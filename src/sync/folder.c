@@ -3,7 +3,8 @@
  *
  * Execution order and what a crash between the steps leaves:
  * 1. local renames and deletions, with the state of every action that has no server part, in
- *    one transaction. A crash before the commit leaves renamed or deleted files the state does
+ *    one transaction (their directory fsyncs are done once, for cur/ and new/, before it
+ *    commits). A crash before the commit leaves renamed or deleted files the state does
  *    not know about yet; the next plan computes the same result from them (the merge is
  *    idempotent) and finishes the job. A file a mail client renamed since the scan drops its
  *    whole action (vanished.c).
@@ -140,7 +141,8 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
 
         if (a->kind == NMS_ACTION_UPDATE || a->kind == NMS_ACTION_ADOPT) {
             if (strcmp (a->local_flags, entry_flags (e)) != 0) {
-                char *renamed = nms_maildir_set_flags (e->path, a->local_flags, &local);
+                char *renamed = nms_maildir_set_flags_full (e->path, a->local_flags, FALSE,
+                                                            &local);
 
                 if (renamed == NULL && vanished_under_us (run, folder, plan, i, e->path)) {
                     i--; /* the next action moved into slot i (unsigned wrap, then ++) */
@@ -161,7 +163,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
                 ok = nms_state_message_put (run->state, folder->name, a->uid, a->state_flags,
                                             e->name->base, &local);
         } else if (a->kind == NMS_ACTION_DELETE_LOCAL) {
-            ok = nms_maildir_remove (e->path, &local) &&
+            ok = nms_maildir_remove_full (e->path, FALSE, &local) &&
                  nms_state_message_delete (run->state, folder->name, a->uid, &local);
             if (ok)
                 nms_sync_file_event (run, NMS_SYNC_FILE_REMOVED, e->path, NULL);
@@ -179,6 +181,12 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
         if (!ok)
             nms_context_skip (run->ctx, "%s: folder '%s': message UID %u: %s",
                               run->account->name, folder->name, a->uid, local->message);
+    }
+    /* The renames and removals above skipped their directory fsyncs: one fsync of cur/ and
+     * new/ makes them all durable before the state records them. */
+    if (!nms_maildir_folder_sync_dirs (folder->dir, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
     }
     return nms_state_commit (run->state, error);
 }

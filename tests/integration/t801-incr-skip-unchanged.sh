@@ -24,6 +24,10 @@ check_eq "no-change sync: exactly one LIST" 1 "$(rawlog_commands | grep -c '^LIS
 check_match "no-change sync: the LIST asks for STATUS" '^LIST "" "\*" RETURN \(.*STATUS \(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ\)\)' \
     "$(rawlog_commands | grep '^LIST ')"
 check_eq "no-change sync: no STATUS command of its own" 0 "$(rawlog_commands | grep -c '^STATUS ')"
+# The floor: after login nothing but the LIST and LOGOUT (Dovecot's rawlog starts after LOGIN;
+# the capabilities come with LOGIN's OK, ENABLE QRESYNC waits for a folder to select).
+check_eq "no-change sync: after login only LIST and LOGOUT" "LIST LOGOUT" \
+    "$(rawlog_commands | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
 check_eq "no-change sync: the server is unchanged" "$srv_before" "$(server_state)"
 check_eq "no-change sync: the Maildir is unchanged" "$loc_before" "$(local_state)"
 
