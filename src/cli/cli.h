@@ -44,9 +44,6 @@ void nms_output_finish (NmsContext *ctx);
 
 typedef struct _NmsIndexer NmsIndexer;
 
-/* Call once, before any thread starts, in a command that indexes while it syncs: it sets the
- * environment so that each batch the writer ends is committed (index.c says why). */
-void nms_indexer_prepare (void);
 /* Starts the writer thread for one account's run: it opens the database (notmuch's own lookup,
  * or [general] notmuch-config) at the first event, waiting a bounded time for the write lock,
  * and applies the events in atomic batches as they arrive. (transfer full: end it with

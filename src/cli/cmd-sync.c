@@ -172,7 +172,6 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     NmsContext ctx = { .dry_run = options->dry_run };
     int status = NMS_EXIT_OK;
 
-    nms_indexer_prepare ();
     if (config == NULL)
         return NMS_EXIT_USAGE;
     targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,

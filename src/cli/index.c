@@ -13,8 +13,10 @@
 #define INDEX_BATCH 500
 #define LOCK_WAIT_MS 10000
 /* A batch ends when it is full or no event came for this long: the sync is busy elsewhere, so
- * what arrived is committed (and visible to `notmuch search`) now. */
+ * what arrived is applied now (and committed with its group, see writer_run()). */
 #define GATHER_US (50 * G_TIME_SPAN_MILLISECOND)
+#define COMMIT_IDLE_US (500 * G_TIME_SPAN_MILLISECOND)
+#define COMMIT_EVERY 10000
 
 struct _NmsIndexer {
     GAsyncQueue *queue; /* NmsFileEvent * (owned), then &end_of_events */
@@ -35,21 +37,6 @@ file_event_free (NmsFileEvent *e)
 {
     nms_file_event_clear (e);
     g_free (e);
-}
-
-void
-nms_indexer_prepare (void)
-{
-    /* libnotmuch ends an atomic section with an unflushed Xapian transaction: other readers
-     * (notmuch search) see nothing until Xapian commits, at the close or after
-     * database.autocommit (8000) transactions. Its end_atomic commits at once when
-     * XAPIAN_FLUSH_THRESHOLD is 1 (a hook meant for its tests, present since notmuch 0.21 and
-     * still in 0.37), which is what the writer wants: each batch durable and visible. Outside
-     * atomic sections the variable makes Xapian commit per document, but the writer writes
-     * only in atomic sections. Set here, before any thread reads the environment; a value the
-     * user set is kept. */
-    if (g_getenv ("XAPIAN_FLUSH_THRESHOLD") == NULL)
-        g_setenv ("XAPIAN_FLUSH_THRESHOLD", "1", TRUE);
 }
 
 /* The database, opened on the first batch (a run that changes no file never touches notmuch),
@@ -80,7 +67,7 @@ stats_add (NmsDbStats *sum, const NmsDbStats *s)
     sum->vanished += s->vanished;
 }
 
-/* Applies @batch as one atomic section (committed when it ends, see nms_indexer_prepare()).
+/* Applies @batch in atomic sections (committed when the writer closes the database).
  * After a failure the rest is only counted: the files are in place for `notmuch new`. */
 static void
 writer_apply (NmsIndexer *ix, NmsDb **db, GArray *batch)
@@ -97,6 +84,23 @@ writer_apply (NmsIndexer *ix, NmsDb **db, GArray *batch)
     stats_add (&ix->stats, &stats);
 }
 
+/* Closes the database, which commits it: what it holds is searchable now. */
+static void
+writer_close (NmsIndexer *ix, NmsDb **db, guint *pending)
+{
+    if (*db != NULL)
+        nms_db_close (*db, ix->error == NULL ? &ix->error : NULL);
+    *db = NULL;
+    *pending = 0;
+}
+
+/* Batches are applied as they come; the database is committed (closed, and opened again at the
+ * next event) when no event came for COMMIT_IDLE_US, after COMMIT_EVERY events, and at the
+ * end: progress is searchable within a second of a pause, and a fast download is not slowed
+ * by a commit per batch. libnotmuch 0.37 has no commit call; its end_atomic commits only every
+ * database.autocommit (8000) sections, or at every one with XAPIAN_FLUSH_THRESHOLD=1, but that
+ * variable also makes Xapian merge its postings into the tables after every document, which
+ * made indexing twice as slow (bench/RESULTS.md). */
 static gpointer
 writer_run (gpointer data)
 {
@@ -104,10 +108,16 @@ writer_run (gpointer data)
     g_autoptr (GArray) batch = g_array_sized_new (FALSE, TRUE, sizeof (NmsFileEvent), INDEX_BATCH);
     NmsDb *db = NULL;
     NmsFileEvent *e;
+    guint pending = 0;
 
     g_array_set_clear_func (batch, (GDestroyNotify) nms_file_event_clear);
     do {
-        e = g_async_queue_pop (ix->queue);
+        e = db != NULL ? g_async_queue_timeout_pop (ix->queue, COMMIT_IDLE_US)
+                       : g_async_queue_pop (ix->queue);
+        if (e == NULL) {
+            writer_close (ix, &db, &pending);
+            continue;
+        }
         while (e != NULL && e != &end_of_events) {
             g_array_append_val (batch, *e); /* the batch takes over the strings */
             g_free (e);
@@ -116,9 +126,12 @@ writer_run (gpointer data)
         }
         if (batch->len > 0)
             writer_apply (ix, &db, batch);
+        pending += batch->len;
         g_array_set_size (batch, 0);
+        if (pending >= COMMIT_EVERY)
+            writer_close (ix, &db, &pending);
     } while (e != &end_of_events);
-    nms_db_close (db, ix->error == NULL ? &ix->error : NULL);
+    writer_close (ix, &db, &pending);
     return NULL;
 }
 
