@@ -28,6 +28,7 @@ enum {
     STMT_MESSAGES,
     STMT_MESSAGE_PUT,
     STMT_MESSAGE_DELETE,
+    STMT_MESSAGE_EXISTS,
     STMT_MESSAGE_FIND_BASE,
     STMT_INTENT_ADD,
     STMT_INTENT_REMOVE,
@@ -49,6 +50,7 @@ static const char *const stmt_sql[N_STMTS] = {
     [STMT_MESSAGE_PUT] = "INSERT OR REPLACE INTO messages (folder, uid, flags, base) "
                          "VALUES (?1, ?2, ?3, ?4)",
     [STMT_MESSAGE_DELETE] = "DELETE FROM messages WHERE folder = ?1 AND uid = ?2",
+    [STMT_MESSAGE_EXISTS] = "SELECT 1 FROM messages WHERE folder = ?1 AND uid = ?2",
     [STMT_MESSAGE_FIND_BASE] = "SELECT folder, uid, flags, base FROM messages WHERE base = ?1 "
                                "AND base != '' LIMIT 1",
     [STMT_INTENT_ADD] = "INSERT INTO intents (kind, folder, uid, path, dest, uidnext, message_id,"
@@ -471,6 +473,23 @@ nms_state_message_delete (NmsState *state, const char *folder, guint32 uid, GErr
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (st, 2, uid);
     return step_done (state, st, error);
+}
+
+gboolean
+nms_state_message_exists (NmsState *state, const char *folder, guint32 uid, gboolean *found_out,
+                          GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_MESSAGE_EXISTS);
+    int rc;
+
+    sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (st, 2, uid);
+    rc = sqlite3_step (st);
+    sqlite3_reset (st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error (state, error, "cannot read");
+    *found_out = rc == SQLITE_ROW;
+    return TRUE;
 }
 
 void

@@ -85,6 +85,9 @@ gboolean nms_state_message_find_base (NmsState *state, const char *base, char **
                                       GError **error);
 gboolean nms_state_message_delete (NmsState *state, const char *folder, guint32 uid,
                                    GError **error);
+/* *@found_out: the state records message @uid of @folder. */
+gboolean nms_state_message_exists (NmsState *state, const char *folder, guint32 uid,
+                                   gboolean *found_out, GError **error);
 
 /* ---- special-use roles --------------------------------------------------------------------
  * What the server's LIST said at the last sync: role ("\\Junk") -> folder name. Rules resolve

@@ -215,13 +215,6 @@ nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error)
  * uploading a second copy. A crash after 3 leaves a file with the new UID: recovery finds that
  * too (the state does not know the UID yet), and the plan adopts the file. */
 
-static int
-cmp_state_uid (const void *a, const void *b)
-{
-    guint32 x = ((const NmsStateMessage *) a)->uid, y = ((const NmsStateMessage *) b)->uid;
-    return x < y ? -1 : x > y;
-}
-
 static char *
 give_uid_once (const char *path, guint32 uid, GError **error)
 {
@@ -306,12 +299,11 @@ nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents, const char
 static gboolean
 uid_known (Run *run, const char *folder, guint32 uid, GError **error)
 {
-    g_autoptr (GArray) saved = nms_state_messages (run->state, folder, error);
-    NmsStateMessage key = { .uid = uid };
+    gboolean found = FALSE;
 
-    if (saved == NULL)
+    if (!nms_state_message_exists (run->state, folder, uid, &found, error))
         return TRUE; /* cannot tell: not new */
-    return bsearch (&key, saved->data, saved->len, sizeof key, cmp_state_uid) != NULL;
+    return found;
 }
 
 /* RFC 4315 §3 gives a stored message a UID of its own, at or above the UIDNEXT before the
