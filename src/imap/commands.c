@@ -359,11 +359,11 @@ info_att_handler (struct mailimap_msg_att *att, void *ctx)
     InfoEntry e = { { 0 }, entries->len };
 
     e.info.uid = nms_imap_msg_att_uid (att);
-    /* An unsolicited FETCH (a flag change from another client) may lack UID or size; the
-     * solicited reply for that message carries all three. */
-    if (e.info.uid == 0 || size == NULL || dyn == NULL)
+    /* An unsolicited FETCH (a flag change from another client) may lack the UID; the
+     * solicited reply for that message carries both. */
+    if (e.info.uid == 0 || dyn == NULL)
         return;
-    e.info.size = size->att_data.att_rfc822_size;
+    e.info.size = size != NULL ? size->att_data.att_rfc822_size : 0;
     flags_to_letters (fetch->session, dyn, e.info.flags);
     g_array_append_val (entries, e);
 }
@@ -396,7 +396,9 @@ nms_imap_fetch_infos (NmsImapSession *session, guint32 first, GError **error)
     type = mailimap_fetch_type_new_fetch_att_list_empty ();
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_uid ());
     mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_flags ());
-    mailimap_fetch_type_new_fetch_att_list_add (type, mailimap_fetch_att_new_rfc822_size ());
+    /* No RFC822.SIZE: nothing needs it, and a server may have to open every message file to
+     * tell it (Dovecot does when its cache lacks it), failing the whole folder over one
+     * broken message that the body fetch would skip on its own (t716). */
     r = nms_imap_uid_fetch_streaming (session, set, type, info_att_handler, NULL,
                                       &(InfoFetch) { entries, session });
     mailimap_fetch_type_free (type);

@@ -100,10 +100,10 @@ gboolean nms_imap_select (NmsImapSession *session, const char *wire_name, gboole
 typedef struct {
     guint32 uid;
     char flags[NMS_MAILDIR_FLAGS_SIZE]; /* sorted Maildir letters, keywords as their letters */
-    guint32 size;    /* RFC822.SIZE */
+    guint32 size;    /* RFC822.SIZE when the server sent it, else 0 (it is not asked for) */
 } NmsImapMessageInfo;
 
-/* UID FETCH @first:* (UID FLAGS RFC822.SIZE) in the selected folder. Entries with uid <
+/* UID FETCH @first:* (UID FLAGS) in the selected folder. Entries with uid <
  * @first (the "n:*" quirk when n > highest uid) are dropped. (transfer full: GArray of
  * NmsImapMessageInfo, sorted by uid) */
 GArray *nms_imap_fetch_infos (NmsImapSession *session, guint32 first, GError **error);

@@ -645,7 +645,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
          push_flags (run, folder, snap.plan, snap.entries, error) &&
          delete_on_server (run, folder, snap.plan, error) &&
          upload_all (run, folder, fs.uidnext, snap.plan, snap.entries, snap.fresh, error) &&
-         nms_sync_download (run, folder, snap.plan, error);
+         nms_sync_download (run, folder, fs.uidvalidity, snap.plan, error);
     if (!ok)
         return FALSE;
     /* complete: every message of both sides is in the state as both agree (nothing skipped) */

@@ -83,8 +83,11 @@ GArray *nms_sync_local_snapshot (Run *run, const Folder *folder, GPtrArray *scan
 gboolean nms_sync_folder (Run *run, Folder *folder, GError **error);
 
 /* ---- transfer.c ---- */
-/* Downloads the DOWNLOAD actions of @plan into @folder. */
-gboolean nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error);
+/* Downloads the DOWNLOAD actions of @plan into @folder, selected with @uidvalidity. When the
+ * server drops the connection in the middle, the rest is fetched one message at a time over
+ * new connections, so that only a message the server cannot deliver is skipped. */
+gboolean nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
+                            GError **error);
 /* Uploads one local file (APPEND) and gives it the new UID; records intent and state. */
 gboolean nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext,
                           NmsMaildirEntry *entry, GError **error);

@@ -42,6 +42,7 @@ typedef struct {
     GPtrArray *landing;      /* the NmsMaildirName of each, in batch order */
     GPtrArray *landing_actions; /* and its action (transfer none) */
     GError *disk_error;      /* a full disk: stops the run, not just the folder */
+    guint32 uidvalidity;     /* the folder's, for a reconnect in the middle (isolate()) */
 } Download;
 
 /* Keeps a copy of a local disk failure: the imap layer reports only ABORTED, and a full disk
@@ -148,6 +149,74 @@ report_undelivered (Download *d, const guint32 *uids, guint n, const char *why)
     }
 }
 
+/* A new connection with the folder selected again, for isolate(). FALSE when the folder is
+ * not the same any more (UIDVALIDITY changed) or the server cannot be reached. */
+static gboolean
+reselect (Download *d, GError **error)
+{
+    NmsImapFolderState fs;
+
+    g_clear_pointer (&d->run->session, nms_imap_session_free);
+    if (!nms_sync_connect (d->run, error) ||
+        !nms_imap_select (d->run->session, d->folder->wire_name,
+                          !(d->run->policy.direction & NMS_PLAN_PUSH), &fs, error))
+        return FALSE;
+    if (fs.uidvalidity != d->uidvalidity) {
+        g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_FOLDER,
+                     "UIDVALIDITY changed during the sync (%u, now %u)", d->uidvalidity,
+                     fs.uidvalidity);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The server dropped the connection in the middle of a batch: Dovecot does so when it cannot
+ * read a message's file (t716). The messages of the batch that did not arrive are fetched one
+ * at a time, each over a fresh connection after a failure, so only the message the server
+ * cannot deliver is skipped and named; the rest of the folder arrives. */
+static gboolean
+isolate (Download *d, const guint32 *batch, guint n, const GError *first, GError **error)
+{
+    const GError *last = first;
+    g_autoptr (GError) fetch_error = NULL;
+
+    for (guint i = 0; i < n; i++) {
+        gboolean ok;
+
+        if (g_hash_table_contains (d->arrived, GUINT_TO_POINTER (batch[i])))
+            continue;
+        if (d->run->session == NULL || (last != NULL && nms_sync_session_lost (last))) {
+            if (last != NULL && !g_error_matches (last, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM)) {
+                g_propagate_error (error, g_error_copy (last));
+                return FALSE; /* a hostile reply: the folder fails, as without isolation */
+            }
+            if (!reselect (d, error))
+                return FALSE;
+        }
+        g_clear_error (&fetch_error);
+        ok = nms_imap_fetch_bodies (d->run->session, &batch[i], 1, &download_sink, d,
+                                    &fetch_error);
+        nms_maildir_delivery_abort (g_steal_pointer (&d->current));
+        if (!land_batch (d, error)) {
+            g_clear_error (&d->disk_error);
+            return FALSE;
+        }
+        if (d->disk_error != NULL) {
+            g_propagate_error (error, g_steal_pointer (&d->disk_error));
+            return FALSE;
+        }
+        last = ok ? NULL : fetch_error;
+        if (last == NULL && !g_hash_table_contains (d->arrived, GUINT_TO_POINTER (batch[i])))
+            report_undelivered (d, &batch[i], 1, "the server did not send it");
+        else if (last != NULL)
+            report_undelivered (d, &batch[i], 1, last->message);
+    }
+    /* The next folder must not find a dead connection. */
+    if (last != NULL && nms_sync_session_lost (last))
+        g_clear_pointer (&d->run->session, nms_imap_session_free);
+    return TRUE;
+}
+
 static gboolean
 download_batch (Download *d, const guint32 *batch, guint n, GError **error)
 {
@@ -165,6 +234,9 @@ download_batch (Download *d, const guint32 *batch, guint n, GError **error)
         g_propagate_error (error, g_steal_pointer (&d->disk_error));
         return FALSE;
     }
+    /* Only a lost connection (or a BYE): a hostile reply (PROTOCOL) fails the folder. */
+    if (!ok && g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM))
+        return isolate (d, batch, n, fetch_error, error);
     if (!ok && !g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO)) {
         g_propagate_error (error, g_steal_pointer (&fetch_error));
         return FALSE;
@@ -174,7 +246,8 @@ download_batch (Download *d, const guint32 *batch, guint n, GError **error)
 }
 
 gboolean
-nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error)
+nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
+                   GError **error)
 {
     g_autoptr (GArray) wanted = g_array_new (FALSE, TRUE, sizeof (NmsAction));
     g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -183,7 +256,8 @@ nms_sync_download (Run *run, const Folder *folder, GArray *plan, GError **error)
     g_autoptr (GPtrArray) landing = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_maildir_name_free);
     g_autoptr (GPtrArray) landing_actions = g_ptr_array_new ();
     Download d = { .run = run, .folder = folder, .arrived = arrived, .batch = batch,
-                   .landing = landing, .landing_actions = landing_actions };
+                   .landing = landing, .landing_actions = landing_actions,
+                   .uidvalidity = uidvalidity };
 
     for (guint i = 0; i < plan->len; i++) {
         NmsAction *a = &g_array_index (plan, NmsAction, i);

@@ -113,7 +113,8 @@ start=$(date +%s)
 nmsync_run pull
 check_eq "lost connection: exit status 1" 1 "$NMS_RC"
 check "lost connection: returns at once, no spinning (under 5 s)" test $(($(date +%s) - start)) -lt 5
-check_match "lost connection: the folder is named" "folder 'Broken' skipped: .*(lost|closed)" \
+check_match "lost connection: the folder or message is named" \
+    "folder 'Broken'(: message UID 5 could not be fetched| skipped): .*(lost|closed)" \
     "$(cat "$NMS_ERR")"
 check "lost connection: the folder before it arrived" test -n "$(local_file Fine 7)"
 check "lost connection: the folder after it arrived (reconnected)" test -n "$(local_file After 7)"

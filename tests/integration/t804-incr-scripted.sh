@@ -51,7 +51,7 @@ body () {
     echo '  * OK [UIDVALIDITY 7] x'
     echo '  * OK [UIDNEXT 3] x'
     echo '  $TAG OK [READ-WRITE] done'
-    echo 'on UID FETCH 1:* (UID FLAGS RFC822.SIZE)'
+    echo 'on UID FETCH 1:* (UID FLAGS)'
     echo '  * 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 30)'
     echo '  * 2 FETCH (UID 2 FLAGS (\Seen) RFC822.SIZE 30)'
     echo '  $TAG OK done'
