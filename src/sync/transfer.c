@@ -190,8 +190,16 @@ isolate (Download *d, const guint32 *batch, guint n, const GError *first, GError
                 g_propagate_error (error, g_error_copy (last));
                 return FALSE; /* a hostile reply: the folder fails, as without isolation */
             }
-            if (!reselect (d, error))
+            g_autoptr (GError) again = NULL;
+
+            if (!reselect (d, &again)) {
+                /* What broke the connection says more than the failed reconnect. */
+                const GError *cause = last != NULL ? last : first;
+
+                g_set_error (error, cause->domain, cause->code, "%s; reconnecting failed: %s",
+                             cause->message, again->message);
                 return FALSE;
+            }
         }
         g_clear_error (&fetch_error);
         ok = nms_imap_fetch_bodies (d->run->session, &batch[i], 1, &download_sink, d,
