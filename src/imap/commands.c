@@ -88,10 +88,14 @@ cut_at_nul (const GByteArray *raw, const char *name)
 }
 
 NmsImapFolder *
-nms_imap_folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen,
-                           const GByteArray *raw)
+nms_imap_folder_from_list (NmsImapSession *session, struct mailimap_mailbox_list *mb,
+                           gboolean nul_seen, const GByteArray *raw)
 {
     NmsImapFolder *f = g_new0 (NmsImapFolder, 1);
+
+    /* nms_imap_folder_wire_name() needs it; servers use one delimiter per namespace */
+    if (session->delimiter == 0)
+        session->delimiter = mb->mb_delimiter;
     g_autoptr (GError) local = NULL;
 
     f->wire_name = g_strdup (mb->mb_name);
@@ -134,10 +138,8 @@ nms_imap_list (NmsImapSession *session, GError **error)
 
         if (mb == NULL || mb->mb_name == NULL)
             continue;
-        /* nms_imap_folder_wire_name() needs it; servers use one delimiter per namespace */
-        if (session->delimiter == 0)
-            session->delimiter = mb->mb_delimiter;
-        g_ptr_array_add (folders, nms_imap_folder_from_list (mb, nul_seen, complete ? raw : NULL));
+        g_ptr_array_add (folders,
+                         nms_imap_folder_from_list (session, mb, nul_seen, complete ? raw : NULL));
     }
     mailimap_list_result_free (result);
     return g_steal_pointer (&folders);

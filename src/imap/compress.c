@@ -406,24 +406,11 @@ wanted (NmsImapSession *s, const NmsAccount *account)
 static int
 send_compress (mailimap *imap, gboolean *ok_out)
 {
-    static const char command[] = "COMPRESS DEFLATE\r\n";
-    struct mailimap_response *response = NULL;
-    int r;
+    int state = -1;
+    int r = nms_imap_raw_command (imap, "COMPRESS DEFLATE", &state);
 
-    *ok_out = FALSE;
-    r = mailimap_send_current_tag (imap);
-    if (r != MAILIMAP_NO_ERROR)
-        return r;
-    if (mailstream_write (imap->imap_stream, command, sizeof command - 1) < 0 ||
-        mailstream_flush (imap->imap_stream) < 0 || mailimap_read_line (imap) == NULL)
-        return MAILIMAP_ERROR_STREAM;
-    r = mailimap_parse_response (imap, &response);
-    if (r != MAILIMAP_NO_ERROR)
-        return r;
-    *ok_out = response->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type ==
-              MAILIMAP_RESP_COND_STATE_OK;
-    mailimap_response_free (response);
-    return MAILIMAP_NO_ERROR;
+    *ok_out = r == MAILIMAP_NO_ERROR && state == MAILIMAP_RESP_COND_STATE_OK;
+    return r;
 }
 
 /* RFC 4978 §3: the server deflates from the byte after its OK's CRLF. Whatever mailstream read

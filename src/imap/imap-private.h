@@ -42,6 +42,16 @@ gboolean nms_imap_session_fail (NmsImapSession *s, int r, const char *what, GErr
 gboolean nms_imap_session_fail_reply (NmsImapSession *s, int r, const char *what,
                                       const GByteArray *raw, GError **error);
 
+/* A command libetpan has no call for, sent raw with libetpan's next tag (LIBRARIES.md 1.4):
+ * tag, @command, CRLF, flush. Returns the libetpan code. The tag is then
+ * "%d" of imap->imap_tag. */
+int nms_imap_raw_send (mailimap *imap, const char *command);
+/* nms_imap_raw_send(), then reads the reply and lets libetpan store it in the session as its
+ * own commands do (mailimap_parse_response: repeated items collapse, LIBRARIES.md 1.4).
+ * *@state_out: the tagged reply's MAILIMAP_RESP_COND_STATE_*. A reply without a tagged
+ * status is MAILIMAP_ERROR_PROTOCOL. */
+int nms_imap_raw_command (mailimap *imap, const char *command, int *state_out);
+
 /* FALSE with STREAM when the session is already dead. */
 gboolean nms_imap_session_check_alive (NmsImapSession *s, GError **error);
 
@@ -116,8 +126,10 @@ gboolean nms_imap_compress_start (NmsImapSession *s, const NmsAccount *account, 
 /* ---- shared by commands.c, status.c, qresync.c and write.c ---- */
 
 /* The folder of one LIST reply: the name decoded, or its problem named (invalid modified
- * UTF-7; a NUL byte, seen in @raw, the bytes of the reply, when @nul_seen). (transfer full) */
-NmsImapFolder *nms_imap_folder_from_list (struct mailimap_mailbox_list *mb, gboolean nul_seen,
+ * UTF-7; a NUL byte, seen in @raw, the bytes of the reply, when @nul_seen). The first
+ * hierarchy delimiter a reply names becomes @session's. (transfer full) */
+NmsImapFolder *nms_imap_folder_from_list (NmsImapSession *session,
+                                          struct mailimap_mailbox_list *mb, gboolean nul_seen,
                                           const GByteArray *raw);
 
 /* The static attribute of @type in a FETCH response, or NULL. (transfer none) */

@@ -166,30 +166,14 @@ changed_messages (NmsImapSession *s, clist *fetches)
 static int
 send_select (NmsImapSession *s, const char *command)
 {
-    struct mailimap_response *resp = NULL;
     int r, state;
 
     if (s->imap->imap_selection_info != NULL)
         mailimap_selection_info_free (s->imap->imap_selection_info);
     s->imap->imap_selection_info = mailimap_selection_info_new ();
     s->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
-    if ((r = mailimap_send_current_tag (s->imap)) != MAILIMAP_NO_ERROR)
+    if ((r = nms_imap_raw_command (s->imap, command, &state)) != MAILIMAP_NO_ERROR)
         return r;
-    if (mailstream_write (s->imap->imap_stream, command, strlen (command)) < 0 ||
-        mailstream_write (s->imap->imap_stream, "\r\n", 2) < 0 ||
-        mailstream_flush (s->imap->imap_stream) < 0 || mailimap_read_line (s->imap) == NULL)
-        return MAILIMAP_ERROR_STREAM;
-    if ((r = mailimap_parse_response (s->imap, &resp)) != MAILIMAP_NO_ERROR)
-        return r;
-    if (resp->rsp_resp_done == NULL ||
-        resp->rsp_resp_done->rsp_type != MAILIMAP_RESP_DONE_TYPE_TAGGED ||
-        resp->rsp_resp_done->rsp_data.rsp_tagged == NULL ||
-        resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state == NULL) {
-        mailimap_response_free (resp);
-        return MAILIMAP_ERROR_PROTOCOL;
-    }
-    state = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
-    mailimap_response_free (resp);
     if (state != MAILIMAP_RESP_COND_STATE_OK)
         return MAILIMAP_ERROR_SELECT;
     s->imap->imap_state = MAILIMAP_STATE_SELECTED;

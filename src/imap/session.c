@@ -613,3 +613,40 @@ nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter)
 {
     session->delimiter = delimiter;
 }
+
+int
+nms_imap_raw_send (mailimap *imap, const char *command)
+{
+    int r = mailimap_send_current_tag (imap);
+
+    if (r != MAILIMAP_NO_ERROR)
+        return r;
+    if (mailstream_write (imap->imap_stream, command, strlen (command)) < 0 ||
+        mailstream_write (imap->imap_stream, "\r\n", 2) < 0 ||
+        mailstream_flush (imap->imap_stream) < 0)
+        return MAILIMAP_ERROR_STREAM;
+    return MAILIMAP_NO_ERROR;
+}
+
+int
+nms_imap_raw_command (mailimap *imap, const char *command, int *state_out)
+{
+    struct mailimap_response *resp = NULL;
+    struct mailimap_response_done *done;
+    int r = nms_imap_raw_send (imap, command);
+
+    if (r != MAILIMAP_NO_ERROR)
+        return r;
+    if (mailimap_read_line (imap) == NULL)
+        return MAILIMAP_ERROR_STREAM;
+    if ((r = mailimap_parse_response (imap, &resp)) != MAILIMAP_NO_ERROR)
+        return r;
+    done = resp->rsp_resp_done;
+    if (done == NULL || done->rsp_type != MAILIMAP_RESP_DONE_TYPE_TAGGED ||
+        done->rsp_data.rsp_tagged == NULL || done->rsp_data.rsp_tagged->rsp_cond_state == NULL)
+        r = MAILIMAP_ERROR_PROTOCOL;
+    else
+        *state_out = done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
+    mailimap_response_free (resp);
+    return r;
+}

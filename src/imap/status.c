@@ -119,6 +119,22 @@ status_name (const char *raw)
     return g_string_free (name, FALSE);
 }
 
+/* The mailbox data of type @type (MAILIMAP_MAILBOX_DATA_LIST, _STATUS) that @item carries,
+ * or NULL. */
+static struct mailimap_mailbox_data *
+mailbox_data (struct mailimap_cont_req_or_resp_data *item, int type)
+{
+    struct mailimap_response_data *data;
+    struct mailimap_mailbox_data *mbd;
+
+    if (item->rsp_type != MAILIMAP_RESP_RESP_DATA ||
+        (data = item->rsp_data.rsp_resp_data) == NULL ||
+        data->rsp_type != MAILIMAP_RESP_DATA_TYPE_MAILBOX_DATA ||
+        (mbd = data->rsp_data.rsp_mailbox_data) == NULL || mbd->mbd_type != type)
+        return NULL;
+    return mbd;
+}
+
 /* Fills the folders of @by_wire (wire name -> NmsImapFolder) from every STATUS in @resp. */
 static void
 take_statuses (struct mailimap_response *resp, GHashTable *by_wire)
@@ -126,17 +142,12 @@ take_statuses (struct mailimap_response *resp, GHashTable *by_wire)
     clist *list = resp->rsp_cont_req_or_resp_data_list;
 
     for (clistiter *it = list ? clist_begin (list) : NULL; it != NULL; it = clist_next (it)) {
-        struct mailimap_cont_req_or_resp_data *item = clist_content (it);
-        struct mailimap_response_data *data;
-        struct mailimap_mailbox_data *mbd;
+        struct mailimap_mailbox_data *mbd =
+            mailbox_data (clist_content (it), MAILIMAP_MAILBOX_DATA_STATUS);
         g_autofree char *name = NULL;
         NmsImapFolder *f;
 
-        if (item->rsp_type != MAILIMAP_RESP_RESP_DATA ||
-            (data = item->rsp_data.rsp_resp_data) == NULL ||
-            data->rsp_type != MAILIMAP_RESP_DATA_TYPE_MAILBOX_DATA ||
-            (mbd = data->rsp_data.rsp_mailbox_data) == NULL ||
-            mbd->mbd_type != MAILIMAP_MAILBOX_DATA_STATUS || mbd->mbd_data.mbd_status == NULL ||
+        if (mbd == NULL || mbd->mbd_data.mbd_status == NULL ||
             mbd->mbd_data.mbd_status->st_mailbox == NULL)
             continue;
         name = status_name (mbd->mbd_data.mbd_status->st_mailbox);
@@ -155,21 +166,13 @@ take_folders (NmsImapSession *s, struct mailimap_response *resp, gboolean nul_se
     clist *list = resp->rsp_cont_req_or_resp_data_list;
 
     for (clistiter *it = list ? clist_begin (list) : NULL; it != NULL; it = clist_next (it)) {
-        struct mailimap_cont_req_or_resp_data *item = clist_content (it);
-        struct mailimap_response_data *data;
-        struct mailimap_mailbox_data *mbd;
-        struct mailimap_mailbox_list *mb;
+        struct mailimap_mailbox_data *mbd =
+            mailbox_data (clist_content (it), MAILIMAP_MAILBOX_DATA_LIST);
+        struct mailimap_mailbox_list *mb = mbd != NULL ? mbd->mbd_data.mbd_list : NULL;
 
-        if (item->rsp_type != MAILIMAP_RESP_RESP_DATA ||
-            (data = item->rsp_data.rsp_resp_data) == NULL ||
-            data->rsp_type != MAILIMAP_RESP_DATA_TYPE_MAILBOX_DATA ||
-            (mbd = data->rsp_data.rsp_mailbox_data) == NULL ||
-            mbd->mbd_type != MAILIMAP_MAILBOX_DATA_LIST || (mb = mbd->mbd_data.mbd_list) == NULL ||
-            mb->mb_name == NULL)
+        if (mb == NULL || mb->mb_name == NULL)
             continue;
-        if (s->delimiter == 0)
-            s->delimiter = mb->mb_delimiter;
-        g_ptr_array_add (folders, nms_imap_folder_from_list (mb, nul_seen, raw));
+        g_ptr_array_add (folders, nms_imap_folder_from_list (s, mb, nul_seen, raw));
     }
     return folders;
 }
@@ -219,11 +222,8 @@ list_status (NmsImapSession *s, GError **error)
     int r, state = -1;
 
     nms_imap_capture_start (s->imap);
-    r = mailimap_send_current_tag (s->imap);
+    r = nms_imap_raw_send (s->imap, cmd);
     tag = g_strdup_printf ("%d", s->imap->imap_tag);
-    if (r == MAILIMAP_NO_ERROR && (!write_line (s->imap, cmd) ||
-                                   mailstream_flush (s->imap->imap_stream) < 0))
-        r = MAILIMAP_ERROR_STREAM;
     if (r == MAILIMAP_NO_ERROR && (r = read_response (s->imap, &resp)) == MAILIMAP_NO_ERROR)
         state = tagged_state (resp, tag);
     raw = nms_imap_capture_stop (s->imap, &nul_seen, &complete);
