@@ -149,6 +149,25 @@ report_undelivered (Download *d, const guint32 *uids, guint n, const char *why)
     }
 }
 
+/* Fetches @uids and lands what arrived, also when the FETCH failed half-way: those messages
+ * are complete. The FETCH's own failure goes to @fetch_error; FALSE with @error only for a
+ * local one (the state, a full disk), which ends the folder (a full disk: the run). */
+static gboolean
+fetch_and_land (Download *d, const guint32 *uids, guint n, GError **fetch_error, GError **error)
+{
+    nms_imap_fetch_bodies (d->run->session, uids, n, &download_sink, d, fetch_error);
+    nms_maildir_delivery_abort (g_steal_pointer (&d->current));
+    if (!land_batch (d, error)) {
+        g_clear_error (&d->disk_error);
+        return FALSE;
+    }
+    if (d->disk_error != NULL) {
+        g_propagate_error (error, g_steal_pointer (&d->disk_error));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* A new connection with the folder selected again, for isolate(). FALSE when the folder is
  * not the same any more (UIDVALIDITY changed) or the server cannot be reached. */
 static gboolean
@@ -170,54 +189,37 @@ reselect (Download *d, GError **error)
     return TRUE;
 }
 
-/* The server dropped the connection in the middle of a batch: Dovecot does so when it cannot
- * read a message's file (t716). The messages of the batch that did not arrive are fetched one
- * at a time, each over a fresh connection after a failure, so only the message the server
- * cannot deliver is skipped and named; the rest of the folder arrives. */
+/* The server dropped the connection in the middle of a batch (@first): Dovecot does so when
+ * it cannot read a message's file (t716). The messages of the batch that did not arrive are
+ * fetched one at a time, over a fresh connection after each lost one, so only the message the
+ * server cannot deliver is skipped and named; the rest of the folder arrives. */
 static gboolean
 isolate (Download *d, const guint32 *batch, guint n, const GError *first, GError **error)
 {
-    const GError *last = first;
-    g_autoptr (GError) fetch_error = NULL;
+    g_autoptr (GError) last = g_error_copy (first); /* the previous FETCH's failure, or NULL */
 
     for (guint i = 0; i < n; i++) {
-        gboolean ok;
-
         if (g_hash_table_contains (d->arrived, GUINT_TO_POINTER (batch[i])))
             continue;
-        if (d->run->session == NULL || (last != NULL && nms_sync_session_lost (last))) {
-            if (last != NULL && !g_error_matches (last, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM)) {
-                g_propagate_error (error, g_error_copy (last));
-                return FALSE; /* a hostile reply: the folder fails, as without isolation */
-            }
+        if (last != NULL && nms_sync_session_lost (last)) {
             g_autoptr (GError) again = NULL;
 
+            if (!g_error_matches (last, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM)) {
+                g_propagate_error (error, g_steal_pointer (&last));
+                return FALSE; /* a hostile reply: the folder fails, as without isolation */
+            }
             if (!reselect (d, &again)) {
                 /* What broke the connection says more than the failed reconnect. */
-                const GError *cause = last != NULL ? last : first;
-
-                g_set_error (error, cause->domain, cause->code, "%s; reconnecting failed: %s",
-                             cause->message, again->message);
+                g_set_error (error, last->domain, last->code, "%s; reconnecting failed: %s",
+                             last->message, again->message);
                 return FALSE;
             }
         }
-        g_clear_error (&fetch_error);
-        ok = nms_imap_fetch_bodies (d->run->session, &batch[i], 1, &download_sink, d,
-                                    &fetch_error);
-        nms_maildir_delivery_abort (g_steal_pointer (&d->current));
-        if (!land_batch (d, error)) {
-            g_clear_error (&d->disk_error);
+        g_clear_error (&last);
+        if (!fetch_and_land (d, &batch[i], 1, &last, error))
             return FALSE;
-        }
-        if (d->disk_error != NULL) {
-            g_propagate_error (error, g_steal_pointer (&d->disk_error));
-            return FALSE;
-        }
-        last = ok ? NULL : fetch_error;
-        if (last == NULL && !g_hash_table_contains (d->arrived, GUINT_TO_POINTER (batch[i])))
-            report_undelivered (d, &batch[i], 1, "the server did not send it");
-        else if (last != NULL)
-            report_undelivered (d, &batch[i], 1, last->message);
+        report_undelivered (d, &batch[i], 1,
+                            last != NULL ? last->message : "the server did not send it");
     }
     /* The next folder must not find a dead connection. */
     if (last != NULL && nms_sync_session_lost (last))
@@ -229,27 +231,18 @@ static gboolean
 download_batch (Download *d, const guint32 *batch, guint n, GError **error)
 {
     g_autoptr (GError) fetch_error = NULL;
-    gboolean ok;
 
-    ok = nms_imap_fetch_bodies (d->run->session, batch, n, &download_sink, d, &fetch_error);
-    nms_maildir_delivery_abort (g_steal_pointer (&d->current));
-    /* Land what arrived even when the FETCH failed: those messages are complete. */
-    if (!land_batch (d, error)) {
-        g_clear_error (&d->disk_error);
+    if (!fetch_and_land (d, batch, n, &fetch_error, error))
         return FALSE;
-    }
-    if (d->disk_error != NULL) {
-        g_propagate_error (error, g_steal_pointer (&d->disk_error));
-        return FALSE;
-    }
     /* Only a lost connection (or a BYE): a hostile reply (PROTOCOL) fails the folder. */
-    if (!ok && g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM))
+    if (g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_STREAM))
         return isolate (d, batch, n, fetch_error, error);
-    if (!ok && !g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO)) {
+    if (fetch_error != NULL && !g_error_matches (fetch_error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO)) {
         g_propagate_error (error, g_steal_pointer (&fetch_error));
         return FALSE;
     }
-    report_undelivered (d, batch, n, ok ? "the server did not send it" : fetch_error->message);
+    report_undelivered (d, batch, n,
+                        fetch_error != NULL ? fetch_error->message : "the server did not send it");
     return TRUE;
 }
 
