@@ -182,6 +182,9 @@ gboolean nms_maildir_remove (const char *path, GError **error);
 char *nms_maildir_set_flags_full (const char *path, const char *flags, gboolean durable,
                                   GError **error);
 gboolean nms_maildir_remove_full (const char *path, gboolean durable, GError **error);
+/* The modification time of @folder_dir/@sub (cur or new) in nanoseconds; 0 when it cannot
+ * be read. Every file added to, removed from or renamed in the directory changes it. */
+gint64 nms_maildir_subdir_mtime_ns (const char *folder_dir, const char *sub);
 /* fsyncs @folder_dir's cur/ and new/ (a missing one is skipped). */
 gboolean nms_maildir_folder_sync_dirs (const char *folder_dir, GError **error);
 

@@ -262,3 +262,14 @@ nms_maildir_folder_sync_dirs (const char *folder_dir, GError **error)
     }
     return TRUE;
 }
+
+gint64
+nms_maildir_subdir_mtime_ns (const char *folder_dir, const char *sub)
+{
+    g_autofree char *path = g_build_filename (folder_dir, sub, NULL);
+    struct stat st;
+
+    if (stat (path, &st) != 0)
+        return 0;
+    return (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+}

@@ -23,9 +23,6 @@
 
 #include "sync/sync-private.h"
 
-#include <errno.h>
-#include <sys/stat.h>
-
 #define NS_PER_SEC G_GINT64_CONSTANT (1000000000)
 
 void
@@ -42,14 +39,9 @@ nms_sync_folder_take_status (Folder *folder, const NmsImapFolder *status)
 static gint64
 dir_mtime_ns (const char *dir, const char *sub)
 {
-    g_autofree char *path = g_build_filename (dir, sub, NULL);
-    struct stat st;
-    gint64 ns, now;
+    gint64 ns = nms_maildir_subdir_mtime_ns (dir, sub);
+    gint64 now = g_get_real_time () * 1000; /* after the stat */
 
-    if (stat (path, &st) != 0)
-        return 0;
-    ns = (gint64) st.st_mtim.tv_sec * NS_PER_SEC + st.st_mtim.tv_nsec;
-    now = g_get_real_time () * 1000; /* after the stat */
     return ns > now - NS_PER_SEC ? 0 : ns;
 }
 

@@ -25,22 +25,14 @@ nms_sync_vanished (const char *path)
     return lstat (path, &st) != 0 && errno == ENOENT;
 }
 
-/* The modification times of cur/ and new/: any rename into, out of or inside them changes one. */
+/* The modification times of cur/ and new/: any rename into, out of or inside them changes one.
+ * FALSE when one cannot be read. */
 static gboolean
 dirs_stamp (const char *folder_dir, gint64 stamp_out[2])
 {
-    static const char *const subdirs[2] = { "cur", "new" };
-
-    for (int i = 0; i < 2; i++) {
-        g_autofree char *dir = g_build_filename (folder_dir, subdirs[i], NULL);
-        struct stat st;
-
-        if (stat (dir, &st) != 0)
-            return FALSE;
-        stamp_out[i] = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
-                       st.st_mtim.tv_nsec;
-    }
-    return TRUE;
+    stamp_out[0] = nms_maildir_subdir_mtime_ns (folder_dir, "cur");
+    stamp_out[1] = nms_maildir_subdir_mtime_ns (folder_dir, "new");
+    return stamp_out[0] != 0 && stamp_out[1] != 0;
 }
 
 /* Drops from @plan the DELETE_SERVER actions of messages whose file @scan holds after all
