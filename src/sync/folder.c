@@ -131,6 +131,8 @@ vanished_under_us (Run *run, const Folder *folder, GArray *plan, guint i, const 
 static gboolean
 apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GError **error)
 {
+    gboolean touched = FALSE; /* a file renamed or removed: cur/ and new/ need their fsync */
+
     if (!nms_state_begin (run->state, error))
         return FALSE;
     for (guint i = 0; i < plan->len; i++) {
@@ -149,6 +151,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
                     continue;
                 }
                 ok = renamed != NULL;
+                touched |= ok;
                 if (ok) {
                     nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
                     g_free (e->path);
@@ -168,6 +171,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
             if (ok)
                 nms_sync_file_event (run, NMS_SYNC_FILE_REMOVED, e->path, NULL);
             run->ctx->progress.messages_deleted += ok;
+            touched |= ok;
             if (ok)
                 nms_sync_step (run);
         } else if (a->kind == NMS_ACTION_FORGET) {
@@ -184,7 +188,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
     }
     /* The renames and removals above skipped their directory fsyncs: one fsync of cur/ and
      * new/ makes them all durable before the state records them. */
-    if (!nms_maildir_folder_sync_dirs (folder->dir, error)) {
+    if (touched && !nms_maildir_folder_sync_dirs (folder->dir, error)) {
         nms_state_rollback (run->state);
         return FALSE;
     }

@@ -10,10 +10,10 @@
  * libetpan (LIBRARIES.md 1.6): one mailimap per thread, never shared; its process-wide setup
  * (nms_imap_global_init, the first TLS handshake) has happened before the pool starts, on the
  * connection that listed the folders. SQLite: every worker opens its own connection; WAL lets
- * them read while one writes, and "BEGIN IMMEDIATE" with the 5 s busy timeout of
- * nms_state_open makes writers wait for each other instead of failing, which holds because no
- * worker keeps a write transaction open across network I/O (transfer.c commits downloads
- * after the FETCH). */
+ * them read while one writes, and "BEGIN IMMEDIATE" with the busy handler of nms_state_open
+ * (polling for up to 60 s) makes writers wait for each other instead of failing, which holds
+ * because no worker keeps a write transaction open across network I/O (transfer.c commits
+ * downloads after the FETCH). */
 #include "config.h"
 
 #include "sync/sync-private.h"
