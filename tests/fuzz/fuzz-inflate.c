@@ -9,6 +9,7 @@
 
 #include "imap/imap-private.h"
 #include "fuzz-common.h"
+#include "../unit/memlow.h"
 
 #include <zlib.h>
 
@@ -16,86 +17,6 @@
 #define MAX_OUT (64u << 20)
 /* zlib alone may overshoot MAX_OUT by a read or two before it stops. */
 #define MAX_REF (2 * MAX_OUT)
-
-typedef struct {
-    const guint8 *data;
-    size_t len;
-    size_t pos;
-    size_t chunk;
-} Mem;
-
-static ssize_t
-mem_read (mailstream_low *low, void *buf, size_t count)
-{
-    Mem *m = low->data;
-    size_t n = MIN (MIN (count, m->chunk), m->len - m->pos);
-
-    memcpy (buf, m->data + m->pos, n);
-    m->pos += n;
-    return (ssize_t) n;
-}
-
-static ssize_t
-mem_write (mailstream_low *low, const void *buf, size_t count)
-{
-    return (ssize_t) count;
-}
-
-static int
-mem_close (mailstream_low *low)
-{
-    return 0;
-}
-
-static int
-mem_get_fd (mailstream_low *low)
-{
-    return -1;
-}
-
-static void
-mem_free (mailstream_low *low)
-{
-    g_free (low->data);
-    free (low);
-}
-
-static void
-mem_cancel (mailstream_low *low)
-{
-}
-
-static struct mailstream_cancel *
-mem_get_cancel (mailstream_low *low)
-{
-    return NULL;
-}
-
-static carray *
-mem_get_certificate_chain (mailstream_low *low)
-{
-    return NULL;
-}
-
-static int
-mem_idle (mailstream_low *low)
-{
-    return -1;
-}
-
-static mailstream_low_driver mem_driver = {
-    .mailstream_read = mem_read,
-    .mailstream_write = mem_write,
-    .mailstream_close = mem_close,
-    .mailstream_get_fd = mem_get_fd,
-    .mailstream_free = mem_free,
-    .mailstream_cancel = mem_cancel,
-    .mailstream_get_cancel = mem_get_cancel,
-    .mailstream_get_certificate_chain = mem_get_certificate_chain,
-    .mailstream_setup_idle = mem_idle,
-    .mailstream_unsetup_idle = mem_idle,
-    .mailstream_interrupt_idle = mem_idle,
-};
 
 /* zlib on its own: everything @data inflates to before an error or the end. */
 static GByteArray *
@@ -127,7 +48,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     static const size_t chunks[] = { 1, 3, 64, 8192 };
     static const size_t counts[] = { 1, 7, 4096, 65536 };
-    Mem *m;
+    GBytes *input;
     mailstream_low *inner, *layer;
     GByteArray *got, *want;
     NmsImapCompressStats st;
@@ -137,12 +58,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    m = g_new0 (Mem, 1);
-    m->data = data + 1;
-    m->len = size - 1;
-    m->chunk = chunks[data[0] & 3];
+    input = g_bytes_new_static (data + 1, size - 1);
+    inner = mem_low_new (input, chunks[data[0] & 3], NULL);
+    g_bytes_unref (input);
     count = counts[(data[0] >> 2) & 3];
-    inner = mailstream_low_new (m, &mem_driver);
     layer = nms_imap_compress_low_new (inner, NULL, 0);
     if (inner == NULL || layer == NULL)
         __builtin_trap ();
@@ -160,7 +79,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             __builtin_trap ();
     }
     if (!nms_imap_compress_low_stats (layer, &st) || st.data_in != got->len ||
-        st.wire_in > m->len)
+        st.wire_in > size - 1)
         __builtin_trap ();
 
     want = reference (data + 1, size - 1);

@@ -15,51 +15,35 @@ dir=$(tap_tmpdir)
 FAULT_SCRIPTS=$dir
 good_script "$dir/good" 1
 
-# hostile NAME: a script whose INBOX has message 1; stdin adds rules before the good ones.
-hostile () {
-    {
-        echo 'greeting * PREAUTH fake ready'
-        cat
-        tail -n +2 "$dir/good"
-    } >"$dir/$1"
-}
-
-setup () {
-    nmsync_setup <<EOF2
-tunnel = $(fakeimap_tunnel_cmd "$dir/$1")
-timeout = 10
-EOF2
-}
-
 # --- LIST announcing 4 GiB (libetpan's uint32 wraps it to 0) and 4 GiB - 1 (allocated) ----
 for size in 4294967296 4294967295 99999999999; do
-    hostile "list-$size" <<EOF2
+    fault_hostile "list-$size" <<EOF2
 on LIST
   * LIST () "/" "INBOX"
   * LIST () "/" {$size}
   raw:abc
   close
 EOF2
-    setup "list-$size"
+    fault_setup "list-$size"
     fault_run pull
     check_fault "LIST literal {$size}" "LIST.*literal (of $size bytes|whose size has 11 digits)"
     check_recovers "LIST literal {$size}" "$dir/good" 1
 done
 
 # --- FETCH announcing 4 GiB: in the flags fetch (nothing streams it) and as a body ---------
-hostile fetch-flags <<'EOF2'
+fault_hostile fetch-flags <<'EOF2'
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 30 BODY[] {4294967296}
   raw:abc
   close
 EOF2
-setup fetch-flags
+fault_setup fetch-flags
 fault_run pull
 check_fault "flags FETCH with a 4 GiB literal" \
     "folder 'INBOX'.*literal of 4294967296 bytes"
 check_recovers "flags FETCH with a 4 GiB literal" "$dir/good" 1
 
-hostile fetch-body <<'EOF2'
+fault_hostile fetch-body <<'EOF2'
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 30)
   $TAG OK done
@@ -69,39 +53,39 @@ on UID FETCH
   sleep 5
   close
 EOF2
-setup fetch-body
+fault_setup fetch-body
 fault_run pull
 check_fault "body literal of 4 GiB" "folder 'INBOX'.*literal of 4294967296 bytes" 5
 check_recovers "body literal of 4 GiB" "$dir/good" 1
 
 # A header-fields literal of 100 MB (not a body: libetpan would hold it in memory).
-hostile fetch-header <<'EOF2'
+fault_hostile fetch-header <<'EOF2'
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 30 BODY[HEADER.FIELDS (MESSAGE-ID)] {104857600}
   repeat 1048576 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
   raw:)\r\n
   $TAG OK done
 EOF2
-setup fetch-header
+fault_setup fetch-header
 fault_run pull
 check_fault "a 100 MB header literal" "folder 'INBOX'.*literal of 104857600 bytes outside a message body"
 check_recovers "a 100 MB header literal" "$dir/good" 1
 
 # --- a 100 MB reply line -------------------------------------------------------------------
-hostile long-line <<'EOF2'
+fault_hostile long-line <<'EOF2'
 on UID FETCH 1:*
   raw:* 1 FETCH (UID 1 RFC822.SIZE 30 FLAGS (\Seen 
   repeat 1048576 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
   raw:))\r\n
   $TAG OK done
 EOF2
-setup long-line
+fault_setup long-line
 fault_run pull
 check_fault "a 100 MB reply line" "folder 'INBOX'.*reply line grew past 64 MiB"
 check_recovers "a 100 MB reply line" "$dir/good" 1
 
 # --- a body shorter and one longer than its RFC822.SIZE: stored as received ----------------
-hostile size-mismatch <<'EOF2'
+fault_hostile size-mismatch <<'EOF2'
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 100000)
   * 2 FETCH (UID 2 FLAGS (\Seen) RFC822.SIZE 3)
@@ -115,7 +99,7 @@ on UID FETCH
   )
   $TAG OK done
 EOF2
-setup size-mismatch
+fault_setup size-mismatch
 fault_run pull
 check_eq "RFC822.SIZE mismatch: exit 0 (the body is what the literal holds)" 0 "$NMS_RC"
 check_eq "RFC822.SIZE mismatch: the short body stored as received" \
@@ -130,7 +114,7 @@ check_eq "RFC822.SIZE mismatch: nothing fetched twice" 1 "$(grep -c 'BODY.PEEK' 
 
 # --- a message body of 100 MB is no hostile literal: it streams to disk ----------------------
 line=$(printf '%098d' 0 | tr 0 x)
-hostile big-body <<EOF2
+fault_hostile big-body <<EOF2
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 104857616)
   \$TAG OK done
@@ -141,7 +125,7 @@ on UID FETCH
   )
   \$TAG OK done
 EOF2
-setup big-body
+fault_setup big-body
 fault_run pull
 check_eq "a 100 MB body: exit 0" 0 "$NMS_RC"
 check_eq "a 100 MB body: stored whole (CRLF as LF)" $((104857616 - 1048578)) \

@@ -22,38 +22,22 @@ body () {
     echo '  )'
 }
 
-# hostile NAME: stdin (rules) first, then the good server's rules.
-hostile () {
-    {
-        echo 'greeting * PREAUTH fake ready'
-        cat
-        tail -n +2 "$dir/good"
-    } >"$dir/$1"
-}
-
-setup () {
-    nmsync_setup <<EOF2
-tunnel = $(fakeimap_tunnel_cmd "$dir/$1")
-timeout = 10
-EOF2
-}
-
 # --- UIDVALIDITY 0 --------------------------------------------------------------------------
-hostile uidvalidity0 <<'EOF2'
+fault_hostile uidvalidity0 <<'EOF2'
 on EXAMINE
   * 2 EXISTS
   * OK [UIDVALIDITY 0] x
   * OK [UIDNEXT 3] x
   $TAG OK done
 EOF2
-setup uidvalidity0
+fault_setup uidvalidity0
 fault_run pull
 check_fault "UIDVALIDITY 0" "folder 'INBOX'.*no UIDVALIDITY"
 check_eq "UIDVALIDITY 0: nothing downloaded" 0 "$(local_count INBOX)"
 check_recovers "UIDVALIDITY 0" "$dir/good" 1 2
 
 # --- a body for a UID never requested --------------------------------------------------------
-hostile unrequested <<EOF2
+fault_hostile unrequested <<EOF2
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 30)
   \$TAG OK done
@@ -62,7 +46,7 @@ $(body 1)
 $(body 7)
   \$TAG OK done
 EOF2
-setup unrequested
+fault_setup unrequested
 fault_run pull
 check_fault "FETCH of a UID never requested" "folder 'INBOX'.*UID 7 that was not requested"
 check_eq "FETCH of a UID never requested: no file for it" "" "$(local_file INBOX 7)"
@@ -73,13 +57,13 @@ long_flag=$(head -c 10240 /dev/zero | tr '\0' k)
 n=0
 while IFS= read -r flags; do
     n=$((n + 1))
-    hostile "flags$n" <<EOF2
+    fault_hostile "flags$n" <<EOF2
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS $flags RFC822.SIZE 30)
   * 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 30)
   \$TAG OK done
 EOF2
-    setup "flags$n"
+    fault_setup "flags$n"
     fault_run pull
     shown=${flags:0:40}
     if [ "$NMS_RC" = 0 ]; then
@@ -101,7 +85,7 @@ done <<EOF2
 EOF2
 
 # --- unsolicited EXPUNGE and VANISHED between the bodies of one FETCH ----------------------
-hostile expunge <<EOF2
+fault_hostile expunge <<EOF2
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 30)
   * 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 30)
@@ -113,7 +97,7 @@ $(body 1)
 $(body 2)
   \$TAG OK done
 EOF2
-setup expunge
+fault_setup expunge
 fault_run pull
 check_eq "EXPUNGE during the download: exit 0" 0 "$NMS_RC"
 check_eq "EXPUNGE during the download: both bodies stored" 2 "$(local_count INBOX)"
@@ -121,7 +105,7 @@ check "EXPUNGE during the download: nothing left in tmp/" no_tmp_leftovers
 good_script "$dir/good-after-expunge" 2
 check_recovers "EXPUNGE during the download (the next run sees UID 1 gone)" "$dir/good-after-expunge" 2
 
-hostile vanished <<EOF2
+fault_hostile vanished <<EOF2
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 30)
   * 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 30)
@@ -132,7 +116,7 @@ $(body 1)
 $(body 2)
   \$TAG OK done
 EOF2
-setup vanished
+fault_setup vanished
 fault_run pull
 check_eq "VANISHED during the download: exit 0" 0 "$NMS_RC"
 check_eq "VANISHED during the download: both bodies stored" 2 "$(local_count INBOX)"
@@ -140,7 +124,7 @@ check "VANISHED during the download: nothing left in tmp/" no_tmp_leftovers
 check_recovers "VANISHED during the download" "$dir/good" 1 2
 
 # --- BYE in the middle of a FETCH ------------------------------------------------------------
-hostile bye <<EOF2
+fault_hostile bye <<EOF2
 on UID FETCH 1:*
   * 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 30)
   * 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 30)
@@ -150,7 +134,7 @@ $(body 1)
   * BYE server shutting down
   close
 EOF2
-setup bye
+fault_setup bye
 fault_run pull
 # The connection is gone: nmsync fetches the messages that did not arrive one by one over a new
 # one (transfer.c, isolate()); this script then answers with the wrong message, so UID 2 is

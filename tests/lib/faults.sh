@@ -15,6 +15,9 @@
 #   good_script FILE [UID...] a well-behaved server: INBOX holding the messages UID... (default
 #                            1, ascending), each "Subject: message UID"; a body FETCH gets the
 #                            messages asked for (a run of UIDs); anything else is answered OK.
+#   fault_hostile NAME       writes $FAULT_SCRIPTS/NAME: the rules on stdin first, then those of
+#                            the good server in $FAULT_SCRIPTS/good (see good_script).
+#   fault_setup NAME         an account whose tunnel runs the script $FAULT_SCRIPTS/NAME.
 #   check_recovers DESC SCRIPT [UID...]
 #                            a pull from SCRIPT (a good server) exits 0 and INBOX then holds
 #                            exactly the messages UID..., once each.
@@ -106,6 +109,21 @@ good_script () {
         echo 'on *'
         echo '  $TAG OK done'
     } >"$file"
+}
+
+fault_hostile () {
+    {
+        echo 'greeting * PREAUTH fake ready'
+        cat
+        tail -n +2 "$FAULT_SCRIPTS/good"
+    } >"$FAULT_SCRIPTS/$1"
+}
+
+fault_setup () {
+    nmsync_setup <<EOF2
+tunnel = $(fakeimap_tunnel_cmd "$FAULT_SCRIPTS/$1")
+timeout = 10
+EOF2
 }
 
 check_recovers () {

@@ -6,121 +6,22 @@
 #include "config.h"
 
 #include "imap/imap-private.h"
+#include "memlow.h"
 
 #include <string.h>
 #include <zlib.h>
-
-/* ---- an in-memory low driver ---------------------------------------------------------- */
-
-typedef struct {
-    GBytes *input;       /* what reads return, @chunk bytes at a time, then EOF (0) */
-    gsize pos;
-    gsize chunk;
-    GByteArray *written; /* what writes received, taking at most @chunk bytes per call */
-} Mem;
-
-static ssize_t
-mem_read (mailstream_low *low, void *buf, size_t count)
-{
-    Mem *m = low->data;
-    gsize len = 0;
-    const guchar *data = m->input != NULL ? g_bytes_get_data (m->input, &len) : NULL;
-    gsize n = MIN (MIN (count, m->chunk), len - m->pos);
-
-    if (n > 0)
-        memcpy (buf, data + m->pos, n);
-    m->pos += n;
-    return (ssize_t) n;
-}
-
-static ssize_t
-mem_write (mailstream_low *low, const void *buf, size_t count)
-{
-    Mem *m = low->data;
-    gsize n = MIN (count, m->chunk);
-
-    g_byte_array_append (m->written, buf, (guint) n);
-    return (ssize_t) n;
-}
-
-static int
-mem_close (mailstream_low *low)
-{
-    return 0;
-}
-
-static int
-mem_get_fd (mailstream_low *low)
-{
-    return -1;
-}
-
-static void
-mem_free (mailstream_low *low)
-{
-    Mem *m = low->data;
-
-    if (m->input != NULL)
-        g_bytes_unref (m->input);
-    g_byte_array_unref (m->written);
-    g_free (m);
-    free (low);
-}
-
-static void
-mem_cancel (mailstream_low *low)
-{
-}
-
-static struct mailstream_cancel *
-mem_get_cancel (mailstream_low *low)
-{
-    return NULL;
-}
-
-static carray *
-mem_get_certificate_chain (mailstream_low *low)
-{
-    return NULL;
-}
-
-static int
-mem_idle (mailstream_low *low)
-{
-    return -1;
-}
-
-static mailstream_low_driver mem_driver = {
-    .mailstream_read = mem_read,
-    .mailstream_write = mem_write,
-    .mailstream_close = mem_close,
-    .mailstream_get_fd = mem_get_fd,
-    .mailstream_free = mem_free,
-    .mailstream_cancel = mem_cancel,
-    .mailstream_get_cancel = mem_get_cancel,
-    .mailstream_get_certificate_chain = mem_get_certificate_chain,
-    .mailstream_setup_idle = mem_idle,
-    .mailstream_unsetup_idle = mem_idle,
-    .mailstream_interrupt_idle = mem_idle,
-};
 
 /* A compress layer over an in-memory driver that returns @input (may be NULL) @chunk bytes at
  * a time. *@mem_out: the driver's state, owned by the layer. */
 static mailstream_low *
 layer_new (GBytes *input, gsize chunk, const void *pending, gsize pending_len, Mem **mem_out)
 {
-    Mem *m = g_new0 (Mem, 1);
-    mailstream_low *inner, *layer;
+    mailstream_low *inner = mem_low_new (input, chunk, mem_out);
+    mailstream_low *layer;
 
-    m->input = input != NULL ? g_bytes_ref (input) : NULL;
-    m->chunk = chunk;
-    m->written = g_byte_array_new ();
-    inner = mailstream_low_new (m, &mem_driver);
     g_assert_nonnull (inner);
     layer = nms_imap_compress_low_new (inner, pending, pending_len);
     g_assert_nonnull (layer);
-    if (mem_out != NULL)
-        *mem_out = m;
     return layer;
 }
 
@@ -304,11 +205,8 @@ test_read_pending (void)
     /* More than the layer's input buffer cannot be handed over. */
     {
         g_autofree guchar *huge = g_malloc0 (1 << 20);
-        Mem *m = g_new0 (Mem, 1);
-        mailstream_low *inner;
+        mailstream_low *inner = mem_low_new (NULL, 1, NULL);
 
-        m->written = g_byte_array_new ();
-        inner = mailstream_low_new (m, &mem_driver);
         g_assert_null (nms_imap_compress_low_new (inner, huge, 1 << 20));
         mailstream_low_free (inner);
     }
@@ -406,12 +304,9 @@ test_buffered (void)
 static void
 test_other_driver (void)
 {
-    Mem *m = g_new0 (Mem, 1);
-    mailstream_low *low;
+    mailstream_low *low = mem_low_new (NULL, 1, NULL);
     NmsImapCompressStats st;
 
-    m->written = g_byte_array_new ();
-    low = mailstream_low_new (m, &mem_driver);
     g_assert_false (nms_imap_compress_low_stats (low, &st));
     g_assert_false (nms_imap_compress_low_stats (NULL, &st));
     g_assert_null (nms_imap_compress_low_failure (low));
