@@ -25,6 +25,8 @@ failure_status (const GError *error)
         (error->code == NMS_IMAP_ERROR_CONNECT || error->code == NMS_IMAP_ERROR_TLS ||
          error->code == NMS_IMAP_ERROR_AUTH))
         return NMS_EXIT_CONNECT;
+    if (g_error_matches (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MAILDIR))
+        return NMS_EXIT_USAGE;
     if (error->domain == NMS_CONFIG_ERROR)
         return NMS_EXIT_CONNECT; /* no password: we cannot log in */
     return NMS_EXIT_SKIPPED;

@@ -57,6 +57,21 @@ add_path (GPtrArray *paths, const char *path)
         g_ptr_array_add (paths, g_strdup (path));
 }
 
+/* restrict_to() creates the directories it is given. A missing Maildir root is created only
+ * for an account with no state yet: otherwise it is an unmounted disk or an edited
+ * `maildir =`, which the run refuses (sync/root.c) and must find as it was. */
+static gboolean
+maildir_may_be_created (const NmsConfig *config, const NmsAccount *a)
+{
+    g_autofree char *name = NULL, *db = NULL;
+
+    if (g_file_test (a->maildir, G_FILE_TEST_IS_DIR))
+        return TRUE;
+    name = g_strconcat (a->name, ".db", NULL);
+    db = g_build_filename (config->state_dir, name, NULL);
+    return !g_file_test (db, G_FILE_TEST_EXISTS);
+}
+
 /* Applies the sandbox with write access beneath @dirs (created first, as the run would, so that
  * Landlock has something to hold on to; a dry run writes nothing and skips missing ones), plus
  * /dev/null and /dev/tty. */
@@ -279,8 +294,12 @@ nms_confine_sync (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig
         }
     }
     prefetch_passwords (accounts, prefetched);
-    for (guint i = 0; i < accounts->len; i++)
-        add_path (dirs, ((const NmsAccount *) g_ptr_array_index (accounts, i))->maildir);
+    for (guint i = 0; i < accounts->len; i++) {
+        const NmsAccount *a = g_ptr_array_index (accounts, i);
+
+        if (maildir_may_be_created (config, a))
+            add_path (dirs, a->maildir);
+    }
     add_path (dirs, config->state_dir);
     g_ptr_array_add (dirs, xapian_dir (config));
     if (g_ptr_array_index (dirs, dirs->len - 1) == NULL)

@@ -224,6 +224,61 @@ nms_state_open (const char *dir, const char *account, GError **error)
     return state;
 }
 
+/* Copies the database at @path (if any) into @state's in-memory database, reading it
+ * read-only: the file, its WAL and its lock are left as they were. */
+static gboolean
+copy_into_memory (NmsState *state, const char *path, GError **error)
+{
+    g_autofree char *uri = NULL;
+    sqlite3 *src = NULL;
+    sqlite3_backup *bk;
+    int rc;
+
+    if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    uri = g_strconcat ("file:", path, "?mode=ro", NULL);
+    if (sqlite3_open_v2 (uri, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB, "state '%s': cannot open: %s",
+                     path, sqlite3_errmsg (src));
+        sqlite3_close (src);
+        return FALSE;
+    }
+    sqlite3_busy_handler (src, busy_wait, NULL);
+    bk = sqlite3_backup_init (state->db, "main", src, "main");
+    rc = bk != NULL ? sqlite3_backup_step (bk, -1) : SQLITE_ERROR;
+    if (bk != NULL)
+        sqlite3_backup_finish (bk);
+    if (rc != SQLITE_DONE) {
+        g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB, "state '%s': cannot read: %s",
+                     path, sqlite3_errmsg (bk != NULL ? state->db : src));
+        sqlite3_close (src);
+        return FALSE;
+    }
+    sqlite3_close (src);
+    return TRUE;
+}
+
+NmsState *
+nms_state_open_copy (const char *dir, const char *account, GError **error)
+{
+    g_autofree char *name = g_strconcat (account, ".db", NULL);
+    NmsState *state = g_new0 (NmsState, 1);
+
+    state->path = g_build_filename (dir, name, NULL);
+    if (sqlite3_open_v2 (":memory:", &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                         NULL) != SQLITE_OK) {
+        db_error (state, error, "cannot open a copy");
+        nms_state_free (state);
+        return NULL;
+    }
+    if (!copy_into_memory (state, state->path, error) || !check_version (state, error) ||
+        !exec (state, schema_sql, error) || !prepare_all (state, error)) {
+        nms_state_free (state);
+        return NULL;
+    }
+    return state;
+}
+
 void
 nms_state_free (NmsState *state)
 {
@@ -736,6 +791,23 @@ nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError *
     sqlite3_finalize (st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ||
            db_error (state, error, "cannot read meta data");
+}
+
+gboolean
+nms_state_message_count (NmsState *state, guint64 *count_out, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *count_out = 0;
+    if (sqlite3_prepare_v2 (state->db, "SELECT count(*) FROM messages", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error (state, error, "cannot count messages");
+    rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        *count_out = (guint64) sqlite3_column_int64 (st, 0);
+    sqlite3_finalize (st);
+    return rc == SQLITE_ROW || db_error (state, error, "cannot count messages");
 }
 
 gboolean

@@ -20,6 +20,10 @@ typedef struct _NmsState NmsState;
 
 /* Opens (creating) <@dir>/<@account>.db. (transfer full) */
 NmsState *nms_state_open (const char *dir, const char *account, GError **error);
+/* For --dry-run: a private in-memory copy of <@dir>/<@account>.db (an empty state when there
+ * is none), read without writing anything: no directory, file, WAL or lock is created or
+ * changed, and whatever the run writes to the copy is lost when it is freed. (transfer full) */
+NmsState *nms_state_open_copy (const char *dir, const char *account, GError **error);
 void nms_state_free (NmsState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsState, nms_state_free)
 
@@ -61,6 +65,8 @@ gboolean nms_state_folders_reset_modseq (NmsState *state, GError **error);
  * (transfer full) */
 gboolean nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error);
 gboolean nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error);
+/* How many messages the state records in all folders of the account. */
+gboolean nms_state_message_count (NmsState *state, guint64 *count_out, GError **error);
 /* Forgets @folder and all its messages. */
 gboolean nms_state_folder_forget (NmsState *state, const char *folder, GError **error);
 /* All folder names the state knows, sorted. (transfer full: GPtrArray of char*) */

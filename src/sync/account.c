@@ -351,7 +351,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     g_autoptr (GPtrArray) list = NULL, folders = NULL;
     GError *fatal = NULL;
     gboolean ok = FALSE;
-    int lock;
+    int lock = -1;
 
     run.dry_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     run.policy = (NmsPlanPolicy) {
@@ -360,9 +360,13 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         .delete_server = NMS_SIDES_ALLOW_SERVER (account->delete_sides),
         .force = options->force,
     };
-    if ((lock = nms_state_lock (config->state_dir, account->name, error)) < 0)
+    /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
+     * copy of the state. */
+    if (!ctx->dry_run && (lock = nms_state_lock (config->state_dir, account->name, error)) < 0)
         return FALSE;
-    if ((run.state = nms_state_open (config->state_dir, account->name, error)) == NULL ||
+    run.state = ctx->dry_run ? nms_state_open_copy (config->state_dir, account->name, error)
+                             : nms_state_open (config->state_dir, account->name, error);
+    if (run.state == NULL || !nms_sync_root_check (&run, error) ||
         (run.keyword_letters = nms_state_keyword_letters (run.state, options->keywords, error)) ==
             NULL ||
         (run.password = nms_account_get_password (account, error)) == NULL ||
@@ -375,6 +379,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     run.delimiter = nms_imap_session_get_delimiter (run.session);
     store_roles (&run, list);
     folders = choose_folders (&run, list);
+    nms_sync_root_check_folders (&run, folders);
     ctx->progress.folders_total += folders->len;
     nms_context_progress (ctx);
     if (!ctx->dry_run)

@@ -473,6 +473,26 @@ forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed
     }
 }
 
+/* A replaced directory (root.c) is no evidence of deletions: the agreed messages whose files
+ * it lacks are forgotten for this plan, so they are downloaded again instead of being deleted
+ * on the server. Both arrays are sorted by uid. */
+static void
+keep_local_only (GArray *agreed, GArray *local)
+{
+    guint j = 0;
+
+    for (guint i = 0; i < agreed->len;) {
+        guint32 uid = g_array_index (agreed, NmsPlanMessage, i).uid;
+
+        while (j < local->len && g_array_index (local, NmsPlanMessage, j).uid < uid)
+            j++;
+        if (j < local->len && g_array_index (local, NmsPlanMessage, j).uid == uid)
+            i++;
+        else
+            g_array_remove_index (agreed, i);
+    }
+}
+
 /* TRUE when the local snapshot left files out (unparsable names, repeated UIDs): the state
  * then does not mirror the folder, so the folder must not be recorded as completely synced. */
 static gboolean
@@ -505,6 +525,8 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (g_hash_table_size (run->dry_moves) > 0)
         forget_dry_moves (run, folder, server, agreed, s->scan);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
+    if (folder->replaced)
+        keep_local_only (agreed, local);
     *incomplete_out = scan_incomplete (s->scan, local, s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
@@ -551,6 +573,21 @@ report_folder (Run *run, const Folder *folder, const NmsProgress *before)
                      run->account->name, folder->name, p->messages_added - before->messages_added,
                      p->flags_changed - before->flags_changed,
                      p->messages_deleted - before->messages_deleted, server ? server : "");
+}
+
+/* --dry-run of a folder that exists only on the server: a real run creates it and downloads
+ * every message. */
+static void
+report_dry_new_folder (Run *run, const Folder *folder)
+{
+    if (folder->has_status)
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: %s: would create the folder locally and download %u messages",
+                         run->account->name, folder->name, folder->messages);
+    else
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: %s: would create the folder locally and download its messages",
+                         run->account->name, folder->name);
 }
 
 /* Files of killed nmsync runs in tmp/ go before anything new is written there; a failure
@@ -621,8 +658,12 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     }
     if (!ensure_local (run, folder, error))
         return FALSE;
-    if (!folder->local)
+    if (!folder->local) {
+        if (run->ctx->dry_run && (run->policy.direction & NMS_PLAN_PULL) &&
+            NMS_SIDES_ALLOW_LOCAL (run->account->create))
+            report_dry_new_folder (run, folder);
         return TRUE; /* nothing on this side, and not allowed or asked to create it */
+    }
     clean_tmp (run, folder);
     if (!nms_state_folder_get (run->state, folder->name, &saved, &known, error) ||
         !select_folder (run, folder, &saved, known, &fs, &qresync, error))
@@ -656,6 +697,10 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext,
                                       !incomplete && run->ctx->progress.skipped == before.skipped,
                                       error))
+        return FALSE;
+    /* Only now is the directory the one the state describes (a replaced one has had its
+     * missing messages downloaded). */
+    if (!nms_sync_root_record_folder (run, folder, error))
         return FALSE;
     report_folder (run, folder, &before);
     return TRUE;

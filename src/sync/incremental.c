@@ -131,7 +131,7 @@ nms_sync_find_clean (Run *run, GPtrArray *folders)
         folder->local_changed = !local_unchanged (folder, &saved);
         /* A pull acts only on server changes: local ones wait for a push or sync, and a pull
          * never records local mtimes, so they cannot hide from that later run. */
-        folder->clean = keywords_same &&
+        folder->clean = keywords_same && !folder->replaced &&
                         (run->policy.direction == NMS_PLAN_PULL || !folder->local_changed) &&
                         server_unchanged (folder, &saved) &&
                         !intents_pending (run, folder);

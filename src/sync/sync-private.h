@@ -37,6 +37,9 @@ typedef struct {
     char *relpath;   /* under the Maildir root */
     char *dir;       /* absolute local directory */
     gboolean local;  /* the local directory exists (with cur/ and new/) */
+    guint64 ino;     /* its inode number at the start of the run (0: none) */
+    gboolean replaced; /* the state knows another directory under this name: its missing
+                        * files are not deletions, they are downloaded again */
     /* incremental.c: the server's STATUS at the start of the run (has_status FALSE: none) */
     gboolean has_status;
     guint32 uidvalidity, uidnext, messages;
@@ -48,6 +51,20 @@ typedef struct {
 } Folder;
 
 void nms_sync_folder_free (Folder *folder);
+
+/* ---- root.c ---- */
+/* Checks that the account's Maildir is the one the state was written for (the marker file in
+ * its root, the recorded root and layout) before anything on either side changes, and binds a
+ * new state (or one written before the marker existed) to it. Fails with
+ * NMS_SYNC_ERROR_MAILDIR and a sentence saying what to do. Writes nothing on a dry run. */
+gboolean nms_sync_root_check (Run *run, GError **error);
+
+/* Records @folder's directory (its inode now) as the one the state describes. */
+gboolean nms_sync_root_record_folder (Run *run, const Folder *folder, GError **error);
+/* Folders whose local directory is gone while the state remembers messages in them are a
+ * folder event, never message deletions: each is named and taken out of @folders. A
+ * directory replaced by another one under the same name is marked (Folder.replaced). */
+void nms_sync_root_check_folders (Run *run, GPtrArray *folders);
 
 /* ---- workers.c ---- */
 /* Syncs @folders: in turn over the run's connection when account->connections is 1 (or

@@ -176,7 +176,9 @@ nms_sync_workers_run (Run *run, GPtrArray *folders, GError **fatal)
     NmsSyncPool pool = { .steps = (gint) run->steps };
     g_autofree Worker *workers = NULL;
 
-    if (n <= 1) {
+    /* A dry run reads a private in-memory copy of the state, which other connections could
+     * not share: one connection. */
+    if (n <= 1 || run->ctx->dry_run) {
         sync_serially (run, folders, fatal);
         return;
     }
