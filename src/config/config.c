@@ -25,7 +25,7 @@ static const char *const general_keys[] = { "rules", "notmuch-config", "state", 
 static const char *const account_keys[] = {
     "host",   "port",    "tls",         "user",     "password", "password-command",
     "tunnel", "ca-file", "maildir",     "layout",   "folders",  "timeout",
-    "create", "delete",  "connections", "compress", NULL,
+    "create", "delete",  "connections", "compress", "max-deletions", NULL,
 };
 
 static const char *const tls_names[] = { "imaps", "starttls", "none", NULL };
@@ -417,6 +417,31 @@ get_number (const Loader *l, const Group *g, const char *key, int min, int max, 
     return TRUE;
 }
 
+/* "max-deletions = N" (messages) or "P%" (of the account's messages), 0..1000000 / 0..100. */
+static gboolean
+get_max_deletions (const Loader *l, const Group *g, NmsAccount *a, GError **error)
+{
+    g_autofree char *value = NULL;
+    gboolean percent;
+    guint64 n;
+
+    if (!get_value (l, g, "max-deletions", &value, error))
+        return FALSE;
+    if (value == NULL)
+        return TRUE;
+    percent = g_str_has_suffix (value, "%");
+    if (percent)
+        value[strlen (value) - 1] = '\0';
+    if (!g_ascii_string_to_unsigned (value, 10, 0, percent ? 100 : 1000000, &n, NULL))
+        return fail_at (error, l->path, key_line (g, "max-deletions"),
+                        "key 'max-deletions': '%s%s' is not a number of messages (0 to 1000000) "
+                        "or a percentage (0%% to 100%%)%s", value, percent ? "%" : "",
+                        comment_hint (value));
+    a->max_deletions = percent ? 0 : (guint) n;
+    a->max_deletions_percent = percent ? (guint) n : 0;
+    return TRUE;
+}
+
 /* "~" and "~/..." become $HOME and $HOME/...; other paths stay as they are. */
 static gboolean
 get_path (const Loader *l, const Group *g, const char *key, char **path_out, GError **error)
@@ -570,12 +595,15 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
 
     a->timeout = 60;
     a->connections = 4;
+    a->max_deletions = 200;
+    a->max_deletions_percent = 2;
     /* direction_names is in NmsSides order. */
     if (!get_number (l, g, "timeout", 1, 3600, &a->timeout, error)
         || !get_choice (l, g, "create", direction_names, &create, error)
         || !get_choice (l, g, "delete", direction_names, &delete_sides, error)
         || !get_number (l, g, "connections", 1, 16, &a->connections, error)
-        || !get_choice (l, g, "compress", compress_names, &compress, error))
+        || !get_choice (l, g, "compress", compress_names, &compress, error)
+        || !get_max_deletions (l, g, a, error))
         return FALSE;
     a->compress = (NmsCompress) compress;
     a->create = (NmsSides) create;

@@ -59,6 +59,10 @@ typedef struct {
     NmsSides delete_sides;  /* "delete": where messages may be deleted; default both */
     NmsCompress compress;   /* "compress": default auto */
     int connections;        /* "connections": IMAP connections a run may open, 1..16; default 4 */
+    /* "max-deletions": a run deletes at most MAX (max_deletions, max_deletions_percent % of
+     * the account's messages) on each side unless --force; default 200 and 2 %. */
+    guint max_deletions;
+    guint max_deletions_percent;
 } NmsAccount;
 
 typedef struct {

@@ -793,21 +793,49 @@ nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError *
            db_error (state, error, "cannot read meta data");
 }
 
-gboolean
-nms_state_message_count (NmsState *state, guint64 *count_out, GError **error)
+/* Runs @sql, a count with one optional text parameter @arg. */
+static gboolean
+count_query (NmsState *state, const char *sql, const char *arg, guint64 *count_out,
+             GError **error)
 {
     sqlite3_stmt *st = NULL;
     int rc;
 
     *count_out = 0;
-    if (sqlite3_prepare_v2 (state->db, "SELECT count(*) FROM messages", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2 (state->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error (state, error, "cannot count messages");
+    if (arg != NULL)
+        sqlite3_bind_text (st, 1, arg, -1, SQLITE_STATIC);
     rc = sqlite3_step (st);
     if (rc == SQLITE_ROW)
         *count_out = (guint64) sqlite3_column_int64 (st, 0);
     sqlite3_finalize (st);
     return rc == SQLITE_ROW || db_error (state, error, "cannot count messages");
+}
+
+gboolean
+nms_state_message_count (NmsState *state, guint64 *count_out, GError **error)
+{
+    return count_query (state, "SELECT count(*) FROM messages", NULL, count_out, error);
+}
+
+gboolean
+nms_state_folder_message_count (NmsState *state, const char *folder, guint64 *count_out,
+                                GError **error)
+{
+    return count_query (state, "SELECT count(*) FROM messages WHERE folder = ?1", folder,
+                        count_out, error);
+}
+
+gboolean
+nms_state_has_messages (NmsState *state, gboolean *any_out, GError **error)
+{
+    guint64 n = 0;
+    gboolean ok = count_query (state, "SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1)",
+                               NULL, &n, error);
+
+    *any_out = n > 0;
+    return ok;
 }
 
 gboolean

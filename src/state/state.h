@@ -65,8 +65,14 @@ gboolean nms_state_folders_reset_modseq (NmsState *state, GError **error);
  * (transfer full) */
 gboolean nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error);
 gboolean nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error);
-/* How many messages the state records in all folders of the account. */
+/* How many messages the state records in all folders of the account (a full count: use
+ * nms_state_has_messages where that is all the question). */
 gboolean nms_state_message_count (NmsState *state, guint64 *count_out, GError **error);
+/* How many messages the state records in @folder. */
+gboolean nms_state_folder_message_count (NmsState *state, const char *folder, guint64 *count_out,
+                                         GError **error);
+/* *@any_out: the state records at least one message (one index probe). */
+gboolean nms_state_has_messages (NmsState *state, gboolean *any_out, GError **error);
 /* Forgets @folder and all its messages. */
 gboolean nms_state_folder_forget (NmsState *state, const char *folder, GError **error);
 /* All folder names the state knows, sorted. (transfer full: GPtrArray of char*) */

@@ -340,6 +340,7 @@ run_clear (Run *run)
     g_free (run->password);
     nms_state_free (run->state);
     g_clear_pointer (&run->dry_moves, g_hash_table_unref);
+    g_clear_pointer (&run->budget, nms_sync_budget_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
@@ -354,6 +355,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     int lock = -1;
 
     run.dry_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    run.budget = nms_sync_budget_new ();
     run.policy = (NmsPlanPolicy) {
         .direction = options->direction,
         .delete_local = NMS_SIDES_ALLOW_LOCAL (account->delete_sides),
@@ -385,6 +387,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if (!ctx->dry_run)
         recover (&run, folders);
     nms_sync_find_clean (&run, folders);
+    nms_sync_guard_estimate (&run, folders);
     /* ENABLE QRESYNC only when some folder will be selected (a run with nothing to do saves
      * the round trip), and before any SELECT (RFC 5161). */
     for (guint i = 0; i < folders->len; i++) {

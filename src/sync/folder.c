@@ -535,6 +535,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                                (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
     drop_frozen (run, folder, s->scan, s->plan);
     report_guards (run, folder, &sum);
+    nms_sync_guard_account (run, folder, s->plan);
     return TRUE;
 }
 

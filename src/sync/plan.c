@@ -146,8 +146,8 @@ plan_uid (Planner *p, guint32 uid, const NmsPlanMessage *srv, const NmsPlanMessa
     }
 }
 
-static void
-drop_kind (GArray *actions, NmsActionKind kind)
+void
+nms_plan_drop_kind (GArray *actions, NmsActionKind kind)
 {
     for (guint i = actions->len; i-- > 0;) {
         if (g_array_index (actions, NmsAction, i).kind == kind)
@@ -199,11 +199,11 @@ nms_plan_folder (const NmsPlanMessage *server, gsize n_server, const NmsPlanMess
 
     if (!policy->force && too_many (p.sum.deletions_local, p.sum.known)) {
         p.sum.guard_local = TRUE;
-        drop_kind (p.out, NMS_ACTION_DELETE_LOCAL);
+        nms_plan_drop_kind (p.out, NMS_ACTION_DELETE_LOCAL);
     }
     if (!policy->force && too_many (p.sum.deletions_server, p.sum.known)) {
         p.sum.guard_server = TRUE;
-        drop_kind (p.out, NMS_ACTION_DELETE_SERVER);
+        nms_plan_drop_kind (p.out, NMS_ACTION_DELETE_SERVER);
     }
     p.sum.uploads = p.uploads->len;
     p.sum.downloads = p.downloads->len;

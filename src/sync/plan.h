@@ -76,3 +76,6 @@ GArray *nms_plan_folder (const NmsPlanMessage *server, gsize n_server,
                          const NmsPlanMessage *state, gsize n_state,
                          const NmsPlanMessage *local, gsize n_local, const NmsPlanPolicy *policy,
                          NmsPlanSummary *summary_out);
+
+/* Removes every action of @kind from @actions (a guard holding back a side's deletions). */
+void nms_plan_drop_kind (GArray *actions, NmsActionKind kind);

@@ -97,6 +97,14 @@ holds_known_folder (Run *run, GError **error)
 }
 
 static gboolean
+marker_matches (const char *root, const char *id)
+{
+    g_autofree char *marker = read_marker (root, NULL);
+
+    return g_strcmp0 (marker, id) == 0;
+}
+
+static gboolean
 refuse (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
@@ -176,10 +184,17 @@ nms_sync_root_check (Run *run, GError **error)
     g_autofree char *id = NULL, *marker = NULL;
     g_autoptr (GError) local = NULL;
     guint64 count = 0;
+    gboolean any = FALSE;
 
+    /* A full count only where a message shows it: a run with nothing to do pays one probe. */
     if (!nms_state_meta_get (run->state, KEY_ID, &id, error) ||
+        !nms_state_has_messages (run->state, &any, error))
+        return FALSE;
+    if (any && (!g_file_test (a->maildir, G_FILE_TEST_IS_DIR) || id == NULL ||
+                !marker_matches (a->maildir, id)) &&
         !nms_state_message_count (run->state, &count, error))
         return FALSE;
+    count = any ? MAX (count, 1) : 0;
     if (count > 0 && !g_file_test (a->maildir, G_FILE_TEST_IS_DIR))
         return refuse (error,
                        "maildir '%s' does not exist, but the state remembers %" G_GUINT64_FORMAT

@@ -11,6 +11,7 @@
 #include "sync/sync.h"
 
 typedef struct _NmsSyncPool NmsSyncPool;
+typedef struct _NmsSyncBudget NmsSyncBudget;
 
 /* One account's run; with several connections, each worker has a copy (workers.c). */
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
                               * strings, so the folders are planned as if they had been done */
     NmsSyncPool *pool;       /* the workers this run is one of (workers.c); NULL outside them */
+    NmsSyncBudget *budget;   /* the account-wide deletion guard, shared by the workers */
 } Run;
 
 /* A folder taking part in the run. */
@@ -65,6 +67,17 @@ gboolean nms_sync_root_record_folder (Run *run, const Folder *folder, GError **e
  * folder event, never message deletions: each is named and taken out of @folders. A
  * directory replaced by another one under the same name is marked (Folder.replaced). */
 void nms_sync_root_check_folders (Run *run, GPtrArray *folders);
+
+/* ---- guard.c ---- */
+NmsSyncBudget *nms_sync_budget_new (void);
+void nms_sync_budget_free (NmsSyncBudget *budget);
+/* Before the folders run: a lower bound of each side's deletions from the STATUS counts and
+ * the file counts of changed local folders; a side whose bound passes the limit deletes
+ * nothing in this run. */
+void nms_sync_guard_estimate (Run *run, GPtrArray *folders);
+/* Drops @plan's deletions of a side (named, counted as skipped) when they would take the
+ * run's deletions on that side past the account's max-deletions; else counts them. */
+void nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan);
 
 /* ---- workers.c ---- */
 /* Syncs @folders: in turn over the run's connection when account->connections is 1 (or

@@ -18,7 +18,6 @@ typedef enum {
     NMS_SYNC_ERROR_ACCOUNT, /* the account could not be synced at all */
     NMS_SYNC_ERROR_MAILDIR, /* the Maildir is not the one the state describes (unmounted,
                              * moved, another layout): nothing was changed; a usage error */
-    NMS_SYNC_ERROR_GUARD,   /* deletions held back by a guard (named); the rest went on */
 } NmsSyncError;
 
 /* What a run did to local files, for the notmuch index (the caller's business: src/sync/ never

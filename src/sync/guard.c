@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The account-wide deletion guard. The per-folder guard (plan.c) cannot see many small folders
+ * emptied at once (each under its 10 messages), so a run also keeps one budget per side for
+ * the whole account: MAX (max-deletions, max-deletions-percent % of the messages the state
+ * knows). Before any folder is synced, a lower bound of each side's deletions is taken from
+ * what is already known (the server's STATUS count, the number of files in cur/ and new/ of
+ * folders whose directories changed): when it passes the limit, no deletion of that side is
+ * done in this run, in any folder, so an emptied Maildir or server costs nothing, run after
+ * run, until --force. Deletions the bound could not see are counted as folders are planned: a
+ * folder whose deletions would overrun the budget keeps all of them for the next run. */
+#include "config.h"
+
+#include "sync/sync-private.h"
+
+struct _NmsSyncBudget {
+    GMutex lock;
+    gboolean known;   /* limit computed (from the first folder that wants to delete) */
+    guint64 limit;
+    guint64 total;    /* messages the state knew when the limit was computed */
+    guint64 used[2];  /* [0] local, [1] server */
+    guint64 estimate[2]; /* lower bound of the run's deletions per side, before it starts */
+    gboolean refused[2]; /* the estimate alone passes the limit: no deletion on that side */
+};
+
+NmsSyncBudget *
+nms_sync_budget_new (void)
+{
+    NmsSyncBudget *b = g_new0 (NmsSyncBudget, 1);
+
+    g_mutex_init (&b->lock);
+    return b;
+}
+
+void
+nms_sync_budget_free (NmsSyncBudget *budget)
+{
+    if (budget == NULL)
+        return;
+    g_mutex_clear (&budget->lock);
+    g_free (budget);
+}
+
+static void
+compute_limit (Run *run, NmsSyncBudget *b)
+{
+    const NmsAccount *a = run->account;
+    g_autoptr (GError) error = NULL;
+
+    if (b->known)
+        return;
+    if (!nms_state_message_count (run->state, &b->total, &error))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s", a->name, error->message);
+    b->limit = MAX ((guint64) a->max_deletions, b->total * a->max_deletions_percent / 100);
+    b->known = TRUE;
+}
+
+/* Message files in @dir/cur and @dir/new, without a stat per file. */
+static guint64
+count_files (const char *dir)
+{
+    static const char *const subs[] = { "cur", "new" };
+    guint64 n = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (subs); i++) {
+        g_autofree char *path = g_build_filename (dir, subs[i], NULL);
+        g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+        const char *name;
+
+        while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+            n += name[0] != '.';
+    }
+    return n;
+}
+
+void
+nms_sync_guard_estimate (Run *run, GPtrArray *folders)
+{
+    NmsSyncBudget *b = run->budget;
+
+    if (run->policy.force)
+        return;
+    for (guint i = 0; i < folders->len; i++) {
+        const Folder *folder = g_ptr_array_index (folders, i);
+        guint64 known = 0, files;
+
+        if (folder->clean || folder->replaced ||
+            !nms_state_folder_message_count (run->state, folder->name, &known, NULL) ||
+            known == 0)
+            continue;
+        if ((run->policy.direction & NMS_PLAN_PULL) && run->policy.delete_local &&
+            folder->has_status && known > folder->messages)
+            b->estimate[0] += known - folder->messages;
+        if ((run->policy.direction & NMS_PLAN_PUSH) && run->policy.delete_server &&
+            folder->local && folder->local_changed && known > (files = count_files (folder->dir)))
+            b->estimate[1] += known - files;
+    }
+    if (b->estimate[0] == 0 && b->estimate[1] == 0)
+        return;
+    compute_limit (run, b);
+    for (int side = 0; side < 2; side++)
+        b->refused[side] = b->estimate[side] > b->limit;
+}
+
+static guint
+count_kind (GArray *plan, NmsActionKind kind)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < plan->len; i++)
+        n += g_array_index (plan, NmsAction, i).kind == kind;
+    return n;
+}
+
+/* Takes @n from side @server of the budget; FALSE, taking nothing, when that would overrun it.
+ * On FALSE, *@limit_out and *@total_out say why. */
+static gboolean
+take (Run *run, int server, guint n, guint64 *limit_out, guint64 *total_out)
+{
+    NmsSyncBudget *b = run->budget;
+    gboolean ok;
+
+    g_mutex_lock (&b->lock);
+    compute_limit (run, b);
+    ok = !b->refused[server] && b->used[server] + n <= b->limit;
+    if (ok)
+        b->used[server] += n;
+    *limit_out = b->limit;
+    *total_out = b->total;
+    g_mutex_unlock (&b->lock);
+    return ok;
+}
+
+void
+nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan)
+{
+    static const NmsActionKind kinds[2] = { NMS_ACTION_DELETE_LOCAL, NMS_ACTION_DELETE_SERVER };
+    static const char *const where[2] = { "locally", "on the server" };
+
+    if (run->policy.force || run->budget == NULL)
+        return;
+    for (int side = 0; side < 2; side++) {
+        guint n = count_kind (plan, kinds[side]);
+        guint64 limit, total;
+
+        if (n == 0 || take (run, side, n, &limit, &total))
+            continue;
+        nms_plan_drop_kind (plan, kinds[side]);
+        if (run->budget->refused[side])
+            nms_context_skip (run->ctx,
+                              "%s: folder '%s': not deleting %u messages %s: this run would "
+                              "delete at least %" G_GUINT64_FORMAT " messages %s in all, more "
+                              "than max-deletions (%" G_GUINT64_FORMAT " of the account's %"
+                              G_GUINT64_FORMAT " messages); run with --force if that is "
+                              "intended",
+                              run->account->name, folder->name, n, where[side],
+                              run->budget->estimate[side], where[side], limit, total);
+        else
+            nms_context_skip (run->ctx,
+                          "%s: folder '%s': not deleting %u messages %s: with them this run "
+                          "would delete more than max-deletions (%" G_GUINT64_FORMAT " of the "
+                          "account's %" G_GUINT64_FORMAT " messages); run with --force if that "
+                          "is intended",
+                          run->account->name, folder->name, n, where[side], limit, total);
+    }
+}
