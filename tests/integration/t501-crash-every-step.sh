@@ -125,6 +125,7 @@ restore_scenario ()
     rm -rf "$DOVECOT_MAILDIR" "$NMS_HOME" || bail_out "restore: cannot remove the last run"
     cp -a "$SNAP/server" "$DOVECOT_MAILDIR" || bail_out "restore: cannot copy the server back"
     cp -a "$SNAP/home" "$NMS_HOME" || bail_out "restore: cannot copy the nmsync home back"
+    state_rebind_dirs
 }
 
 # ---- the end state -----------------------------------------------------------------------

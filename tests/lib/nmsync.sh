@@ -49,6 +49,9 @@
 #   server_state           every server folder: name, UIDVALIDITY, UIDNEXT, then "uid sha256
 #                          flags" per message (no \Recent): equal output = the server unchanged.
 #   local_state            every file and dir under NMS_MAILDIR: path, type, size, sha256.
+#   state_rebind_dirs      after the Maildir and the state were restored together from a copy
+#                          (new directory inodes): records the copies' folder directories as
+#                          the ones the state describes, as if they had never been copied.
 
 if [ -n "${_NMSYNC_SH_LOADED:-}" ]; then
     return 0
@@ -374,4 +377,14 @@ nmsync_rules () {
     local list
     list=$(printf "$NMSYNC_SRCDIR/rules/%s;" "$@")
     sed -i "/^\[general\]/a rules = ${list%;}" "$NMS_CONFIG"
+}
+
+state_rebind_dirs () {
+    local db="$NMS_STATE/test.db" name dir
+    sqlite3 "$db" "SELECT substr(key, 12) FROM meta WHERE key LIKE 'folder-dir:%'" |
+        while IFS= read -r name; do
+            dir=$(local_dir "$name")
+            [ -d "$dir" ] || continue
+            sqlite3 "$db" "UPDATE meta SET value = '$(stat -c %i "$dir")' WHERE key = 'folder-dir:${name//\'/\'\'}'"
+        done
 }
