@@ -153,7 +153,7 @@ check_bound (Run *run, const char *id, guint64 count, GError **error)
                        "maildir '%s' is not the Maildir this account was synced with: its marker "
                        "file %s is missing, and the state remembers %" G_GUINT64_FORMAT
                        " messages there. Is its disk mounted? Does maildir = name the right "
-                       "directory? (To start over with these files: nmsync adopt)",
+                       "directory?",
                        a->maildir, MARKER_NAME, count);
     if (strcmp (marker, id) != 0)
         return refuse (error,

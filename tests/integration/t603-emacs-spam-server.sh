@@ -21,7 +21,7 @@ mail_file "$TAP_ROOT/ham.eml" ham
 dovecot_seed INBOX "$TAP_ROOT/spam1.eml" "$TAP_ROOT/ham.eml"
 nmsync_setup_dovecot
 mkdir -p "$NMS_MAILDIR"
-printf '[database]\npath=%s\n[user]\nname=Test User\nprimary_email=test@example.org\n[new]\ntags=unread;inbox\nignore=maildirfolder\n[search]\nexclude_tags=\n[maildir]\nsynchronize_flags=true\n' \
+printf '[database]\npath=%s\n[user]\nname=Test User\nprimary_email=test@example.org\n[new]\ntags=unread;inbox\nignore=maildirfolder;.nmsync-maildir\n[search]\nexclude_tags=\n[maildir]\nsynchronize_flags=true\n' \
     "$NMS_MAILDIR" > "$NOTMUCH_CONFIG"
 notmuch new >/dev/null
 nmsync_rules default.rules spam.rules

@@ -23,7 +23,7 @@
 #   local_flags FOLDER UID the Maildir flag letters of that file.
 #   imap_letters FLAGS...  IMAP flags -> sorted Maildir letters (\Seen -> S, ...).
 #   nmsync_notmuch [IGNORE] writes $NOTMUCH_CONFIG for a database at $NMS_MAILDIR (new.tags
-#                          unread;inbox; maildirfolder and IGNORE ignored; synchronize_flags)
+#                          unread;inbox; maildirfolder, .nmsync-maildir and IGNORE ignored; synchronize_flags)
 #                          and runs notmuch new.
 #   nmsync_rules FILE...   sets [general] rules to the shipped rule files rules/FILE...
 #   local_folders          the local folders as "name<TAB>dir" lines (maildir++).
@@ -368,7 +368,7 @@ agree_by_uid () {
 
 nmsync_notmuch () {
     mkdir -p "$NMS_MAILDIR"
-    printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder%s\n[maildir]\nsynchronize_flags=true\n' \
+    printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder;.nmsync-maildir%s\n[maildir]\nsynchronize_flags=true\n' \
         "$NMS_MAILDIR" "${1:+;$1}" > "$NOTMUCH_CONFIG"
     notmuch new >/dev/null
 }
