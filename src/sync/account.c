@@ -341,6 +341,7 @@ run_clear (Run *run)
     nms_state_free (run->state);
     g_clear_pointer (&run->dry_moves, g_hash_table_unref);
     g_clear_pointer (&run->budget, nms_sync_budget_free);
+    g_clear_pointer (&run->root_id, g_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
@@ -376,7 +377,8 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         goto out;
     report_compression (&run, FALSE);
     nms_imap_session_set_keywords (run.session, run.keyword_letters);
-    if ((list = nms_imap_list_status (run.session, error)) == NULL)
+    if ((list = nms_imap_list_status (run.session, error)) == NULL ||
+        !nms_sync_root_bind (&run, error))
         goto out;
     run.delimiter = nms_imap_session_get_delimiter (run.session);
     store_roles (&run, list);

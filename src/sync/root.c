@@ -120,18 +120,29 @@ refuse (GError **error, const char *format, ...)
     return FALSE;
 }
 
-/* Records the binding (and writes the marker) unless this is a dry run. */
+/* Remembers that the binding is to be (re)written, by nms_sync_root_bind once the server has
+ * answered: a run that cannot log in leaves the Maildir as it found it. */
 static gboolean
 bind (Run *run, const char *id, gboolean marker_missing, GError **error)
 {
+    (void) error;
+    g_free (run->root_id);
+    run->root_id = g_strdup (id);
+    run->root_marker_missing = marker_missing;
+    return TRUE;
+}
+
+gboolean
+nms_sync_root_bind (Run *run, GError **error)
+{
     const NmsAccount *a = run->account;
 
-    if (run->ctx->dry_run)
+    if (run->root_id == NULL || run->ctx->dry_run)
         return TRUE;
     if (!nms_fs_mkdir_p (a->maildir, 0700, error) ||
-        (marker_missing && !write_marker (a->maildir, id, error)))
+        (run->root_marker_missing && !write_marker (a->maildir, run->root_id, error)))
         return FALSE;
-    return nms_state_meta_set (run->state, KEY_ID, id, error) &&
+    return nms_state_meta_set (run->state, KEY_ID, run->root_id, error) &&
            nms_state_meta_set (run->state, KEY_ROOT, a->maildir, error) &&
            nms_state_meta_set (run->state, KEY_LAYOUT, layout_name (a->layout), error);
 }

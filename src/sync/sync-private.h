@@ -30,6 +30,8 @@ typedef struct {
                               * strings, so the folders are planned as if they had been done */
     NmsSyncPool *pool;       /* the workers this run is one of (workers.c); NULL outside them */
     NmsSyncBudget *budget;   /* the account-wide deletion guard, shared by the workers */
+    char *root_id;           /* root.c: the binding to write once logged in; NULL: none */
+    gboolean root_marker_missing;
 } Run;
 
 /* A folder taking part in the run. */
@@ -57,9 +59,12 @@ void nms_sync_folder_free (Folder *folder);
 /* ---- root.c ---- */
 /* Checks that the account's Maildir is the one the state was written for (the marker file in
  * its root, the recorded root and layout) before anything on either side changes, and binds a
- * new state (or one written before the marker existed) to it. Fails with
+ * new state (or one written before the marker existed) to it (nms_sync_root_bind). Fails with
  * NMS_SYNC_ERROR_MAILDIR and a sentence saying what to do. Writes nothing on a dry run. */
 gboolean nms_sync_root_check (Run *run, GError **error);
+/* Writes what nms_sync_root_check found missing (the marker, the recorded root and layout),
+ * once the server has answered and before anything else is written. */
+gboolean nms_sync_root_bind (Run *run, GError **error);
 
 /* Records @folder's directory (its inode now) as the one the state describes. */
 gboolean nms_sync_root_record_folder (Run *run, const Folder *folder, GError **error);
