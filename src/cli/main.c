@@ -42,7 +42,7 @@ static const char usage_text[] =
     "  -v, --verbose      per-folder lines; repeat for more\n"
     "  -q, --quiet        only errors\n"
     "  -n, --dry-run      print what would be done, change nothing\n"
-    "      --force        allow a run to delete more than half of a folder\n"
+    "      --force        lift the deletion guards (half of a folder, max-deletions)\n"
     "      --no-sandbox   do not confine writes with Landlock (see nmsync(1))\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"

@@ -203,8 +203,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirEntry, nms_maildir_entry_free)
 /* Lists the regular files in @folder_dir/cur and @folder_dir/new (not tmp/, not dot files,
  * not directories or other special files), sorted by path, each with its parsed name, or with
  * @problem set for names that do not parse and for symbolic links, which are not followed
- * (those are never renamed or deleted by nmsync). A missing folder directory (or cur/, new/)
- * gives an empty array. Safe against a mail client renaming files meanwhile: new/ is read
+ * (those are never renamed or deleted by nmsync). A missing folder directory, cur/ or new/
+ * is an IO error (never an empty folder: an unmounted disk is not a deletion). Safe against a mail client renaming files meanwhile: new/ is read
  * before cur/ (a file moving new/ -> cur/ is seen at least once), and a file seen under two
  * names that share the unique part, one of them gone, is listed once, under the one left.
  * A rename within one directory during the walk can still hide a file (readdir gives no

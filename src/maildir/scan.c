@@ -83,9 +83,11 @@ scan_subdir (const char *folder_dir, const char *subdir, GPtrArray *entries, GEr
     struct dirent *de;
     int err;
 
+    /* A missing cur/ or new/ is not an empty one: the disk under the Maildir may have gone
+     * away during the run (an unmount), and an empty scan would read as every message
+     * deleted. The folder fails instead. */
     if (dir == NULL)
-        return errno == ENOENT
-               || nms_maildir_io_error (error, errno, "cannot open directory", dir_path);
+        return nms_maildir_io_error (error, errno, "cannot open directory", dir_path);
     for (errno = 0; (de = readdir (dir)) != NULL; errno = 0) {
         g_autofree char *path = NULL;
         FileKind kind;

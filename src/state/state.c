@@ -234,9 +234,16 @@ copy_into_memory (NmsState *state, const char *path, GError **error)
     sqlite3_backup *bk;
     int rc;
 
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+
     if (!g_file_test (path, G_FILE_TEST_EXISTS))
         return TRUE;
-    uri = g_strconcat ("file:", path, "?mode=ro", NULL);
+    /* Without a WAL file every commit is in the database file, and "immutable" reads it
+     * without creating a WAL or shared-memory file; with one (an nmsync running or killed),
+     * a read-only open uses the files that are already there. */
+    uri = g_strconcat ("file:", path, g_file_test (wal, G_FILE_TEST_EXISTS) ? "?mode=ro"
+                                                                             : "?immutable=1",
+                       NULL);
     if (sqlite3_open_v2 (uri, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
         g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB, "state '%s': cannot open: %s",
                      path, sqlite3_errmsg (src));
@@ -835,6 +842,21 @@ nms_state_has_messages (NmsState *state, gboolean *any_out, GError **error)
                                NULL, &n, error);
 
     *any_out = n > 0;
+    return ok;
+}
+
+gboolean
+nms_state_meta_delete (NmsState *state, const char *key, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    gboolean ok;
+
+    if (sqlite3_prepare_v2 (state->db, "DELETE FROM meta WHERE key = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error (state, error, "cannot prepare statement");
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    ok = step_done (state, st, error);
+    sqlite3_finalize (st);
     return ok;
 }
 

@@ -65,6 +65,7 @@ gboolean nms_state_folders_reset_modseq (NmsState *state, GError **error);
  * (transfer full) */
 gboolean nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error);
 gboolean nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error);
+gboolean nms_state_meta_delete (NmsState *state, const char *key, GError **error);
 /* How many messages the state records in all folders of the account (a full count: use
  * nms_state_has_messages where that is all the question). */
 gboolean nms_state_message_count (NmsState *state, guint64 *count_out, GError **error);

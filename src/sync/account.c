@@ -149,6 +149,22 @@ add_server_folders (Run *run, GPtrArray *list, GPtrArray *chosen, GHashTable *by
     }
 }
 
+/* --dry-run of a folder that exists only locally: a real run creates it on the server and
+ * uploads every message file in it. */
+static void
+report_dry_new_server_folder (Run *run, const NmsMaildirFolder *lf)
+{
+    g_autofree char *dir = g_build_filename (run->account->maildir, lf->relpath, NULL);
+    g_autoptr (GPtrArray) scan = nms_maildir_scan (dir, NULL);
+    guint n = 0;
+
+    for (guint i = 0; scan != NULL && i < scan->len; i++)
+        n += ((NmsMaildirEntry *) g_ptr_array_index (scan, i))->problem == NULL;
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: would create folder '%s' on the server and upload %u messages",
+                     run->account->name, lf->name, n);
+}
+
 /* Local folders the server does not have: created there when "create" allows it (and the
  * state has no record of them: a folder the state knows was deleted on the server). */
 static void
@@ -180,8 +196,7 @@ add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
             continue;
         wire = nms_imap_folder_wire_name (run->session, lf->name);
         if (run->ctx->dry_run) {
-            nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: would create folder '%s' on the server",
-                             run->account->name, lf->name);
+            report_dry_new_server_folder (run, lf);
             continue;
         }
         if (!nms_imap_create (run->session, wire, &error)) {

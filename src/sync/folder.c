@@ -535,6 +535,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                                (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
     drop_frozen (run, folder, s->scan, s->plan);
     report_guards (run, folder, &sum);
+    nms_sync_guard_sticky (run, folder, s->plan, &sum);
     nms_sync_guard_account (run, folder, s->plan);
     return TRUE;
 }
@@ -649,7 +650,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     g_autoptr (GArray) qresync = NULL;
     NmsImapFolderState fs;
     NmsStateFolder saved;
-    gboolean known, ok, incomplete = FALSE;
+    gboolean known, ok, complete, incomplete = FALSE;
     NmsProgress before = run->ctx->progress;
 
     if (folder->clean) {
@@ -695,13 +696,14 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (!ok)
         return FALSE;
     /* complete: every message of both sides is in the state as both agree (nothing skipped) */
-    if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext,
-                                      !incomplete && run->ctx->progress.skipped == before.skipped,
-                                      error))
+    complete = !incomplete && run->ctx->progress.skipped == before.skipped;
+    if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext, complete, error))
         return FALSE;
-    /* Only now is the directory the one the state describes (a replaced one has had its
-     * missing messages downloaded). */
-    if (!nms_sync_root_record_folder (run, folder, error))
+    /* A replaced directory becomes the one the state describes only once every message it
+     * lacked is back: after a pull with nothing skipped. Before that, what it lacks must not
+     * read as deleted by the user. */
+    if ((!folder->replaced || (complete && (run->policy.direction & NMS_PLAN_PULL))) &&
+        !nms_sync_root_record_folder (run, folder, error))
         return FALSE;
     report_folder (run, folder, &before);
     return TRUE;

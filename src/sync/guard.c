@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
+ * Guards hold: a folder whose deletions a guard held back keeps them held on later runs (until
+ * they are undone, or --force), so that new mail arriving cannot make them pass by itself.
  * The account-wide deletion guard. The per-folder guard (plan.c) cannot see many small folders
  * emptied at once (each under its 10 messages), so a run also keeps one budget per side for
  * the whole account: MAX (max-deletions, max-deletions-percent % of the messages the state
@@ -130,11 +132,64 @@ take (Run *run, int server, guint n, guint64 *limit_out, guint64 *total_out)
     return ok;
 }
 
+static const NmsActionKind kinds[2] = { NMS_ACTION_DELETE_LOCAL, NMS_ACTION_DELETE_SERVER };
+static const char *const where[2] = { "locally", "on the server" };
+static const char *const side_keys[2] = { "local", "server" };
+
+static char *
+held_key (const Folder *folder, int side)
+{
+    return g_strdup_printf ("guard-held:%s:%s", side_keys[side], folder->name);
+}
+
+/* Remembers (or forgets) that a guard holds back @folder's deletions on @side. */
+static void
+set_held (Run *run, const Folder *folder, int side, gboolean held)
+{
+    g_autofree char *key = held_key (folder, side), *value = NULL;
+    g_autoptr (GError) error = NULL;
+
+    if (run->ctx->dry_run || !nms_state_meta_get (run->state, key, &value, &error) ||
+        (value != NULL) == held)
+        return;
+    if (held ? !nms_state_meta_set (run->state, key, "1", &error)
+             : !nms_state_meta_delete (run->state, key, &error))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s", run->account->name,
+                         error->message);
+}
+
+void
+nms_sync_guard_sticky (Run *run, const Folder *folder, GArray *plan, const NmsPlanSummary *sum)
+{
+    const gboolean tripped[2] = { sum->guard_local, sum->guard_server };
+
+    for (int side = 0; side < 2; side++) {
+        g_autofree char *key = held_key (folder, side), *value = NULL;
+        guint n = count_kind (plan, kinds[side]);
+
+        if (run->policy.force || tripped[side]) {
+            set_held (run, folder, side, !run->policy.force);
+            continue;
+        }
+        if (!nms_state_meta_get (run->state, key, &value, NULL) || value == NULL)
+            continue;
+        if (n == 0) {
+            set_held (run, folder, side, FALSE); /* the user undid them, or --force did */
+            continue;
+        }
+        /* Without this, new messages arriving would soon make the same deletions look like
+         * less than half of the folder, and a guard would give way by itself. */
+        nms_plan_drop_kind (plan, kinds[side]);
+        nms_context_skip (run->ctx,
+                          "%s: folder '%s': not deleting %u messages %s: a guard held deletions "
+                          "in this folder back on an earlier run; run with --force if that is "
+                          "intended", run->account->name, folder->name, n, where[side]);
+    }
+}
+
 void
 nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan)
 {
-    static const NmsActionKind kinds[2] = { NMS_ACTION_DELETE_LOCAL, NMS_ACTION_DELETE_SERVER };
-    static const char *const where[2] = { "locally", "on the server" };
 
     if (run->policy.force || run->budget == NULL)
         return;
@@ -145,6 +200,7 @@ nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan)
         if (n == 0 || take (run, side, n, &limit, &total))
             continue;
         nms_plan_drop_kind (plan, kinds[side]);
+        set_held (run, folder, side, TRUE);
         if (run->budget->refused[side])
             nms_context_skip (run->ctx,
                               "%s: folder '%s': not deleting %u messages %s: this run would "

@@ -19,6 +19,7 @@
 
 #define MARKER_NAME ".nmsync-maildir"
 #define MARKER_PREFIX "nmsync maildir "
+#define MARKER_ACCOUNT "account "
 #define KEY_ID "maildir.id"
 #define KEY_ROOT "maildir.root"
 #define KEY_LAYOUT "maildir.layout"
@@ -29,14 +30,19 @@ layout_name (NmsMaildirLayout layout)
     return layout == NMS_MAILDIR_LAYOUT_VERBATIM ? "verbatim" : "maildir++";
 }
 
-/* The id in @root's marker; NULL without error when there is none. (transfer full) */
+/* The id in @root's marker ("nmsync maildir ID", then "account NAME"); NULL without error
+ * when there is none. *@account_out (may be NULL) gets the account named there, or NULL.
+ * (transfer full) */
 static char *
-read_marker (const char *root, GError **error)
+read_marker (const char *root, char **account_out, GError **error)
 {
     g_autofree char *path = g_build_filename (root, MARKER_NAME, NULL);
     g_autofree char *text = NULL;
     g_autoptr (GError) local = NULL;
+    g_auto (GStrv) lines = NULL;
 
+    if (account_out != NULL)
+        *account_out = NULL;
     if (!g_file_get_contents (path, &text, NULL, &local)) {
         if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return NULL;
@@ -44,21 +50,26 @@ read_marker (const char *root, GError **error)
                      local->message);
         return NULL;
     }
-    g_strstrip (text);
-    if (!g_str_has_prefix (text, MARKER_PREFIX))
+    lines = g_strsplit (text, "\n", 3);
+    if (account_out != NULL && lines[0] != NULL && lines[1] != NULL &&
+        g_str_has_prefix (lines[1], MARKER_ACCOUNT))
+        *account_out = g_strdup (lines[1] + strlen (MARKER_ACCOUNT));
+    g_strstrip (lines[0]);
+    if (!g_str_has_prefix (lines[0], MARKER_PREFIX))
         return g_strdup ("(unreadable)");
-    return g_strdup (text + strlen (MARKER_PREFIX));
+    return g_strdup (lines[0] + strlen (MARKER_PREFIX));
 }
 
 /* Writes the marker durably: a temporary file, fsync, rename, fsync of the root. A crash
  * leaves either no marker (the next run writes it again: the state records no id until this
  * has succeeded) or the whole one. */
 static gboolean
-write_marker (const char *root, const char *id, GError **error)
+write_marker (const char *root, const char *id, const char *account, GError **error)
 {
     g_autofree char *path = g_build_filename (root, MARKER_NAME, NULL);
     g_autofree char *tmp = g_strconcat (path, ".tmp", NULL);
-    g_autofree char *text = g_strdup_printf (MARKER_PREFIX "%s\n", id);
+    g_autofree char *text = g_strdup_printf (MARKER_PREFIX "%s\n" MARKER_ACCOUNT "%s\n", id,
+                                             account);
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     gboolean ok;
 
@@ -99,7 +110,7 @@ holds_known_folder (Run *run, GError **error)
 static gboolean
 marker_matches (const char *root, const char *id)
 {
-    g_autofree char *marker = read_marker (root, NULL);
+    g_autofree char *marker = read_marker (root, NULL, NULL);
 
     return g_strcmp0 (marker, id) == 0;
 }
@@ -140,7 +151,7 @@ nms_sync_root_bind (Run *run, GError **error)
     if (run->root_id == NULL || run->ctx->dry_run)
         return TRUE;
     if (!nms_fs_mkdir_p (a->maildir, 0700, error) ||
-        (run->root_marker_missing && !write_marker (a->maildir, run->root_id, error)))
+        (run->root_marker_missing && !write_marker (a->maildir, run->root_id, a->name, error)))
         return FALSE;
     return nms_state_meta_set (run->state, KEY_ID, run->root_id, error) &&
            nms_state_meta_set (run->state, KEY_ROOT, a->maildir, error) &&
@@ -155,7 +166,7 @@ check_bound (Run *run, const char *id, guint64 count, GError **error)
     g_autofree char *marker = NULL, *root = NULL, *layout = NULL;
     g_autoptr (GError) local = NULL;
 
-    if ((marker = read_marker (a->maildir, &local)) == NULL && local != NULL) {
+    if ((marker = read_marker (a->maildir, NULL, &local)) == NULL && local != NULL) {
         g_propagate_error (error, g_steal_pointer (&local));
         return FALSE;
     }
@@ -192,7 +203,7 @@ gboolean
 nms_sync_root_check (Run *run, GError **error)
 {
     const NmsAccount *a = run->account;
-    g_autofree char *id = NULL, *marker = NULL;
+    g_autofree char *id = NULL, *marker = NULL, *owner = NULL;
     g_autoptr (GError) local = NULL;
     guint64 count = 0;
     gboolean any = FALSE;
@@ -226,10 +237,20 @@ nms_sync_root_check (Run *run, GError **error)
                        "the right directory?",
                        a->maildir, count);
     }
-    if ((marker = read_marker (a->maildir, &local)) == NULL && local != NULL) {
+    if ((marker = read_marker (a->maildir, &owner, &local)) == NULL && local != NULL) {
         g_propagate_error (error, g_steal_pointer (&local));
         return FALSE;
     }
+    /* A new state meeting a marker: the same account's Maildir (its state was lost or
+     * removed) is taken over; another account's is refused (a copied [account] section). */
+    if (id == NULL && marker != NULL && owner != NULL && strcmp (owner, a->name) != 0)
+        return refuse (error,
+                       "maildir '%s' belongs to account '%s' (its marker %s says so): two "
+                       "accounts cannot share one Maildir; give account '%s' a maildir = of "
+                       "its own (or, if the account was renamed, rename its state files "
+                       "'%s.*' in '%s' to '%s.*')",
+                       a->maildir, owner, MARKER_NAME, a->name, owner,
+                       run->config->state_dir, a->name);
     if (id != NULL && marker != NULL && strcmp (marker, id) != 0)
         return refuse (error,
                        "maildir '%s' belongs to another nmsync state (its marker %s says %s, this "
@@ -249,23 +270,42 @@ dir_key (const Folder *folder)
     return g_strconcat ("folder-dir:", folder->name, NULL);
 }
 
-static guint64
-dir_ino (const char *dir)
+/* A directory's identity: its inode number and, where the file system records it, its birth
+ * time ("INO/SEC.NSEC"). The inode number alone is not enough: ext4 hands a freed inode to the
+ * next directory created, so a folder deleted and created again can get its old number back.
+ * NULL when the directory cannot be read. (transfer full) */
+static char *
+dir_identity (const char *dir)
 {
-    struct stat st;
+    struct statx st;
 
-    return stat (dir, &st) == 0 ? (guint64) st.st_ino : 0;
+    if (statx (AT_FDCWD, dir, 0, STATX_INO | STATX_BTIME, &st) != 0)
+        return NULL;
+    if (st.stx_mask & STATX_BTIME)
+        return g_strdup_printf ("%" G_GUINT64_FORMAT "/%" G_GINT64_FORMAT ".%09u",
+                                (guint64) st.stx_ino, (gint64) st.stx_btime.tv_sec,
+                                st.stx_btime.tv_nsec);
+    return g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) st.stx_ino);
+}
+
+/* A recorded identity (an older state recorded the inode number alone) against the current. */
+static gboolean
+same_identity (const char *recorded, const char *now)
+{
+    if (now == NULL)
+        return FALSE;
+    if (strchr (recorded, '/') == NULL || strchr (now, '/') == NULL)
+        return g_ascii_strtoull (recorded, NULL, 10) == g_ascii_strtoull (now, NULL, 10);
+    return strcmp (recorded, now) == 0;
 }
 
 gboolean
 nms_sync_root_record_folder (Run *run, const Folder *folder, GError **error)
 {
-    g_autofree char *key = dir_key (folder), *value = NULL, *now = NULL;
-    guint64 ino = dir_ino (folder->dir);
+    g_autofree char *key = dir_key (folder), *value = NULL, *now = dir_identity (folder->dir);
 
-    if (run->ctx->dry_run || ino == 0)
+    if (run->ctx->dry_run || now == NULL)
         return TRUE;
-    now = g_strdup_printf ("%" G_GUINT64_FORMAT, ino);
     if (!nms_state_meta_get (run->state, key, &value, error))
         return FALSE;
     return g_strcmp0 (value, now) == 0 || nms_state_meta_set (run->state, key, now, error);
@@ -299,7 +339,7 @@ nms_sync_root_check_folders (Run *run, GPtrArray *folders)
 {
     for (guint i = folders->len; i-- > 0;) {
         Folder *folder = g_ptr_array_index (folders, i);
-        g_autofree char *key = dir_key (folder), *value = NULL;
+        g_autofree char *key = dir_key (folder), *value = NULL, *now = NULL;
         g_autoptr (GError) error = NULL;
         guint n;
 
@@ -310,7 +350,6 @@ nms_sync_root_check_folders (Run *run, GPtrArray *folders)
             }
             continue;
         }
-        folder->ino = dir_ino (folder->dir);
         if (!nms_state_meta_get (run->state, key, &value, &error)) {
             nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s", run->account->name,
                              error->message);
@@ -323,7 +362,8 @@ nms_sync_root_check_folders (Run *run, GPtrArray *folders)
                                  error->message);
             continue;
         }
-        if (g_ascii_strtoull (value, NULL, 10) == folder->ino || (n = remembered (run, folder)) == 0)
+        now = dir_identity (folder->dir);
+        if (same_identity (value, now) || (n = remembered (run, folder)) == 0)
             continue;
         folder->replaced = TRUE;
         nms_context_log (run->ctx, NMS_LEVEL_WARNING,

@@ -41,9 +41,8 @@ typedef struct {
     char *relpath;   /* under the Maildir root */
     char *dir;       /* absolute local directory */
     gboolean local;  /* the local directory exists (with cur/ and new/) */
-    guint64 ino;     /* its inode number at the start of the run (0: none) */
-    gboolean replaced; /* the state knows another directory under this name: its missing
-                        * files are not deletions, they are downloaded again */
+    gboolean replaced; /* the state knows another directory under this name (inode, birth
+                        * time): its missing files are not deletions, they are downloaded again */
     /* incremental.c: the server's STATUS at the start of the run (has_status FALSE: none) */
     gboolean has_status;
     guint32 uidvalidity, uidnext, messages;
@@ -66,7 +65,7 @@ gboolean nms_sync_root_check (Run *run, GError **error);
  * once the server has answered and before anything else is written. */
 gboolean nms_sync_root_bind (Run *run, GError **error);
 
-/* Records @folder's directory (its inode now) as the one the state describes. */
+/* Records @folder's directory (its inode and birth time now) as the one the state describes. */
 gboolean nms_sync_root_record_folder (Run *run, const Folder *folder, GError **error);
 /* Folders whose local directory is gone while the state remembers messages in them are a
  * folder event, never message deletions: each is named and taken out of @folders. A
@@ -80,6 +79,10 @@ void nms_sync_budget_free (NmsSyncBudget *budget);
  * the file counts of changed local folders; a side whose bound passes the limit deletes
  * nothing in this run. */
 void nms_sync_guard_estimate (Run *run, GPtrArray *folders);
+/* After the per-folder guard: records that it held a side back (@sum), and holds back that
+ * side's deletions on later runs too, until a run plans none there or --force. */
+void nms_sync_guard_sticky (Run *run, const Folder *folder, GArray *plan,
+                            const NmsPlanSummary *sum);
 /* Drops @plan's deletions of a side (named, counted as skipped) when they would take the
  * run's deletions on that side past the account's max-deletions; else counts them. */
 void nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan);
