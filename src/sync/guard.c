@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Guards hold: a folder whose deletions a guard held back keeps them held on later runs (until
- * they are undone, or --force), so that new mail arriving cannot make them pass by itself.
+ * Guards hold: a folder whose deletions the per-folder guard held back keeps them held on later
+ * runs (until they are undone, or --force), so that new mail arriving cannot make them pass by
+ * itself. (The account guard needs no memory: its lower bound finds the same deletions again,
+ * and a user who raises max-deletions lets them through.)
  * The account-wide deletion guard. The per-folder guard (plan.c) cannot see many small folders
  * emptied at once (each under its 10 messages), so a run also keeps one budget per side for
  * the whole account: MAX (max-deletions, max-deletions-percent % of the messages the state
@@ -200,7 +202,6 @@ nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan)
         if (n == 0 || take (run, side, n, &limit, &total))
             continue;
         nms_plan_drop_kind (plan, kinds[side]);
-        set_held (run, folder, side, TRUE);
         if (run->budget->refused[side])
             nms_context_skip (run->ctx,
                               "%s: folder '%s': not deleting %u messages %s: this run would "

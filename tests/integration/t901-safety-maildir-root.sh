@@ -98,8 +98,24 @@ mkdir "$NMS_MAILDIR"
 refused "state from before the marker, empty root" "$NMS_MAILDIR" "mounted"
 rmdir "$NMS_MAILDIR"
 mv "$NMS_HOME/disk2" "$NMS_MAILDIR"
+nmsync_run sync
+check_eq "state from before the marker, disk back: exit 0" 0 "$NMS_RC"
+check_eq "state from before the marker, disk back: the server is unchanged" "$srv" "$(server_state)"
 
-# 8. A fresh account: -n creates nothing at all (no Maildir, no state, no lock file).
+# 8. A second account copied from the first, with the same maildir =: refused, nothing
+#    paired, nothing uploaded or deleted.
+cp "$NMS_CONFIG" "$NMS_HOME/config.orig"
+sed -n '/^\[account test\]/,$p' "$NMS_CONFIG" | sed 's/^\[account test\]/[account copy]/' >> "$NMS_CONFIG"
+srv=$(server_state)
+loc=$(local_state)
+nmsync_run sync copy
+check_eq "second account on the same Maildir: exit 2" 2 "$NMS_RC"
+check_match "second account on the same Maildir: says whose it is" "belongs to account 'test'" "$(cat "$NMS_ERR")"
+check_eq "second account on the same Maildir: the server is unchanged" "$srv" "$(server_state)"
+check_eq "second account on the same Maildir: the Maildir is unchanged" "$loc" "$(local_state)"
+cp "$NMS_HOME/config.orig" "$NMS_CONFIG"
+
+# 9. A fresh account: -n creates nothing at all (no Maildir, no state, no lock file).
 sed -i "s|^maildir = .*|maildir = $NMS_HOME/fresh|; s|^state = .*|state = $NMS_HOME/fresh-state|" "$NMS_CONFIG"
 nmsync_run -n sync
 check_eq "fresh account, -n: exit 0" 0 "$NMS_RC"

@@ -65,3 +65,51 @@ nmsync_run sync
 check_eq "replaced with half: exit 0" 0 "$NMS_RC"
 check_eq "replaced with half: the server is unchanged" "$srv" "$(server_state)"
 check_mirror Big
+
+# 5. A replaced directory whose re-download is cut short (a message the server cannot deliver
+#    now): it stays "replaced" until every message is back, so the one that failed is fetched
+#    later, never deleted on the server. Also a push meanwhile does not make it look deleted.
+srv=$(server_state)
+mv "$small" "$NMS_HOME/small-old"
+mkdir -p "$small/cur" "$small/new" "$small/tmp"
+broken=$(server_file Small 3)
+chmod 000 "$broken"
+nmsync_run sync
+check_eq "replaced, one message undeliverable: exit 1" 1 "$NMS_RC"
+check_eq "replaced, one message undeliverable: 4 of 5 back" 4 "$(local_count Small)"
+chmod 644 "$broken"
+nmsync_run push
+check_eq "replaced, then push: exit 0" 0 "$NMS_RC"
+nmsync_run -n sync
+check_eq "replaced, then -n sync: no server deletion planned" "" \
+    "$(grep 'Small: would delete on the server' "$NMS_ERR")"
+nmsync_run sync
+check_eq "replaced, then sync: exit 0" 0 "$NMS_RC"
+check_eq "replaced, then sync: the server still has all 5" 5 "$(imap_count Small)"
+check_eq "replaced, then sync: the server is unchanged" "$srv" "$(server_state)"
+check_mirror Small
+
+# 6. A directory deleted and created again that gets its old inode number back (ext4 hands
+#    freed inodes out again): its birth time still tells it apart.
+old_ino=$(stat -c %i "$big")
+mkdir -p "$NMS_HOME/bk/cur"
+find "$big/cur" -type f | sort | head -n 6 | xargs -I{} cp -p {} "$NMS_HOME/bk/cur/"
+rm -rf "$big"
+got=""
+for i in $(seq 1 1000); do
+    mkdir "$NMS_MAILDIR/.d$i"
+    if [ "$(stat -c %i "$NMS_MAILDIR/.d$i")" = "$old_ino" ]; then got=$i; break; fi
+done
+if [ -n "$got" ]; then
+    mv "$NMS_MAILDIR/.d$got" "$big"
+    mkdir -p "$big/new" "$big/tmp"
+    cp -a "$NMS_HOME/bk/cur" "$big/"
+    nmsync_run sync
+    check_eq "inode reused: exit 0" 0 "$NMS_RC"
+    check_match "inode reused: taken for a replaced directory" "'Big'.*replaced" "$(cat "$NMS_ERR")"
+    check_eq "inode reused: the server is unchanged" "$srv" "$(server_state)"
+    check_mirror Big
+else
+    skip "inode reused" "this file system did not hand the inode out again in 1000 tries"
+fi
+rmdir "$NMS_MAILDIR"/.d[0-9]* 2>/dev/null

@@ -61,7 +61,34 @@ check_eq "--force: exit 0" 0 "$NMS_RC"
 check_eq "--force: Box7 and Box8 are empty locally" "0 0" "$(local_count Box7) $(local_count Box8)"
 check_mirror INBOX
 
-# 4. A bad value is a config error naming the line.
+# 4. Guards hold: 12 of 20 files deleted by accident trip the per-folder guard; new server
+#    mail arriving before each run (so that 12 becomes less than half) does not make the
+#    deletions pass by themselves; undoing the deletion releases the hold.
+sed -i 's/^max-deletions = .*/max-deletions = 100/' "$NMS_CONFIG"
+dovecot_seed --flags '\Seen' Decay 20
+nmsync_run sync
+check_eq "decay: initial sync exit 0" 0 "$NMS_RC"
+decay=$(local_dir Decay)
+mkdir -p "$NMS_HOME/decay-backup"
+find "$decay/cur" -type f | sort | head -n 12 | xargs -I{} mv {} "$NMS_HOME/decay-backup/"
+for run in 1 2 3 4 5; do
+    dovecot_seed --flags '\Seen' Decay 2
+    nmsync_run sync
+    check_eq "decay run $run: exit 1" 1 "$NMS_RC"
+    check_eq "decay run $run: the 12 are still on the server" $((20 + 2 * run)) "$(imap_count Decay)"
+done
+check_match "decay: says the guard holds from an earlier run" "held deletions in this folder back on an earlier run" \
+    "$(cat "$NMS_ERR")"
+mv "$NMS_HOME/decay-backup/"* "$decay/cur/"
+nmsync_run sync
+check_eq "decay, files restored: exit 0" 0 "$NMS_RC"
+check_mirror Decay
+find "$decay/cur" -type f | sort | head -n 1 | xargs rm
+nmsync_run sync
+check_eq "decay, then one deliberate deletion: exit 0 (the hold is gone)" 0 "$NMS_RC"
+check_eq "decay, then one deliberate deletion: deleted on the server" 29 "$(imap_count Decay)"
+
+# 5. A bad value is a config error naming the line.
 sed -i 's/^max-deletions = .*/max-deletions = 12 messages/' "$NMS_CONFIG"
 nmsync_run sync
 check_eq "bad max-deletions: exit 2" 2 "$NMS_RC"
