@@ -643,6 +643,23 @@ select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboo
     return TRUE;
 }
 
+/* A server restored from a backup keeps the UIDVALIDITY but hands out UIDs again that the
+ * state already gave to other messages: its UIDNEXT is below what the state saw (RFC 3501
+ * §2.3.1.1 says it never decreases). Treated like a UIDVALIDITY change: the local files are
+ * paired with the server's messages by content. */
+static gboolean
+went_back (Run *run, const Folder *folder, const NmsStateFolder *saved,
+           const NmsImapFolderState *fs)
+{
+    if (saved->uidnext == 0 || fs->uidnext == 0 || fs->uidnext >= saved->uidnext)
+        return FALSE;
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: folder '%s': the server's UIDNEXT went back from %u to %u under the "
+                     "same UIDVALIDITY (restored from a backup?); its UIDs are not trusted",
+                     run->account->name, folder->name, saved->uidnext, fs->uidnext);
+    return TRUE;
+}
+
 gboolean
 nms_sync_folder (Run *run, Folder *folder, GError **error)
 {
@@ -670,13 +687,14 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (!nms_state_folder_get (run->state, folder->name, &saved, &known, error) ||
         !select_folder (run, folder, &saved, known, &fs, &qresync, error))
         return FALSE;
-    if (known && saved.uidvalidity != fs.uidvalidity) {
+    if (known && (saved.uidvalidity != fs.uidvalidity || went_back (run, folder, &saved, &fs))) {
         if (run->ctx->dry_run) {
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: %s: UIDVALIDITY changed; would re-pair local files",
                              run->account->name, folder->name);
             return TRUE;
         }
+        g_clear_pointer (&qresync, g_array_unref); /* from before the repair: fetch anew */
         if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
             return FALSE;
     }

@@ -86,10 +86,11 @@ nms_sync_repair (Run *run, const Folder *folder, guint32 old, guint32 uidvalidit
     NmsStateFolder fresh = { .uidvalidity = uidvalidity };
     guint paired = 0, files = 0;
 
-    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                     "%s: folder '%s': UIDVALIDITY changed from %u to %u; pairing local files "
-                     "with the server's messages by Message-ID and size",
-                     run->account->name, folder->name, old, uidvalidity);
+    if (old != uidvalidity)
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: folder '%s': UIDVALIDITY changed from %u to %u; pairing local "
+                         "files with the server's messages by Message-ID and size",
+                         run->account->name, folder->name, old, uidvalidity);
     if ((idents = nms_imap_fetch_idents (run->session, 1, error)) == NULL ||
         (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
         (scan = nms_maildir_scan (folder->dir, error)) == NULL)
