@@ -356,7 +356,7 @@ agree_by_uid () {
         loc=$(printf '%s\n' "$LOC" | awk -v f="$f" '$1 == f && $2 ~ /,U=[0-9]+/ {
                   u = $2; sub(/.*,U=/, "", u); sub(/[:,].*/, "", u); print u, $3, $4 }' | sort -n)
         if [ "$srv" != "$loc" ]; then
-            diff <(printf '%s\n' "$srv") <(printf '%s\n' "$loc") | sed "s/^/$f: /" | head -n 40
+            diff <(printf '%s\n' "$srv") <(printf '%s\n' "$loc") | sed "s|^|$f: |" | head -n 40
             rc=1
         fi
     done
