@@ -129,7 +129,7 @@ add_server_folders (Run *run, GPtrArray *list, GPtrArray *chosen, GHashTable *by
         }
         if (f->noselect || !requested (run, f->name))
             continue;
-        relpath = nms_maildir_folder_to_path (f->name, f->delimiter, run->account->layout, &error);
+        relpath = nms_maildir_folder_to_path (f->name, '/', run->account->layout, &error);
         if (relpath == NULL) {
             nms_context_skip (run->ctx, "%s: %s; folder skipped", run->account->name,
                               error->message);
@@ -150,9 +150,11 @@ add_server_folders (Run *run, GPtrArray *list, GPtrArray *chosen, GHashTable *by
 }
 
 /* Local folders the server does not have: created there when "create" allows it (and the
- * state has no record of them: a folder the state knows was deleted on the server). */
+ * state has no record of them: a folder the state knows was deleted on the server). A
+ * directory a server folder maps to (@paths) is that folder, whatever name it reads back as:
+ * never a second folder. */
 static void
-add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
+add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name, GHashTable *paths)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) local = nms_maildir_list_folders (run->account->maildir,
@@ -169,7 +171,8 @@ add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
         gboolean known = FALSE;
         g_autofree char *wire = NULL;
 
-        if (g_hash_table_contains (by_name, lf->name) || !requested (run, lf->name))
+        if (g_hash_table_contains (by_name, lf->name) ||
+            g_hash_table_contains (paths, lf->relpath) || !requested (run, lf->name))
             continue;
         if (!nms_state_folder_get (run->state, lf->name, &saved, &known, &error))
             return;
@@ -235,7 +238,7 @@ choose_folders (Run *run, GPtrArray *list)
     g_autoptr (GHashTable) paths = g_hash_table_new (g_str_hash, g_str_equal);
 
     add_server_folders (run, list, chosen, by_name, paths);
-    add_local_folders (run, chosen, by_name);
+    add_local_folders (run, chosen, by_name, paths);
     report_missing (run, by_name, list);
     return chosen;
 }
