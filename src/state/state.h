@@ -63,6 +63,10 @@ gboolean nms_state_meta_get (NmsState *state, const char *key, char **value_out,
 gboolean nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error);
 /* Forgets @folder and all its messages. */
 gboolean nms_state_folder_forget (NmsState *state, const char *folder, GError **error);
+/* Renames @folder's record, its messages, intents and role to @to, in one transaction.
+ * @to must have no record (the caller checks). */
+gboolean nms_state_folder_rename (NmsState *state, const char *from, const char *to,
+                                  GError **error);
 /* All folder names the state knows, sorted. (transfer full: GPtrArray of char*) */
 GPtrArray *nms_state_folder_names (NmsState *state, GError **error);
 

@@ -230,6 +230,48 @@ report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
     }
 }
 
+/* Versions before names.c recorded a folder of a server whose delimiter is not '/' under the
+ * server's spelling ("Archives.2012"), and its directory a second time as "Archives/2012".
+ * Such a record takes the one name the server folder has now; where the state holds both
+ * already (the second was synced beside the first), the old one is forgotten: forgetting
+ * records never turns into deletions. Only names that read as a folder on the server now are
+ * touched: with '.' as delimiter no level can hold a '.', so no other folder has such a name. */
+static void
+adopt_old_names (Run *run, GPtrArray *list)
+{
+    g_autoptr (GHashTable) on_server = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GPtrArray) known = NULL;
+    g_autoptr (GError) error = NULL;
+    const char delim[2] = { run->delimiter, '\0' };
+
+    if (run->delimiter == '\0' || run->delimiter == '/' || run->ctx->dry_run)
+        return;
+    for (guint i = 0; i < list->len; i++) {
+        NmsImapFolder *f = g_ptr_array_index (list, i);
+        if (f->name != NULL)
+            g_hash_table_add (on_server, f->name);
+    }
+    known = nms_state_folder_names (run->state, &error);
+    for (guint i = 0; known != NULL && i < known->len && error == NULL; i++) {
+        const char *old = g_ptr_array_index (known, i);
+        g_autofree char *name = g_strdelimit (g_strdup (old), delim, '/');
+        NmsStateFolder saved;
+        gboolean both = FALSE;
+
+        if (strcmp (name, old) == 0 || g_hash_table_contains (on_server, old) ||
+            !g_hash_table_contains (on_server, name) ||
+            !nms_state_folder_get (run->state, name, &saved, &both, &error))
+            continue;
+        if (both ? nms_state_folder_forget (run->state, old, &error)
+                 : nms_state_folder_rename (run->state, old, name, &error))
+            nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: folder '%s' is now recorded as '%s'",
+                             run->account->name, old, name);
+    }
+    if (error != NULL)
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: cannot rename old folder records: %s",
+                         run->account->name, error->message);
+}
+
 static GPtrArray *
 choose_folders (Run *run, GPtrArray *list)
 {
@@ -376,6 +418,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if ((list = nms_imap_list_status (run.session, error)) == NULL)
         goto out;
     run.delimiter = nms_imap_session_get_delimiter (run.session);
+    adopt_old_names (&run, list);
     store_roles (&run, list);
     folders = choose_folders (&run, list);
     ctx->progress.folders_total += folders->len;

@@ -30,6 +30,21 @@ check_eq "pull: Archives/2012 is the local .Archives.2012" 6 "$(local_count Arch
 check_eq "pull: Archives/2012/Q1 is the local .Archives.2012.Q1" 3 \
     "$(local_count Archives/2012/Q1)"
 
+# A state written before folder names were one: Archives/2012 recorded with the server's
+# spelling only (a pull), Archives/2012/Q1 under both (a pull, then the phantom's sync). The
+# next sync renames the first record and forgets the old duplicate of the second.
+db=$NMS_STATE/test.db
+sqlite3 "$db" "UPDATE folders SET name = 'Archives.2012' WHERE name = 'Archives/2012';
+    UPDATE messages SET folder = 'Archives.2012' WHERE folder = 'Archives/2012';
+    INSERT INTO folders SELECT 'Archives.2012.Q1', uidvalidity, uidnext, highestmodseq, messages,
+        cur_mtime, new_mtime FROM folders WHERE name = 'Archives/2012/Q1';
+    INSERT INTO messages SELECT 'Archives.2012.Q1', uid, flags, base FROM messages
+        WHERE folder = 'Archives/2012/Q1';"
+check_eq "set-up: the state spells the folders the old way" \
+    "$(printf '%s\n' Archives.2012 Archives.2012.Q1 Archives/2012/Q1)" \
+    "$(sqlite3 "$db" "SELECT name FROM folders WHERE name LIKE 'Archives%.%' OR name LIKE 'Archives/%' ORDER BY name")"
+saved_2012=$(sqlite3 "$db" "SELECT uid, flags FROM messages WHERE folder = 'Archives.2012' ORDER BY uid")
+
 # by_id SIDE: "folder message-id [letters]" per message of SIDE ($SRV or $LOC), sorted.
 by_id () {
     printf '%s\n' "$1" | awk 'NF { print $1, $5, $4 }' | LC_ALL=C sort
@@ -109,6 +124,11 @@ for round in 1 2 3 4 5 6; do
     rawlog_mark
     nmsync_run sync
     after_sync "sync $round"
+    if [ "$round" = 1 ]; then
+        check_eq "sync 1: the old record's messages now under Archives/2012" \
+            "$(printf '%s\n' "$saved_2012" | grep -v '^2|' | sed 's/^3|S$/3|RS/; s/^1|S$/1|FS/')" \
+            "$(sqlite3 "$db" "SELECT uid, flags FROM messages WHERE folder = 'Archives/2012' AND uid <= 6 ORDER BY uid")"
+    fi
 done
 
 check_eq "the local deletions reached the server: $nested" "1 3 4 7 8" "$(server_uids $nested)"
@@ -117,4 +137,5 @@ check_eq "the server's flag change of round 4 arrived" R "$(local_flags $nested 
 check_eq "Archives lost its UID 1 on the server" 0 \
     "$(server_uids Archives | tr ' ' '\n' | grep -cx 1)"
 check_eq "no state for a folder named with the other separator" "" \
-    "$(sqlite3 "$NMS_STATE/test.db" "SELECT name FROM folders WHERE name LIKE '%.%'")"
+    "$(sqlite3 "$db" "SELECT name FROM folders WHERE name LIKE '%.%'
+        UNION SELECT folder FROM messages WHERE folder LIKE '%.%'")"
