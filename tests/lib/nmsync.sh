@@ -49,6 +49,8 @@
 #   server_state           every server folder: name, UIDVALIDITY, UIDNEXT, then "uid sha256
 #                          flags" per message (no \Recent): equal output = the server unchanged.
 #   local_state            every file and dir under NMS_MAILDIR: path, type, size, sha256.
+#   no_folder_events       the last nmsync_run created no server folder and said of none that
+#                          it is gone from the server (prints what it did say when it did).
 
 if [ -n "${_NMSYNC_SH_LOADED:-}" ]; then
     return 0
@@ -374,4 +376,11 @@ nmsync_rules () {
     local list
     list=$(printf "$NMSYNC_SRCDIR/rules/%s;" "$@")
     sed -i "/^\[general\]/a rules = ${list%;}" "$NMS_CONFIG"
+}
+
+no_folder_events () {
+    local said
+    said=$(grep -h -e '[1-9][0-9]* folders created' -e 'gone from the server' \
+        -e 'would create folder' "$NMS_OUT" "$NMS_ERR")
+    [ -z "$said" ] || { printf '%s\n' "$said"; return 1; }
 }
