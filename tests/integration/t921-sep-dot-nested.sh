@@ -139,3 +139,24 @@ check_eq "Archives lost its UID 1 on the server" 0 \
 check_eq "no state for a folder named with the other separator" "" \
     "$(sqlite3 "$db" "SELECT name FROM folders WHERE name LIKE '%.%'
         UNION SELECT folder FROM messages WHERE folder LIKE '%.%'")"
+
+# The verbatim layout: the same server folders are the directories Archives/2012 and
+# Archives/2012/Q1, and the two-way syncs after the pull find nothing new either.
+nmsync_setup_dovecot "layout = verbatim"
+nmsync_run pull
+check_eq "verbatim: pull: exit 0" 0 "$NMS_RC"
+for i in 1 2; do
+    rawlog_mark
+    nmsync_run sync
+    check_eq "verbatim: sync $i: exit 0" 0 "$NMS_RC"
+    check "verbatim: sync $i: no folder created or gone" no_folder_events
+    check_eq "verbatim: sync $i: no CREATE sent" "" "$(rawlog_commands | grep -i '^CREATE ')"
+done
+check_eq "verbatim: Archives/2012 is the directory Archives/2012" \
+    "$(server_uids Archives/2012 | wc -w)" \
+    "$(find "$NMS_MAILDIR/Archives/2012/cur" "$NMS_MAILDIR/Archives/2012/new" -type f | wc -l)"
+check_eq "verbatim: Archives/2012/Q1 is the directory Archives/2012/Q1" \
+    "$(server_uids Archives/2012/Q1 | wc -w)" \
+    "$(find "$NMS_MAILDIR/Archives/2012/Q1/cur" "$NMS_MAILDIR/Archives/2012/Q1/new" -type f | wc -l)"
+check_eq "verbatim: no directory named with the server's separator" "" \
+    "$(find "$NMS_MAILDIR" -name '*.*' -type d)"
