@@ -48,7 +48,7 @@ nms_imap_folder_name_from_wire (const char *wire_name, char delim, GError **erro
                      name, delim);
         return NULL;
     }
-    g_strdelimit (name, (const char[]) { delim, '\0' }, '/');
+    g_strdelimit (name, (const char[]){ delim, '\0' }, '/');
     return g_steal_pointer (&name);
 }
 

@@ -198,20 +198,46 @@ add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name, GHashTable 
     }
 }
 
-/* Folders asked for on the command line that neither side has, and folders the state knows
- * that are gone from the server (reported, never deleted locally). */
-static void
-report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
+/* Versions before names.c recorded a folder of a server whose delimiter is not '/' under the
+ * server's spelling ("Archives.2012"), and its directory a second time as "Archives/2012".
+ * Returns the name the server folder has now when @recorded is such an old spelling, else
+ * NULL. With '.' as delimiter no level can hold a '.', so no other folder has such a name.
+ * (transfer full) */
+static char *
+old_spelling_of (const Run *run, const char *recorded, GHashTable *on_server)
 {
-    g_autoptr (GHashTable) on_server = g_hash_table_new (g_str_hash, g_str_equal);
-    g_autoptr (GPtrArray) known = NULL;
-    g_autoptr (GError) error = NULL;
+    const char delim[2] = { run->delimiter, '\0' };
+    g_autofree char *name = NULL;
+
+    if (run->delimiter == '\0' || run->delimiter == '/' || strchr (recorded, '/') != NULL ||
+        strchr (recorded, run->delimiter) == NULL || g_hash_table_contains (on_server, recorded))
+        return NULL;
+    name = g_strdelimit (g_strdup (recorded), delim, '/');
+    return g_hash_table_contains (on_server, name) ? g_steal_pointer (&name) : NULL;
+}
+
+static GHashTable *
+server_names (GPtrArray *list)
+{
+    GHashTable *on_server = g_hash_table_new (g_str_hash, g_str_equal);
 
     for (guint i = 0; i < list->len; i++) {
         NmsImapFolder *f = g_ptr_array_index (list, i);
         if (f->name != NULL)
             g_hash_table_add (on_server, f->name);
     }
+    return on_server;
+}
+
+/* Folders asked for on the command line that neither side has, and folders the state knows
+ * that are gone from the server (reported, never deleted locally). */
+static void
+report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
+{
+    g_autoptr (GHashTable) on_server = server_names (list);
+    g_autoptr (GPtrArray) known = NULL;
+    g_autoptr (GError) error = NULL;
+
     if (run->options->folders != NULL) {
         for (char **n = run->options->folders; *n != NULL; n++) {
             if (!g_hash_table_contains (by_name, *n) && !g_hash_table_contains (on_server, *n))
@@ -222,48 +248,41 @@ report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
     known = nms_state_folder_names (run->state, &error);
     for (guint i = 0; known != NULL && i < known->len; i++) {
         const char *name = g_ptr_array_index (known, i);
-        if (!g_hash_table_contains (on_server, name) && !g_hash_table_contains (by_name, name) &&
-            requested (run, name))
+        g_autofree char *now = old_spelling_of (run, name, on_server);
+
+        if (now == NULL && !g_hash_table_contains (on_server, name) &&
+            !g_hash_table_contains (by_name, name) && requested (run, name))
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: folder '%s' is gone from the server; the local copy is kept",
                              run->account->name, name);
     }
 }
 
-/* Versions before names.c recorded a folder of a server whose delimiter is not '/' under the
- * server's spelling ("Archives.2012"), and its directory a second time as "Archives/2012".
- * Such a record takes the one name the server folder has now; where the state holds both
- * already (the second was synced beside the first), the old one is forgotten: forgetting
- * records never turns into deletions. Only names that read as a folder on the server now are
- * touched: with '.' as delimiter no level can hold a '.', so no other folder has such a name. */
+/* A record under an old spelling takes the folder's one name; where the state holds both
+ * already (the phantom folder was synced beside the real one), the old one is forgotten:
+ * forgetting records never turns into deletions. A dry run only says so, and treats the
+ * folder as one without state. */
 static void
 adopt_old_names (Run *run, GPtrArray *list)
 {
-    g_autoptr (GHashTable) on_server = g_hash_table_new (g_str_hash, g_str_equal);
-    g_autoptr (GPtrArray) known = NULL;
+    g_autoptr (GHashTable) on_server = server_names (list);
+    g_autoptr (GPtrArray) known = nms_state_folder_names (run->state, NULL);
     g_autoptr (GError) error = NULL;
-    const char delim[2] = { run->delimiter, '\0' };
 
-    if (run->delimiter == '\0' || run->delimiter == '/' || run->ctx->dry_run)
-        return;
-    for (guint i = 0; i < list->len; i++) {
-        NmsImapFolder *f = g_ptr_array_index (list, i);
-        if (f->name != NULL)
-            g_hash_table_add (on_server, f->name);
-    }
-    known = nms_state_folder_names (run->state, &error);
     for (guint i = 0; known != NULL && i < known->len && error == NULL; i++) {
         const char *old = g_ptr_array_index (known, i);
-        g_autofree char *name = g_strdelimit (g_strdup (old), delim, '/');
+        g_autofree char *name = old_spelling_of (run, old, on_server);
         NmsStateFolder saved;
         gboolean both = FALSE;
 
-        if (strcmp (name, old) == 0 || g_hash_table_contains (on_server, old) ||
-            !g_hash_table_contains (on_server, name) ||
-            !nms_state_folder_get (run->state, name, &saved, &both, &error))
+        if (name == NULL || !nms_state_folder_get (run->state, name, &saved, &both, &error))
             continue;
-        if (both ? nms_state_folder_forget (run->state, old, &error)
-                 : nms_state_folder_rename (run->state, old, name, &error))
+        if (run->ctx->dry_run)
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: would record folder '%s' as '%s' (this dry run reads it as a "
+                             "folder without state)", run->account->name, old, name);
+        else if (both ? nms_state_folder_forget (run->state, old, &error)
+                      : nms_state_folder_rename (run->state, old, name, &error))
             nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: folder '%s' is now recorded as '%s'",
                              run->account->name, old, name);
     }

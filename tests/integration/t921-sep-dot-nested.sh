@@ -44,6 +44,13 @@ check_eq "set-up: the state spells the folders the old way" \
     "$(printf '%s\n' Archives.2012 Archives.2012.Q1 Archives/2012/Q1)" \
     "$(sqlite3 "$db" "SELECT name FROM folders WHERE name LIKE 'Archives%.%' OR name LIKE 'Archives/%' ORDER BY name")"
 saved_2012=$(sqlite3 "$db" "SELECT uid, flags FROM messages WHERE folder = 'Archives.2012' ORDER BY uid")
+state_before=$(sqlite3 "$db" .dump)
+nmsync_run -n sync
+check_eq "dry run over the old state: exit 0" 0 "$NMS_RC"
+check_match "dry run: says the old record would be renamed" \
+    "would record folder 'Archives.2012' as 'Archives/2012'" "$(cat "$NMS_ERR")"
+check "dry run: no folder would be created or is gone" no_folder_events
+check_eq "dry run: the state is unchanged" "$state_before" "$(sqlite3 "$db" .dump)"
 
 # by_id SIDE: "folder message-id [letters]" per message of SIDE ($SRV or $LOC), sorted.
 by_id () {
