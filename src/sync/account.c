@@ -201,8 +201,8 @@ add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name, GHashTable 
 /* Versions before names.c recorded a folder of a server whose delimiter is not '/' under the
  * server's spelling ("Archives.2012"), and its directory a second time as "Archives/2012".
  * Returns the name the server folder has now when @recorded is such an old spelling, else
- * NULL. With '.' as delimiter no level can hold a '.', so no other folder has such a name.
- * (transfer full) */
+ * NULL. No level of a server's folder can hold its delimiter, so no other folder has such a
+ * name. (transfer full) */
 static char *
 old_spelling_of (const Run *run, const char *recorded, GHashTable *on_server)
 {
@@ -277,7 +277,11 @@ adopt_old_names (Run *run, GPtrArray *list)
 
         if (name == NULL || !nms_state_folder_get (run->state, name, &saved, &both, &error))
             continue;
-        if (run->ctx->dry_run)
+        if (run->ctx->dry_run && both)
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             "%s: would forget the record of folder '%s' (kept as '%s')",
+                             run->account->name, old, name);
+        else if (run->ctx->dry_run)
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: would record folder '%s' as '%s' (this dry run reads it as a "
                              "folder without state)", run->account->name, old, name);
