@@ -19,9 +19,10 @@
 # DOVECOT_SEPARATOR (before dovecot_start; default "/"): the namespace's hierarchy separator.
 # "." is Dovecot's own default for Maildir storage (and Courier's): the instance then leaves
 # `separator` out of its namespace, as most real servers' configs do. Whatever the separator,
-# every FOLDER below (and every mailbox name `dv` passes after "mailbox", "save -m" or in
-# "mailbox create/delete/path/status ...") is written with '/' and translated for doveadm;
-# server_folders prints names with '/' too. Only raw `dv mailbox list` shows the server's own.
+# every FOLDER below (and every mailbox name `dv` passes after "mailbox" or "save -m", as the
+# destination of "move"/"copy", or to "mailbox create/delete/path/status ...") is written with
+# '/' and translated for doveadm; server_folders prints names with '/' too. Only a raw
+# `dv mailbox list` shows the server's own spelling.
 #
 # Functions (FOLDER is a UTF-8 mailbox name with '/' as separator, e.g. "Archive/2024"):
 #   dovecot_start              start an instance; exports DOVECOT_DIR DOVECOT_PORT
