@@ -106,7 +106,7 @@ nms_imap_folder_from_list (NmsImapSession *session, struct mailimap_mailbox_list
         f->problem = g_strdup ("the server sent a folder name containing a NUL byte");
         return f;
     }
-    f->name = nms_utf7_decode (f->wire_name, &local);
+    f->name = nms_imap_folder_name_from_wire (f->wire_name, f->delimiter, &local);
     if (f->name == NULL)
         f->problem = g_strdup (local->message);
     return f;

@@ -67,7 +67,8 @@ void nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter);
 gboolean nms_imap_session_has_capability (NmsImapSession *session, const char *name);
 
 typedef struct {
-    char *name;      /* decoded UTF-8 name; NULL when the wire name is invalid (see @problem) */
+    char *name;      /* nmsync's name: decoded UTF-8, '/' between levels whatever the server's
+                      * delimiter (names.c); NULL when the wire name is invalid (see @problem) */
     char *wire_name; /* the name as the server sent it (modified UTF-7), used to SELECT */
     char delimiter;  /* hierarchy delimiter, 0 for none */
     gboolean noselect;
@@ -163,8 +164,19 @@ gboolean nms_imap_move (NmsImapSession *session, guint32 uid, const char *dest_w
 /* CREATE @wire_name (already modified UTF-7). A folder that exists already is not an error. */
 gboolean nms_imap_create (NmsImapSession *session, const char *wire_name, GError **error);
 
-/* Encodes a decoded folder name for the wire: modified UTF-7, with '/' replaced by the
- * server's hierarchy delimiter (from LIST; '/' when unknown). (transfer full) */
+/* Folder names (names.c). Above imap/ a folder is named one way whatever the server's
+ * hierarchy delimiter: decoded UTF-8 with '/' between levels ("Archives/2012" for the wire's
+ * "Archives.2012" under '.'); NmsImapFolder.name is that name.
+ *
+ * @name for the wire: '/' replaced by @delim ('/' kept when @delim is '/' or 0), then
+ * modified UTF-7. (transfer full) */
+char *nms_imap_folder_name_to_wire (const char *name, char delim);
+/* The inverse: @wire_name decoded, @delim replaced by '/'. NULL with @error (naming the
+ * folder) when it is not valid modified UTF-7, or when @delim is not '/' and a level holds a
+ * '/' (it would read back as two levels). (transfer full) */
+char *nms_imap_folder_name_from_wire (const char *wire_name, char delim, GError **error);
+/* nms_imap_folder_name_to_wire() with the delimiter @session learned from LIST ('/' when
+ * unknown). (transfer full) */
 char *nms_imap_folder_wire_name (NmsImapSession *session, const char *name);
 
 typedef struct {

@@ -433,20 +433,6 @@ nms_imap_create (NmsImapSession *session, const char *wire_name, GError **error)
     return exists;
 }
 
-char *
-nms_imap_folder_wire_name (NmsImapSession *session, const char *name)
-{
-    g_autofree char *delimited = NULL;
-    char delim;
-
-    g_return_val_if_fail (session != NULL && name != NULL, NULL);
-    delim = session->delimiter != 0 ? session->delimiter : '/';
-    delimited = g_strdup (name);
-    if (delim != '/')
-        g_strdelimit (delimited, "/", delim);
-    return nms_utf7_encode (delimited);
-}
-
 /* ---- UID FETCH of Message-IDs ----------------------------------------------------------- */
 
 void

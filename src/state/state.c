@@ -436,6 +436,49 @@ nms_state_folder_forget (NmsState *state, const char *folder, GError **error)
     return step_done (state, st, error);
 }
 
+/* One UPDATE of the rename, @from and @to bound as ?1 and ?2. */
+static gboolean
+rename_in (NmsState *state, const char *sql, const char *from, const char *to, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2 (state->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error (state, error, "cannot prepare a folder rename");
+    sqlite3_bind_text (st, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 2, to, -1, SQLITE_STATIC);
+    rc = sqlite3_step (st);
+    sqlite3_finalize (st);
+    return rc == SQLITE_DONE || db_error (state, error, "cannot rename a folder");
+}
+
+gboolean
+nms_state_folder_rename (NmsState *state, const char *from, const char *to, GError **error)
+{
+    static const char *const sql[] = {
+        "UPDATE folders SET name = ?2 WHERE name = ?1",
+        "UPDATE messages SET folder = ?2 WHERE folder = ?1",
+        "UPDATE intents SET folder = ?2 WHERE folder = ?1",
+        "UPDATE intents SET dest = ?2 WHERE dest = ?1",
+        "UPDATE roles SET folder = ?2 WHERE folder = ?1",
+        /* what sync/root.c and sync/guard.c keep per folder */
+        "UPDATE meta SET key = 'folder-dir:' || ?2 WHERE key = 'folder-dir:' || ?1",
+        "UPDATE meta SET key = 'guard-held:local:' || ?2 WHERE key = 'guard-held:local:' || ?1",
+        "UPDATE meta SET key = 'guard-held:server:' || ?2 WHERE key = 'guard-held:server:' || ?1",
+    };
+
+    /* One transaction: a crash leaves the folder under one name or the other, never split. */
+    if (!nms_state_begin (state, error))
+        return FALSE;
+    for (gsize i = 0; i < G_N_ELEMENTS (sql); i++) {
+        if (!rename_in (state, sql[i], from, to, error)) {
+            nms_state_rollback (state);
+            return FALSE;
+        }
+    }
+    return nms_state_commit (state, error);
+}
+
 GPtrArray *
 nms_state_folder_names (NmsState *state, GError **error)
 {

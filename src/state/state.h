@@ -76,6 +76,10 @@ gboolean nms_state_folder_message_count (NmsState *state, const char *folder, gu
 gboolean nms_state_has_messages (NmsState *state, gboolean *any_out, GError **error);
 /* Forgets @folder and all its messages. */
 gboolean nms_state_folder_forget (NmsState *state, const char *folder, GError **error);
+/* Renames @folder's record, its messages, intents and role to @to, in one transaction.
+ * @to must have no record (the caller checks). */
+gboolean nms_state_folder_rename (NmsState *state, const char *from, const char *to,
+                                  GError **error);
 /* All folder names the state knows, sorted. (transfer full: GPtrArray of char*) */
 GPtrArray *nms_state_folder_names (NmsState *state, GError **error);
 

@@ -129,7 +129,7 @@ add_server_folders (Run *run, GPtrArray *list, GPtrArray *chosen, GHashTable *by
         }
         if (f->noselect || !requested (run, f->name))
             continue;
-        relpath = nms_maildir_folder_to_path (f->name, f->delimiter, run->account->layout, &error);
+        relpath = nms_maildir_folder_to_path (f->name, '/', run->account->layout, &error);
         if (relpath == NULL) {
             nms_context_skip (run->ctx, "%s: %s; folder skipped", run->account->name,
                               error->message);
@@ -166,9 +166,11 @@ report_dry_new_server_folder (Run *run, const NmsMaildirFolder *lf)
 }
 
 /* Local folders the server does not have: created there when "create" allows it (and the
- * state has no record of them: a folder the state knows was deleted on the server). */
+ * state has no record of them: a folder the state knows was deleted on the server). A
+ * directory a server folder maps to (@paths) is that folder, whatever name it reads back as:
+ * never a second folder. */
 static void
-add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
+add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name, GHashTable *paths)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) local = nms_maildir_list_folders (run->account->maildir,
@@ -185,7 +187,8 @@ add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
         gboolean known = FALSE;
         g_autofree char *wire = NULL;
 
-        if (g_hash_table_contains (by_name, lf->name) || !requested (run, lf->name))
+        if (g_hash_table_contains (by_name, lf->name) ||
+            g_hash_table_contains (paths, lf->relpath) || !requested (run, lf->name))
             continue;
         if (!nms_state_folder_get (run->state, lf->name, &saved, &known, &error))
             return;
@@ -210,20 +213,46 @@ add_local_folders (Run *run, GPtrArray *chosen, GHashTable *by_name)
     }
 }
 
-/* Folders asked for on the command line that neither side has, and folders the state knows
- * that are gone from the server (reported, never deleted locally). */
-static void
-report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
+/* Versions before names.c recorded a folder of a server whose delimiter is not '/' under the
+ * server's spelling ("Archives.2012"), and its directory a second time as "Archives/2012".
+ * Returns the name the server folder has now when @recorded is such an old spelling, else
+ * NULL. No level of a server's folder can hold its delimiter, so no other folder has such a
+ * name. (transfer full) */
+static char *
+old_spelling_of (const Run *run, const char *recorded, GHashTable *on_server)
 {
-    g_autoptr (GHashTable) on_server = g_hash_table_new (g_str_hash, g_str_equal);
-    g_autoptr (GPtrArray) known = NULL;
-    g_autoptr (GError) error = NULL;
+    const char delim[2] = { run->delimiter, '\0' };
+    g_autofree char *name = NULL;
+
+    if (run->delimiter == '\0' || run->delimiter == '/' || strchr (recorded, '/') != NULL ||
+        strchr (recorded, run->delimiter) == NULL || g_hash_table_contains (on_server, recorded))
+        return NULL;
+    name = g_strdelimit (g_strdup (recorded), delim, '/');
+    return g_hash_table_contains (on_server, name) ? g_steal_pointer (&name) : NULL;
+}
+
+static GHashTable *
+server_names (GPtrArray *list)
+{
+    GHashTable *on_server = g_hash_table_new (g_str_hash, g_str_equal);
 
     for (guint i = 0; i < list->len; i++) {
         NmsImapFolder *f = g_ptr_array_index (list, i);
         if (f->name != NULL)
             g_hash_table_add (on_server, f->name);
     }
+    return on_server;
+}
+
+/* Folders asked for on the command line that neither side has, and folders the state knows
+ * that are gone from the server (reported, never deleted locally). */
+static void
+report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
+{
+    g_autoptr (GHashTable) on_server = server_names (list);
+    g_autoptr (GPtrArray) known = NULL;
+    g_autoptr (GError) error = NULL;
+
     if (run->options->folders != NULL) {
         for (char **n = run->options->folders; *n != NULL; n++) {
             if (!g_hash_table_contains (by_name, *n) && !g_hash_table_contains (on_server, *n))
@@ -234,12 +263,50 @@ report_missing (Run *run, GHashTable *by_name, GPtrArray *list)
     known = nms_state_folder_names (run->state, &error);
     for (guint i = 0; known != NULL && i < known->len; i++) {
         const char *name = g_ptr_array_index (known, i);
-        if (!g_hash_table_contains (on_server, name) && !g_hash_table_contains (by_name, name) &&
-            requested (run, name))
+        g_autofree char *now = old_spelling_of (run, name, on_server);
+
+        if (now == NULL && !g_hash_table_contains (on_server, name) &&
+            !g_hash_table_contains (by_name, name) && requested (run, name))
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: folder '%s' is gone from the server; the local copy is kept",
                              run->account->name, name);
     }
+}
+
+/* A record under an old spelling takes the folder's one name; where the state holds both
+ * already (the phantom folder was synced beside the real one), the old one is forgotten:
+ * forgetting records never turns into deletions. A dry run does the same to its private copy
+ * of the state, so that it plans what the real run will. */
+static void
+adopt_old_names (Run *run, GPtrArray *list)
+{
+    g_autoptr (GHashTable) on_server = server_names (list);
+    g_autoptr (GPtrArray) known = nms_state_folder_names (run->state, NULL);
+    g_autoptr (GError) error = NULL;
+
+    for (guint i = 0; known != NULL && i < known->len && error == NULL; i++) {
+        const char *old = g_ptr_array_index (known, i);
+        g_autofree char *name = old_spelling_of (run, old, on_server);
+        NmsStateFolder saved;
+        gboolean both = FALSE;
+
+        if (name == NULL || !nms_state_folder_get (run->state, name, &saved, &both, &error))
+            continue;
+        if (!(both ? nms_state_folder_forget (run->state, old, &error)
+                   : nms_state_folder_rename (run->state, old, name, &error)))
+            continue;
+        if (run->ctx->dry_run)
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                             both ? "%s: would forget the record of folder '%s' (kept as '%s')"
+                                  : "%s: would record folder '%s' as '%s'",
+                             run->account->name, old, name);
+        else
+            nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: folder '%s' is now recorded as '%s'",
+                             run->account->name, old, name);
+    }
+    if (error != NULL)
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: cannot rename old folder records: %s",
+                         run->account->name, error->message);
 }
 
 static GPtrArray *
@@ -250,7 +317,7 @@ choose_folders (Run *run, GPtrArray *list)
     g_autoptr (GHashTable) paths = g_hash_table_new (g_str_hash, g_str_equal);
 
     add_server_folders (run, list, chosen, by_name, paths);
-    add_local_folders (run, chosen, by_name);
+    add_local_folders (run, chosen, by_name, paths);
     report_missing (run, by_name, list);
     return chosen;
 }
@@ -396,6 +463,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         !nms_sync_root_bind (&run, error))
         goto out;
     run.delimiter = nms_imap_session_get_delimiter (run.session);
+    adopt_old_names (&run, list);
     store_roles (&run, list);
     folders = choose_folders (&run, list);
     nms_sync_root_check_folders (&run, folders);

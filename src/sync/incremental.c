@@ -71,9 +71,17 @@ intents_pending (Run *run, const Folder *folder)
     return intents == NULL || intents->len > 0;
 }
 
-/* The keyword -> letter map as one sorted string. */
-static char *
-keywords_signature (GHashTable *letters)
+/* g_ptr_array_sort() hands the comparison pointers to the elements, not the elements: a bare
+ * g_strcmp0 there compared the pointers' bytes, so the order (and the stored signature)
+ * changed from run to run and every run reset every folder's HIGHESTMODSEQ. */
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+char *
+nms_sync_keywords_signature (GHashTable *letters)
 {
     g_autoptr (GPtrArray) pairs = g_ptr_array_new_with_free_func (g_free);
     GHashTableIter it;
@@ -82,7 +90,7 @@ keywords_signature (GHashTable *letters)
     g_hash_table_iter_init (&it, letters);
     while (g_hash_table_iter_next (&it, &keyword, &letter))
         g_ptr_array_add (pairs, g_strdup_printf ("%s=%s", (char *) letter, (char *) keyword));
-    g_ptr_array_sort (pairs, (GCompareFunc) g_strcmp0);
+    g_ptr_array_sort (pairs, compare_strings);
     g_ptr_array_add (pairs, NULL);
     return g_strjoinv (" ", (char **) pairs->pdata);
 }
@@ -93,7 +101,7 @@ static gboolean
 keywords_unchanged (Run *run)
 {
     g_autoptr (GError) error = NULL;
-    g_autofree char *now = keywords_signature (run->keyword_letters);
+    g_autofree char *now = nms_sync_keywords_signature (run->keyword_letters);
     g_autofree char *before = NULL;
 
     if (!nms_state_meta_get (run->state, "keyword-letters", &before, &error))

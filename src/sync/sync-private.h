@@ -185,6 +185,10 @@ void nms_sync_folder_take_status (Folder *folder, const NmsImapFolder *status);
  * HIGHESTMODSEQ: without CONDSTORE nothing proves the server unchanged), the directory mtimes
  * equal the recorded ones, and no intent is pending. Call after crash recovery. */
 void nms_sync_find_clean (Run *run, GPtrArray *folders);
+/* The keyword -> letter map @letters as one string, "letter=keyword" pairs sorted, the same
+ * whatever the table's order (stored: a change means every folder is looked at once).
+ * (transfer full) */
+char *nms_sync_keywords_signature (GHashTable *letters);
 /* The folder's record before its actions start: HIGHESTMODSEQ 0, so that a crash or a skip
  * leaves the folder "not known complete" and the next run takes the full path. */
 gboolean nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uidvalidity,

@@ -10,6 +10,9 @@
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
 
+# T303_BULK names the folder part (d) moves from (t923 makes it a nested one).
+BULK=${T303_BULK:-Bulk}
+
 guid_of () { dv -f tab fetch 'uid guid' mailbox "$1" uid "$2" | sed -n 2p | cut -f2; }
 total () { echo $(($(imap_count INBOX) + $(imap_count Junk))); }
 sum_of () { sha256sum <"$1" | cut -d' ' -f1; }
@@ -21,6 +24,7 @@ unchanged_by_sync () {
     loc=$(local_state)
     nmsync_run sync
     check_eq "$1: another sync: exit 0" 0 "$NMS_RC"
+    check "$1: another sync: no folder created or gone" no_folder_events
     check_eq "$1: another sync: the server is unchanged" "$srv" "$(server_state)"
     check_eq "$1: another sync: the Maildir is unchanged" "$loc" "$(local_state)"
 }
@@ -30,6 +34,7 @@ unchanged_by_sync () {
 moved_checks () {
     local what=$1 base=$2 old=$3 guid=$4 sum=$5 tot=$6 flags=$7 uid
     check_eq "$what: sync exit 0" 0 "$NMS_RC"
+    check "$what: no folder created or gone" no_folder_events
     check_eq "$what: INBOX on the server lacks UID $old" "" \
         "$(server_uids INBOX | tr ' ' '\n' | grep -x "$old")"
     uid=$(local_uid_of Junk "$base")
@@ -55,7 +60,7 @@ moved_checks () {
 dovecot_start
 dovecot_seed --flags '\Seen' INBOX 5
 dovecot_seed --flags '\Seen' Junk 3
-dovecot_seed --flags '\Seen' Bulk 20
+dovecot_seed --flags '\Seen' "$BULK" 20
 nmsync_setup_dovecot
 nmsync_run sync
 check_eq "initial sync: exit 0" 0 "$NMS_RC"
@@ -122,17 +127,17 @@ unchanged_by_sync "(c)"
 
 # (d) 12 of the 20 messages of Bulk moved to Junk at once (as a rules run would), one of them
 # renamed mbsync-style and flagged on the way.
-guids () { (dv -f tab fetch guid mailbox Bulk all; dv -f tab fetch guid mailbox Junk all) | grep -v '^guid$' | sort; }
+guids () { (dv -f tab fetch guid mailbox "$BULK" all; dv -f tab fetch guid mailbox Junk all) | grep -v '^guid$' | sort; }
 guids_before=$(guids)
-tot=$(($(imap_count Bulk) + $(imap_count Junk)))
+tot=$(($(imap_count "$BULK") + $(imap_count Junk)))
 junk_count=$(imap_count Junk)
 for uid in $(seq 1 11); do
-    mv "$(local_file Bulk "$uid")" "$junk/cur/"
+    mv "$(local_file "$BULK" "$uid")" "$junk/cur/"
 done
-f=$(local_file Bulk 12)
+f=$(local_file "$BULK" 12)
 flagged=$(basename "$f")
 flagged=${flagged%%[,:]*}
-flagged_guid=$(guid_of Bulk 12)
+flagged_guid=$(guid_of "$BULK" 12)
 mv "$f" "$junk/cur/$flagged:2,FS"
 
 # The dry run must foresee what the real run below does (12 moves, exit 0), and change nothing.
@@ -146,11 +151,11 @@ check_eq "(d) dry run: the Maildir is unchanged" "$loc" "$(local_state)"
 dovecot_mark
 nmsync_run sync
 check_eq "(d) 12 of 20 moved: exit 0 (a move deletes nothing: no guard)" 0 "$NMS_RC"
-check_eq "(d) Bulk has 8 left on the server" 8 "$(imap_count Bulk)"
-check_eq "(d) they are UIDs 13..20" "13 14 15 16 17 18 19 20" "$(server_uids Bulk)"
+check_eq "(d) $BULK has 8 left on the server" 8 "$(imap_count "$BULK")"
+check_eq "(d) they are UIDs 13..20" "13 14 15 16 17 18 19 20" "$(server_uids "$BULK")"
 check_eq "(d) Junk has 12 more" $((junk_count + 12)) "$(imap_count Junk)"
 check_eq "(d) the same Dovecot messages (GUIDs), none uploaded or lost" "$guids_before" "$(guids)"
-check_eq "(d) server total unchanged" "$tot" "$(($(imap_count Bulk) + $(imap_count Junk)))"
+check_eq "(d) server total unchanged" "$tot" "$(($(imap_count "$BULK") + $(imap_count Junk)))"
 check_eq "(d) no message body downloaded" 0 "$(bodies_since_mark)"
 uid=$(local_uid_of Junk "$flagged")
 check_match "(d) the flagged one carries a Junk UID" '^[0-9]+$' "$uid"
@@ -159,5 +164,5 @@ check_eq "(d) the flagged one is the same Dovecot message" "$flagged_guid" "$(gu
 check_eq "(d) the flag set on the way reached the server" '\Flagged \Seen' "$(server_flags Junk "$uid")"
 check_eq "(d) Junk: no UID carried by two files" "" "$(dup_uids Junk)"
 check_eq "(d) Junk on both sides the same" "$(server_sums Junk)" "$(local_sum Junk)"
-check_eq "(d) Bulk on both sides the same" "$(server_sums Bulk)" "$(local_sum Bulk)"
+check_eq "(d) $BULK on both sides the same" "$(server_sums "$BULK")" "$(local_sum "$BULK")"
 unchanged_by_sync "(d)"

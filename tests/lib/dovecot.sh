@@ -16,6 +16,14 @@
 # The daemon listens on 127.0.0.1 only ("localhost" resolves to 127.0.0.1 on the test machines).
 # DOVECOT_PORT is plaintext IMAP (STARTTLS offered, with the same certificate).
 #
+# DOVECOT_SEPARATOR (before dovecot_start; default "/"): the namespace's hierarchy separator.
+# "." is Dovecot's own default for Maildir storage (and Courier's): the instance then leaves
+# `separator` out of its namespace, as most real servers' configs do. Whatever the separator,
+# every FOLDER below (and every mailbox name `dv` passes after "mailbox" or "save -m", as the
+# destination of "move"/"copy", or to "mailbox create/delete/path/status ...") is written with
+# '/' and translated for doveadm; server_folders prints names with '/' too. Only a raw
+# `dv mailbox list` shows the server's own spelling.
+#
 # Functions (FOLDER is a UTF-8 mailbox name with '/' as separator, e.g. "Archive/2024"):
 #   dovecot_start              start an instance; exports DOVECOT_DIR DOVECOT_PORT
 #                              DOVECOT_TLS_PORT DOVECOT_CA DOVECOT_MAILDIR DOVECOT_CONF
@@ -140,7 +148,7 @@ userdb {
 mail_location = maildir:$D/Maildir
 namespace inbox {
   inbox = yes
-  separator = /
+$(_dv_separator_conf)
   prefix =
   mailbox Sent {
     special_use = \\Sent
@@ -179,6 +187,26 @@ ${DOVECOT_CAPABILITY:+imap_capability = $DOVECOT_CAPABILITY}
 ${DOVECOT_RAWLOG:+rawlog_dir = $D/rawlog}
 EOF
     [ -z "${DOVECOT_COMPRESS:-}" ] || _dv_compress_conf >>"$D/etc/dovecot.conf"
+}
+
+# The namespace's separator line: none for ".", Dovecot's default with Maildir storage.
+_dv_separator_conf ()
+{
+    case ${DOVECOT_SEPARATOR:-/} in
+    .) ;;
+    /) echo "  separator = /" ;;
+    *) bail_out "DOVECOT_SEPARATOR must be '/' or '.'" ;;
+    esac
+}
+
+# _dv_box NAME: NAME with '/' as separator -> the server's name (its separator).
+_dv_box ()
+{
+    if [ "${DOVECOT_SEPARATOR:-/}" = / ]; then
+        printf '%s\n' "$1"
+    else
+        printf '%s\n' "${1//\//$DOVECOT_SEPARATOR}"
+    fi
 }
 
 # Starts the master for the instance in $1 (config already written). Returns 2 when a port
@@ -389,6 +417,35 @@ dovecot_log_errors ()
     dovecot_log | grep -E '(Error|Fatal|Panic):'
 }
 
+# Sets _DV_ARGS to the doveadm arguments after "CMD... --" with every mailbox name given
+# with '/' written with DOVECOT_SEPARATOR (see the header).
+_dv_translate_args ()
+{
+    local -a cmd=()
+    local a next=0 all=0 first=0
+    while [ "$1" != -- ]; do
+        cmd+=("$1")
+        shift
+    done
+    shift
+    case "${cmd[0]} ${cmd[1]:-}" in
+    "mailbox "*) all=1 ;;
+    "move "* | "copy "*) first=1 ;;
+    esac
+    _DV_ARGS=()
+    for a in "$@"; do
+        if [ "$next" = 1 ] || { [ "$all" = 1 ] && [ "${a#-}" = "$a" ]; } ||
+            { [ "$first" = 1 ] && [ "${a#-}" = "$a" ]; }; then
+            [ "$first" = 1 ] && [ "${a#-}" = "$a" ] && first=0
+            a=$(_dv_box "$a")
+            next=0
+        elif [ "$a" = mailbox ] || { [ "${cmd[0]}" = save ] && [ "$a" = -m ]; }; then
+            next=1
+        fi
+        _DV_ARGS+=("$a")
+    done
+}
+
 dv ()
 {
     local -a pre=() cmd=()
@@ -409,6 +466,8 @@ dv ()
         [ "${cmd[0]} ${cmd[1]}" != "mailbox cache" ] || { cmd+=("$1"); shift; }
         ;;
     esac
+    [ "${DOVECOT_SEPARATOR:-/}" = / ] || _dv_translate_args "${cmd[@]}" -- "$@"
+    [ "${DOVECOT_SEPARATOR:-/}" = / ] || set -- "${_DV_ARGS[@]}"
     case ${cmd[0]} in
     fetch | search | expunge | save | import | flags | mailbox | altmove | copy | move | \
         deduplicate | force-resync | index | purge | quota | acl | fts | sync | backup | \
@@ -426,7 +485,7 @@ dv ()
 _dv_ensure_folder ()
 {
     [ "$1" = INBOX ] && return 0
-    if ! dv mailbox list | grep -Fxq -- "$1"; then
+    if ! server_folders | grep -Fxq -- "$1"; then
         dv mailbox create "$1" || return 1
     fi
 }
@@ -637,7 +696,11 @@ server_sum ()
 
 server_folders ()
 {
-    dv mailbox list | LC_ALL=C sort
+    if [ "${DOVECOT_SEPARATOR:-/}" = / ]; then
+        dv mailbox list | LC_ALL=C sort
+    else
+        dv mailbox list | tr "$DOVECOT_SEPARATOR" / | LC_ALL=C sort
+    fi
 }
 
 # ---- options ----

@@ -52,6 +52,8 @@
 #   state_rebind_dirs      after the Maildir and the state were restored together from a copy
 #                          (new directory inodes): records the copies' folder directories as
 #                          the ones the state describes, as if they had never been copied.
+#   no_folder_events       the last nmsync_run created no server folder and said of none that
+#                          it is gone from the server (prints what it did say when it did).
 
 if [ -n "${_NMSYNC_SH_LOADED:-}" ]; then
     return 0
@@ -359,7 +361,7 @@ agree_by_uid () {
         loc=$(printf '%s\n' "$LOC" | awk -v f="$f" '$1 == f && $2 ~ /,U=[0-9]+/ {
                   u = $2; sub(/.*,U=/, "", u); sub(/[:,].*/, "", u); print u, $3, $4 }' | sort -n)
         if [ "$srv" != "$loc" ]; then
-            diff <(printf '%s\n' "$srv") <(printf '%s\n' "$loc") | sed "s/^/$f: /" | head -n 40
+            diff <(printf '%s\n' "$srv") <(printf '%s\n' "$loc") | sed "s|^|$f: |" | head -n 40
             rc=1
         fi
     done
@@ -387,4 +389,11 @@ state_rebind_dirs () {
             [ -d "$dir" ] || continue
             sqlite3 "$db" "UPDATE meta SET value = '$(stat -c %i "$dir")' WHERE key = 'folder-dir:${name//\'/\'\'}'"
         done
+}
+
+no_folder_events () {
+    local said
+    said=$(grep -h -e '[1-9][0-9]* folders created' -e 'gone from the server' \
+        -e 'would create folder' "$NMS_OUT" "$NMS_ERR")
+    [ -z "$said" ] || { printf '%s\n' "$said"; return 1; }
 }

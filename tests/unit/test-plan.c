@@ -337,6 +337,34 @@ test_server_from_changes (void)
     }
 }
 
+/* The signature of the keyword letters is the same whatever order the table was filled in
+ * (a GHashTable iterates in an order that depends on it), and sorted by letter. */
+static void
+test_keywords_signature_stable (void)
+{
+    static const char *const pairs[][2] = {
+        { "$Junk", "a" },  { "$NotJunk", "b" }, { "$Forwarded", "c" }, { "$MDNSent", "d" },
+        { "$label1", "e" }, { "$label2", "f" }, { "NonJunk", "g" },    { "$Phishing", "h" },
+    };
+    const char *want = "a=$Junk b=$NotJunk c=$Forwarded d=$MDNSent e=$label1 f=$label2 "
+                       "g=NonJunk h=$Phishing";
+    const guint n = G_N_ELEMENTS (pairs);
+
+    for (guint start = 0; start < n; start++) {
+        for (guint step = 1; step < n; step += 2) { /* odd steps visit every pair once */
+            g_autoptr (GHashTable) letters = g_hash_table_new (g_str_hash, g_str_equal);
+            g_autofree char *sig = NULL;
+
+            for (guint k = 0; k < n; k++) {
+                guint i = (start + k * step) % n;
+                g_hash_table_insert (letters, (gpointer) pairs[i][0], (gpointer) pairs[i][1]);
+            }
+            sig = nms_sync_keywords_signature (letters);
+            g_assert_cmpstr (sig, ==, want);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -362,5 +390,6 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/unknown-uid-uploaded-by-push", test_unknown_uid_uploaded_by_push);
     g_test_add_func ("/plan/server-guard-separate", test_server_guard_separate);
     g_test_add_func ("/plan/server-from-qresync-changes", test_server_from_changes);
+    g_test_add_func ("/sync/keywords-signature-stable", test_keywords_signature_stable);
     return g_test_run ();
 }

@@ -354,11 +354,66 @@ test_migrates_v2 (Fixture *f, gconstpointer data)
     g_assert_cmpint (got.new_mtime_ns, ==, 42);
 }
 
+/* A folder recorded under a server's own spelling takes its one name: record, messages,
+ * intents (as source and as destination) and role move together; other folders stay. */
+static void
+test_folder_rename (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsState) st = nms_state_open (f->dir, "a", &error);
+    g_autoptr (GHashTable) roles = g_hash_table_new (g_str_hash, g_str_equal);
+    g_autoptr (GHashTable) roles_now = NULL;
+    g_autoptr (GArray) msgs = NULL;
+    g_autoptr (GArray) left = NULL;
+    g_autoptr (GPtrArray) names = NULL;
+    NmsStateFolder fo = { .uidvalidity = 5, .uidnext = 9 }, got;
+    NmsStateIntent in = { .kind = NMS_INTENT_MOVE, .folder = (char *) "INBOX", .uid = 3,
+                          .dest = (char *) "Archives.2012", .path = (char *) "b3" };
+    gboolean found = FALSE;
+
+    g_assert_true (nms_state_folder_set (st, "Archives.2012", &fo, &error));
+    g_assert_true (nms_state_folder_set (st, "INBOX", &fo, &error));
+    g_assert_true (nms_state_message_put (st, "Archives.2012", 4, "S", "b4", &error));
+    g_assert_true (nms_state_message_put (st, "INBOX", 4, "", "i4", &error));
+    g_assert_cmpint (nms_state_intent_add (st, &in, &error), >, 0);
+    in.folder = (char *) "Archives.2012";
+    in.dest = (char *) "INBOX";
+    g_assert_cmpint (nms_state_intent_add (st, &in, &error), >, 0);
+    g_hash_table_insert (roles, (char *) "\\Archive", (char *) "Archives.2012");
+    g_assert_true (nms_state_roles_set (st, roles, &error));
+
+    g_assert_true (nms_state_folder_rename (st, "Archives.2012", "Archives/2012", &error));
+    g_assert_no_error (error);
+    names = nms_state_folder_names (st, &error);
+    g_assert_cmpuint (names->len, ==, 2);
+    g_assert_cmpstr (g_ptr_array_index (names, 0), ==, "Archives/2012");
+    g_assert_cmpstr (g_ptr_array_index (names, 1), ==, "INBOX");
+    g_assert_true (nms_state_folder_get (st, "Archives/2012", &got, &found, &error));
+    g_assert_true (found);
+    g_assert_cmpuint (got.uidnext, ==, 9);
+    msgs = nms_state_messages (st, "Archives/2012", &error);
+    g_assert_cmpuint (msgs->len, ==, 1);
+    g_assert_cmpstr (g_array_index (msgs, NmsStateMessage, 0).base, ==, "b4");
+    g_clear_pointer (&msgs, g_array_unref);
+    msgs = nms_state_messages (st, "INBOX", &error);
+    g_assert_cmpuint (msgs->len, ==, 1);
+    left = nms_state_intents (st, "INBOX", &error);
+    g_assert_cmpuint (left->len, ==, 1);
+    g_assert_cmpstr (g_array_index (left, NmsStateIntent, 0).dest, ==, "Archives/2012");
+    g_clear_pointer (&left, g_array_unref);
+    left = nms_state_intents (st, "Archives/2012", &error);
+    g_assert_cmpuint (left->len, ==, 1);
+    roles_now = nms_state_roles (st, &error);
+    g_assert_cmpstr (g_hash_table_lookup (roles_now, "\\Archive"), ==, "Archives/2012");
+    g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
     g_test_add ("/state/roundtrip", Fixture, NULL, setup, test_roundtrip, teardown);
+    g_test_add ("/state/folder-rename", Fixture, NULL, setup, test_folder_rename, teardown);
     g_test_add ("/state/rollback-and-delete", Fixture, NULL, setup, test_rollback_and_delete,
                 teardown);
     g_test_add ("/state/files-private", Fixture, NULL, setup, test_files_private, teardown);
