@@ -248,6 +248,26 @@ push_flags (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GE
     return TRUE;
 }
 
+/* The state forgets @uids of @folder, in one transaction. */
+static gboolean
+forget_uids (Run *run, const Folder *folder, GArray *uids, GError **error)
+{
+    if (!nms_state_begin (run->state, error))
+        return FALSE;
+    for (guint i = 0; i < uids->len; i++) {
+        if (!nms_state_message_delete (run->state, folder->name, g_array_index (uids, guint32, i),
+                                       error)) {
+            nms_state_rollback (run->state);
+            return FALSE;
+        }
+    }
+    if (!nms_state_commit (run->state, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Step 3. */
 static gboolean
 delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
@@ -266,11 +286,16 @@ delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
         return TRUE;
     if (!nms_imap_session_has_capability (run->session, "UIDPLUS")) {
         /* RFC 4315: only UID EXPUNGE removes exactly our messages; a plain EXPUNGE would also
-         * remove what other clients marked. Mark ours and leave the expunge to the user. */
+         * remove what other clients marked. Mark ours, forget them (the planner does not
+         * download a message marked \Deleted it does not know), and say so this once; the
+         * expunge is left to the user's client. A crash between the STORE and the commit
+         * leaves them in the state: the next run marks them again and forgets them. */
         if (!nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, "T", NULL,
                                    error))
             return FALSE;
         nms_sync_step (run);
+        if (!forget_uids (run, folder, uids, error))
+            return FALSE;
         nms_context_skip (run->ctx,
                           "%s: folder '%s': %u messages deleted locally are marked \\Deleted on "
                           "the server but not expunged: it lacks UIDPLUS, and a plain EXPUNGE "

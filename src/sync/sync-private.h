@@ -126,9 +126,10 @@ char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
  * warning; the caller then finds the message by Message-ID. */
 gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 uidnext,
                               guint32 uid);
-/* The first message in @idents (sorted by uid, from @first on) that the state does not know
- * in @folder and that has @message_id (NULL matches only messages without one) and @size.
- * 0 when none. */
+/* The last message in @idents (sorted by uid) that the state does not know in @folder and
+ * that has @message_id (NULL matches only messages without one) and @size: the newest, since
+ * an older one may be an original left marked \Deleted by a move on a server without UIDPLUS
+ * (or another client's copy). 0 when none. */
 guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
                              const char *message_id, guint64 size);
 

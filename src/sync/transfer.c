@@ -360,7 +360,7 @@ nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents, const char
 
     for (guint i = 0; saved != NULL && i < saved->len; i++)
         g_hash_table_add (known, GUINT_TO_POINTER (g_array_index (saved, NmsStateMessage, i).uid));
-    for (guint i = 0; i < idents->len; i++) {
+    for (guint i = idents->len; i-- > 0;) {
         NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
 
         if (g_hash_table_contains (known, GUINT_TO_POINTER (id->uid)) || id->size != size)
