@@ -210,8 +210,10 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
 {
     g_autofree char *indexed_path = g_strdup (e->path);
 
-    if (!drop_carried_uid (e, error))
+    if (!drop_carried_uid (e, error) || !nms_sync_fit_name (run, dest, e, error)) {
+        nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
         return FALSE;
+    }
     if (move_server (run, source, msg, dest, e, indexed_path, error))
         return TRUE;
     /* the file keeps the name without ",U=": the index must know it by that one */

@@ -119,6 +119,12 @@ char *nms_sync_find_local (const Folder *folder, const char *base, GError **erro
 /* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
  * path it has afterwards. (transfer full) */
 char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+/* A file whose name cannot take ",U=<uid>" and flags (nms_maildir_name_fits(): a foreign name
+ * near NAME_MAX, or one notmuch could not index) is renamed in place to a fresh nmsync name,
+ * and @e follows it (path and name). Callers do this before any intent or server command, so
+ * that the rename after the upload cannot fail and upload the message again next run; they
+ * tell the index of the renames as one (see finish_move). TRUE when nothing had to change. */
+gboolean nms_sync_fit_name (Run *run, const Folder *folder, NmsMaildirEntry *e, GError **error);
 /* TRUE when @uid, which the server named (APPENDUID, COPYUID) for a message nmsync just
  * stored in @folder, can be new there: nonzero, under the UIDVALIDITY the state holds for
  * @folder (when it holds one and @uidvalidity is not 0), at or above @uidnext (0: the UIDNEXT
