@@ -258,7 +258,8 @@ gboolean nms_maildir_crlf_size (const char *path, guint64 *size_out, GError **er
 char *nms_maildir_set_uid (const char *path, guint32 uid, GError **error);
 
 /* Moves @path into @dest_folder_dir/cur/: ",U=" dropped, the rest of the base and the ":2,"
- * flags kept (a name without info gets ":2,"), durable (file and both directories fsynced),
+ * flags kept (a name without info gets ":2,"; a base too long to take a ",U=" later, see
+ * nms_maildir_name_fits(), is replaced by a fresh one), durable (file and both directories fsynced),
  * never overwrites. Returns the new path. BAD_NAME when the name does not parse; IO (or
  * NOSPACE) when @path is missing, the target exists (the message names both) or a rename or
  * fsync fails; when only a directory fsync fails the file has moved and the message names

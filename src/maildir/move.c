@@ -143,6 +143,12 @@ nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error)
     name->uid = 0;
     if (name->flags == NULL)
         name->flags = g_strdup ("");
+    /* A foreign name near NAME_MAX could not take the ",U=" of the next sync, nor be indexed
+     * by notmuch: the move is the moment to give it a name that can. */
+    if (!nms_maildir_name_fits (name)) {
+        g_free (name->base);
+        name->base = nms_maildir_unique_base ();
+    }
     new_filename = nms_maildir_name_format (name);
     target = g_build_filename (dest_folder_dir, "cur", new_filename, NULL);
     if (strcmp (target, path) == 0)

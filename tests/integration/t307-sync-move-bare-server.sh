@@ -31,7 +31,7 @@ received () {
 
 # one_case NAME CAPABILITY: the whole scenario against a fresh Dovecot offering CAPABILITY.
 one_case () {
-    local c=$1 cap=$2 junk inbox f base moved="" id n sync_no
+    local c=$1 cap=$2 junk inbox f base moved="" id n sync_no srv loc
     local -A date_of where
     DOVECOT_CAPABILITY=$2
     dovecot_start
@@ -71,6 +71,16 @@ one_case () {
     # As a user's mail client (or `notmuch new` in its post-move hook) would: notmuch knows
     # the moved files at their new paths, and nmsync's renames must keep it so.
     notmuch new >/dev/null 2>&1
+
+    srv=$(server_state)
+    loc=$(local_state)
+    nmsync_run -n sync
+    check_eq "$c: dry run: exit 0" 0 "$NMS_RC"
+    check_eq "$c: dry run: says the four moves" 4 "$(grep -c 'would move UID' "$NMS_ERR")"
+    check_eq "$c: dry run: nothing to upload or download" "" \
+        "$(grep -E 'would (upload|download)' "$NMS_ERR")"
+    check_eq "$c: dry run: the server is unchanged" "$srv" "$(server_state)"
+    check_eq "$c: dry run: the Maildir is unchanged" "$loc" "$(local_state)"
 
     for sync_no in 1 2 3 4; do
         nmsync_run sync

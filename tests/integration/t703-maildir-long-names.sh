@@ -77,3 +77,33 @@ for n in $LENGTHS; do
 done
 check "notmuch new afterwards exits 0" notmuch new
 check_eq "notmuch new changes nothing" "$files" "$(notmuch count --output=files '*')"
+
+# apply: a 230-byte file `notmuch new` indexed (its directory id is short), tagged spam and
+# moved to Junk by the rules: the move gives it a fresh name that can take a ",U=" and that
+# notmuch can always index; the index follows in place (tags kept); the next sync uploads it
+# once, to Junk.
+nmsync_rules spam.rules
+mail_file "$(local_dir INBOX)/cur/$(name_of 230 ap)" ap-230
+notmuch new >/dev/null 2>&1
+check_eq "apply set-up: notmuch new indexed the 230-byte name" 1 "$(notmuch count id:ap-230@nmsync.test)"
+nmsync_run apply
+check_eq "apply set-up: the first apply (the arrival in INBOX): exit 0" 0 "$NMS_RC"
+notmuch tag +spam -- id:ap-230@nmsync.test
+nmsync_run apply
+check_eq "apply: exit 0" 0 "$NMS_RC"
+f=$(notmuch search --output=files id:ap-230@nmsync.test)
+check_eq "apply: notmuch has the message once" 1 "$(printf '%s\n' "$f" | grep -c .)"
+check_match "apply: in Junk" "/\.Junk/cur/" "$f"
+check "apply: that file exists" test -f "$f"
+check "apply: its name is at most 224 bytes" test "$(basename "$f" | wc -c)" -le 225
+check_eq "apply: the tag is kept" 1 "$(notmuch count id:ap-230@nmsync.test and tag:spam)"
+nmsync_run sync
+check_eq "sync after apply: exit 0" 0 "$NMS_RC"
+check_eq "sync after apply: uploaded once, to Junk" "ap-230@nmsync.test" \
+    "$(server_ids Junk | grep -x 'ap-230@nmsync.test')"
+check_eq "sync after apply: not in INBOX on the server" "" \
+    "$(server_ids INBOX | grep -x 'ap-230@nmsync.test')"
+check "sync after apply: no local name longer than 255 bytes" test "$(longest_name)" -le 255
+check_eq "sync after apply: notmuch has it once, in Junk, with its tag" 1 \
+    "$(notmuch count --output=files 'id:ap-230@nmsync.test and tag:spam and folder:.Junk')"
+check "notmuch new at the end exits 0" notmuch new
