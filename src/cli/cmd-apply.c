@@ -218,8 +218,8 @@ index_rename (Apply *ap, char **current, char *renamed, GError **error)
     }
     /* moved or renamed all the same; notmuch keeps the old name until the file is renamed */
     if (stats.too_long != NULL)
-        nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its file name is longer than the "
-                          "%d bytes notmuch can index; rename the file", renamed,
+        nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its name or its folder's is longer "
+                          "than the %d bytes notmuch can index; rename it", renamed,
                           NMS_DB_NAME_MAX);
     nms_db_stats_clear (&stats);
     g_free (*current);

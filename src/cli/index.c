@@ -192,8 +192,8 @@ nms_indexer_finish (NmsIndexer *ix, NmsContext *ctx)
         nms_context_log (ctx, NMS_LEVEL_INFO, "notmuch: %u added, %u updated in place, %u removed",
                          ix->stats.added, ix->stats.renamed, ix->stats.removed);
     for (guint i = 0; ix->stats.too_long != NULL && i < ix->stats.too_long->len; i++)
-        nms_context_skip (ctx, "notmuch: '%s' not indexed: its file name is longer than the %d "
-                          "bytes notmuch can index; rename the file",
+        nms_context_skip (ctx, "notmuch: '%s' not indexed: its name or its folder's is longer "
+                          "than the %d bytes notmuch can index; rename it",
                           (const char *) g_ptr_array_index (ix->stats.too_long, i),
                           NMS_DB_NAME_MAX);
     nms_db_stats_clear (&ix->stats);

@@ -167,14 +167,19 @@ nms_db_stats_clear (NmsDbStats *stats)
     g_clear_pointer (&stats->too_long, g_ptr_array_unref);
 }
 
-/* FALSE (and @path noted in @stats) when libnotmuch must not see @path: adding its file-direntry
- * term would fail with an INTERNAL_ERROR, which exits the process. */
+/* FALSE (and @path noted in @stats) when libnotmuch must not see @path (absolute, in the mail
+ * root): adding the term of a file name that is too long is an INTERNAL_ERROR, which exits the
+ * process; that of a directory (XDDIRENTRY, the same limit) fails the write, and with it the
+ * rest of the run's indexing. */
 static gboolean
-indexable (const char *path, NmsDbStats *stats)
+indexable (NmsDb *db, const char *path, NmsDbStats *stats)
 {
-    const char *slash = strrchr (path, '/');
+    g_auto (GStrv) parts = g_strsplit (path + strlen (nms_db_mail_root (db)), "/", -1);
+    gboolean ok = TRUE;
 
-    if (strlen (slash != NULL ? slash + 1 : path) <= NMS_DB_NAME_MAX)
+    for (guint i = 0; ok && parts[i] != NULL; i++)
+        ok = strlen (parts[i]) <= NMS_DB_NAME_MAX;
+    if (ok)
         return TRUE;
     if (stats->too_long == NULL)
         stats->too_long = g_ptr_array_new_with_free_func (g_free);
@@ -190,7 +195,7 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     g_autofree char *old_path = NULL;
     gboolean found;
 
-    if (path != NULL && ev->kind != NMS_FILE_REMOVED && !indexable (ev->path, stats))
+    if (path != NULL && ev->kind != NMS_FILE_REMOVED && !indexable (db, path, stats))
         return TRUE; /* a RENAMED keeps its old filename: the message and its tags stay */
 
     if (ev->kind == NMS_FILE_RENAMED)

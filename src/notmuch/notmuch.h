@@ -69,8 +69,9 @@ typedef struct {
     guint not_mail; /* files notmuch refused as not mail */
     guint vanished; /* files gone or unreadable again (FILE_ERROR): skipped, as notmuch new does;
                      * for RENAMED the old filename then stays */
-    GPtrArray *too_long; /* NULL, or the paths not indexed because their file name is longer
-                          * than NMS_DB_NAME_MAX (owned; for RENAMED the old filename stays) */
+    GPtrArray *too_long; /* NULL, or the paths not indexed because their file name (or one of
+                          * their directories) is longer than NMS_DB_NAME_MAX (owned; for
+                          * RENAMED the old filename stays) */
 } NmsDbStats;
 
 /* Frees what @stats owns (too_long) and sets it to NULL. */
@@ -92,7 +93,8 @@ void nms_db_stats_clear (NmsDbStats *stats);
  *   message and its tags).
  * - REMOVED: remove the filename; when the message keeps other files, maildir_flags_to_tags.
  * A RENAMED whose new path is outside the mail root is a removal, one from outside an ADDED.
- * A file whose name is longer than NMS_DB_NAME_MAX is never given to libnotmuch: it goes
+ * A file whose name (or a directory's under the mail root) is longer than NMS_DB_NAME_MAX is
+ * never given to libnotmuch: it goes
  * into @stats_out->too_long (or is dropped when @stats_out is NULL) and the rest goes on.
  * A `notmuch new` afterwards finds nothing to do. Stops at the first write error; what came
  * before it stays applied, and @stats_out (may be NULL) counts it, on error too. */

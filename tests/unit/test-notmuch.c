@@ -577,6 +577,26 @@ test_too_long (Fixture *f, gconstpointer data)
     g_assert_cmpuint (count (db, "id:long@x"), ==, 0);
     g_assert_cmpuint (count (db, "id:fits@x"), ==, 1);
 
+    /* a folder name too long: Xapian's exception would fail the write, and the batch */
+    {
+        g_autofree char *dir_name = g_strconcat (".", pad, NULL);
+        g_autofree char *dir = g_build_filename (f->mail, dir_name, "cur", NULL);
+        g_autofree char *d = NULL;
+        NmsFileEvent two[2] = { { NMS_FILE_ADDED, NULL, NULL }, { NMS_FILE_ADDED, NULL, NULL } };
+
+        g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+        d = write_mail (f, dir_name, "cur", "2.d.host:2,S", "deep@x");
+        two[0].path = d;
+        two[1].path = write_mail (f, "", "cur", "3.e.host:2,S", "e@x");
+        g_assert_true (nms_db_apply_events (db, two, 2, 10, &stats, &error));
+        g_assert_no_error (error);
+        g_assert_cmpuint (stats.added, ==, 1);
+        g_assert_cmpuint (stats.too_long->len, ==, 1);
+        g_assert_cmpstr (g_ptr_array_index (stats.too_long, 0), ==, d);
+        nms_db_stats_clear (&stats);
+        g_free (two[1].path);
+    }
+
     /* a rename to a name too long: the old filename stays, and with it the message */
     g_assert_cmpint (g_unlink (a), ==, 0);
     rename_file (b, b2);
