@@ -339,7 +339,7 @@ run_clear (Run *run)
         memset (run->password, 0, strlen (run->password));
     g_free (run->password);
     nms_state_free (run->state);
-    g_clear_pointer (&run->dry_moves, g_hash_table_unref);
+    g_clear_pointer (&run->pending_moves, g_hash_table_unref);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
@@ -353,7 +353,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     gboolean ok = FALSE;
     int lock;
 
-    run.dry_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    run.pending_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     run.policy = (NmsPlanPolicy) {
         .direction = options->direction,
         .delete_local = NMS_SIDES_ALLOW_LOCAL (account->delete_sides),

@@ -470,20 +470,25 @@ drop_uid (GArray *messages, guint32 uid)
     }
 }
 
-/* --dry-run: the moves found were not done, so the snapshots are made to look as if they had
- * been: the moved messages leave their old folder on the server and in the state, and their
- * files leave the new folder's scan. The plan then shows what a real run would do after its
- * moves. */
-static void
-forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed, GPtrArray *scan)
+/* The moves found but not done (a dry run's, or those that failed): the moved messages leave
+ * their old folder on the server and in the state, and their files leave the new folder's
+ * scan. A dry run's plan then shows what a real run would do after its moves; a real run
+ * leaves both alone, instead of uploading the file again (and downloading the copy a COPY
+ * without its UID already made) and deleting the original. TRUE when anything was left out:
+ * the folder is not completely synced then. */
+static gboolean
+forget_pending_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed, GPtrArray *scan)
 {
+    gboolean dropped = FALSE;
+
     for (guint i = agreed->len; i-- > 0;) {
         guint32 uid = g_array_index (agreed, NmsPlanMessage, i).uid;
-        g_autofree char *key = nms_sync_dry_move_key ('U', folder->name, NULL, uid);
+        g_autofree char *key = nms_sync_pending_move_key ('U', folder->name, NULL, uid);
 
-        if (g_hash_table_contains (run->dry_moves, key)) {
+        if (g_hash_table_contains (run->pending_moves, key)) {
             drop_uid (agreed, uid);
             drop_uid (server, uid);
+            dropped = TRUE;
         }
     }
     for (guint i = scan->len; i-- > 0;) {
@@ -492,10 +497,13 @@ forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed
 
         if (e->name == NULL)
             continue;
-        key = nms_sync_dry_move_key ('F', folder->name, e->name->base, 0);
-        if (g_hash_table_contains (run->dry_moves, key))
+        key = nms_sync_pending_move_key ('F', folder->name, e->name->base, 0);
+        if (g_hash_table_contains (run->pending_moves, key)) {
             g_ptr_array_remove_index (scan, i);
+            dropped = TRUE;
+        }
     }
+    return dropped;
 }
 
 /* TRUE when the local snapshot left files out (unparsable names, repeated UIDs): the state
@@ -514,6 +522,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
+    gboolean held = FALSE;
 
     if (qresync != NULL)
         infos = g_array_ref (qresync);
@@ -527,10 +536,10 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                             sizeof (NmsImapMessageInfo));
     agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),
                             sizeof (NmsStateMessage));
-    if (g_hash_table_size (run->dry_moves) > 0)
-        forget_dry_moves (run, folder, server, agreed, s->scan);
+    if (g_hash_table_size (run->pending_moves) > 0)
+        held = forget_pending_moves (run, folder, server, agreed, s->scan);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
-    *incomplete_out = scan_incomplete (s->scan, local, s->fresh);
+    *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
@@ -610,7 +619,7 @@ select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboo
     *qresync_out = NULL;
     if (!known || saved->highestmodseq == 0 || !nms_imap_qresync_enabled (run->session) ||
         !folder->has_status || folder->uidvalidity != saved->uidvalidity ||
-        g_hash_table_size (run->dry_moves) > 0)
+        g_hash_table_size (run->pending_moves) > 0)
         return nms_imap_select (run->session, folder->wire_name, read_only, fs, error);
     if ((agreed = nms_state_messages (run->state, folder->name, error)) == NULL)
         return FALSE;

@@ -222,11 +222,22 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
 }
 
 char *
-nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid)
+nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid)
 {
     if (kind == 'F')
         return g_strdup_printf ("F\n%s\n%s", folder, base);
     return g_strdup_printf ("U\n%s\n%u", folder, uid);
+}
+
+/* Remembers a move found but not done, for the folder plans (see forget_pending_moves). */
+static void
+hold_move (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
+           const NmsMaildirEntry *e)
+{
+    g_hash_table_add (run->pending_moves,
+                      nms_sync_pending_move_key ('F', dest->name, e->name->base, 0));
+    g_hash_table_add (run->pending_moves,
+                      nms_sync_pending_move_key ('U', source->name, NULL, msg->uid));
 }
 
 /* --dry-run: says what would move, and remembers it for the folder plans. */
@@ -236,8 +247,7 @@ dry_move (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
 {
     nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: would move UID %u from '%s' to '%s' ('%s')",
                      run->account->name, msg->uid, source->name, dest->name, e->path);
-    g_hash_table_add (run->dry_moves, nms_sync_dry_move_key ('F', dest->name, e->name->base, 0));
-    g_hash_table_add (run->dry_moves, nms_sync_dry_move_key ('U', source->name, NULL, msg->uid));
+    hold_move (run, source, msg, dest, e);
 }
 
 /* Looks at every file of @dest that the state does not place there. */
@@ -248,6 +258,7 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
     g_autoptr (GError) error = NULL;
     g_autoptr (GArray) saved = nms_state_messages (run->state, dest->name, &error);
     g_autoptr (GHashTable) here = g_hash_table_new (g_str_hash, g_str_equal);
+    GHashTable *dest_bases = g_hash_table_lookup (ix->bases, dest->name);
 
     for (guint i = 0; saved != NULL && i < saved->len; i++)
         g_hash_table_add (here, g_array_index (saved, NmsStateMessage, i).base);
@@ -258,6 +269,7 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
         gboolean found = FALSE;
         Folder *source;
         GHashTable *source_bases;
+        gboolean ok;
 
         if (e->name == NULL || e->name->base[0] == '\0' || g_hash_table_contains (here, e->name->base))
             continue;
@@ -275,7 +287,20 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
         }
         if (run->ctx->dry_run) {
             dry_move (run, source, &msg, dest, e);
-        } else if (!move_one (run, source, &msg, dest, e, &error)) {
+            g_free (msg.base);
+            continue;
+        }
+        /* move_one may give the file a fresh name (nms_sync_fit_name frees the old one) */
+        if (dest_bases != NULL)
+            g_hash_table_remove (dest_bases, e->name->base);
+        ok = move_one (run, source, &msg, dest, e, &error);
+        if (dest_bases != NULL)
+            g_hash_table_add (dest_bases, e->name->base);
+        if (!ok) {
+            /* Neither the file nor the message may be touched by the folder syncs this run:
+             * the file would be uploaded again (and after a COPY whose UID was not found, the
+             * copy downloaded too) and the original deleted. The next run retries. */
+            hold_move (run, source, &msg, dest, e);
             if (nms_sync_vanished (e->path) && !nms_sync_session_lost (error))
                 nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                                  "%s: moving '%s' from '%s' to '%s' on the server: the file "

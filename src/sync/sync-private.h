@@ -25,8 +25,10 @@ typedef struct {
     NmsState *state;
     guint steps;             /* intents recorded and actions done, for crash_after */
     GHashTable *keyword_letters; /* keyword -> letter, for every session (state/) */
-    GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
-                              * strings, so the folders are planned as if they had been done */
+    GHashTable *pending_moves; /* moves found but not done (a dry run, or a move that failed),
+                                * as nms_sync_pending_move_key() strings: the folders leave the
+                                * file and the message alone (a dry run plans as if the move had
+                                * been done); a failed move is retried by the next run */
     NmsSyncPool *pool;       /* the workers this run is one of (workers.c); NULL outside them */
 } Run;
 
@@ -102,9 +104,9 @@ void nms_sync_moves (Run *run, GPtrArray *folders);
 gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent,
                                 GError **error);
 
-/* The key of a move found by a dry run: "F\n<folder>\n<base>" for the file in its new folder,
+/* The key of a move found but not done: "F\n<folder>\n<base>" for the file in its new folder,
  * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
-char *nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid);
+char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
 
 /* ---- repair.c ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server

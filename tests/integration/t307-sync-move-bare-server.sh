@@ -31,7 +31,7 @@ received () {
 
 # one_case NAME CAPABILITY: the whole scenario against a fresh Dovecot offering CAPABILITY.
 one_case () {
-    local c=$1 cap=$2 junk inbox f base moved="" id n sync_no srv loc
+    local c=$1 cap=$2 junk inbox f base moved="" id n sync_no srv loc jdir
     local -A date_of where
     DOVECOT_CAPABILITY=$2
     dovecot_start
@@ -122,6 +122,33 @@ one_case () {
     notmuch new >/dev/null 2>&1
     check_eq "$c: notmuch new finds nothing to add or remove" \
         "$(( $(local_count INBOX) + $(local_count Junk) ))" "$(notmuch count --output=files '*')"
+
+    # A move the server refuses (its Junk not writable): nothing uploaded, downloaded or
+    # deleted, the file stays in Junk; once the server takes it, the next run moves it.
+    f=$(local_file INBOX 4)
+    id=$(id_of "$f")
+    all_before=$( (ids INBOX; ids Junk) | sort)
+    mv "$f" "$junk/cur/"
+    jdir=$(dv mailbox path Junk)
+    chmod a-w "$jdir" "$jdir/cur" "$jdir/new" "$jdir/tmp"
+    nmsync_run sync
+    chmod u+w "$jdir" "$jdir/cur" "$jdir/new" "$jdir/tmp"
+    check_eq "$c: refused move: exit 1" 1 "$NMS_RC"
+    check_match "$c: refused move: named" "moving '.*' from 'INBOX' to 'Junk' on the server" \
+        "$(cat "$NMS_ERR")"
+    check_eq "$c: refused move: every Message-ID once on the server" "$all_before" \
+        "$( (ids INBOX; ids Junk) | sort)"
+    check_eq "$c: refused move: $id still in INBOX on the server" 1 "$(ids INBOX | grep -cx "$id")"
+    check_eq "$c: refused move: every Message-ID once in the Maildir" "$all_before" \
+        "$( (local_ids INBOX; local_ids Junk) | sort)"
+    check_eq "$c: refused move: the file stays in Junk" 1 "$(local_ids Junk | grep -cx "$id")"
+    nmsync_run sync
+    check_eq "$c: retried move: exit 0" 0 "$NMS_RC"
+    check_eq "$c: retried move: every Message-ID once on the server (not \\Deleted)" \
+        "$all_before" "$( (ids INBOX; ids Junk) | sort)"
+    check_eq "$c: retried move: $id in Junk on the server" 1 "$(ids Junk | grep -cx "$id")"
+    check_eq "$c: retried move: Junk the same on both sides" "$(ids Junk)" "$(local_ids Junk)"
+    check_eq "$c: retried move: INBOX the same on both sides" "$(ids INBOX)" "$(local_ids INBOX)"
 
     # A local deletion: marked \Deleted on the bare server (said once), never again after.
     f=$(local_file INBOX 3)
