@@ -123,6 +123,28 @@ one_case () {
     check_eq "$c: notmuch new finds nothing to add or remove" \
         "$(( $(local_count INBOX) + $(local_count Junk) ))" "$(notmuch count --output=files '*')"
 
+    # kill -9 after the move's intent (1) and after its COPY + STORE (2): the next run finishes
+    # the move (the copy found in Junk by Message-ID) or does it, and nothing is doubled.
+    for n in 1 2; do
+        f=$(local_file INBOX $((n + 4)))
+        id=$(id_of "$f")
+        all_before=$( (ids INBOX; ids Junk) | sort)
+        mv "$f" "$junk/cur/"
+        NMSYNC_TEST_CRASH_AFTER=$n nmsync_run sync 2>/dev/null
+        check_eq "$c: crash after step $n: killed" 137 "$NMS_RC"
+        nmsync_run sync
+        check_eq "$c: crash after step $n: the next sync exits 0" 0 "$NMS_RC"
+        nmsync_run sync
+        check_eq "$c: crash after step $n: one more sync exits 0" 0 "$NMS_RC"
+        check_eq "$c: crash after step $n: every Message-ID once on the server (not \\Deleted)" \
+            "$all_before" "$( (ids INBOX; ids Junk) | sort)"
+        check_eq "$c: crash after step $n: $id in Junk on the server" 1 "$(ids Junk | grep -cx "$id")"
+        check_eq "$c: crash after step $n: every Message-ID once in the Maildir" "$all_before" \
+            "$( (local_ids INBOX; local_ids Junk) | sort)"
+        check_eq "$c: crash after step $n: Junk the same on both sides" "$(ids Junk)" "$(local_ids Junk)"
+        check_eq "$c: crash after step $n: Junk: no UID carried by two files" "" "$(dup_uids Junk)"
+    done
+
     # A move the server refuses (its Junk not writable): nothing uploaded, downloaded or
     # deleted, the file stays in Junk; once the server takes it, the next run moves it.
     f=$(local_file INBOX 4)
