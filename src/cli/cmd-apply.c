@@ -207,13 +207,21 @@ static gboolean
 index_rename (Apply *ap, char **current, char *renamed, GError **error)
 {
     NmsFileEvent ev = { .kind = NMS_FILE_RENAMED, .path = renamed, .old_path = *current };
+    NmsDbStats stats = { 0 };
 
     if (renamed == NULL)
         return FALSE;
-    if (!nms_db_apply_events (ap->db, &ev, 1, 1, NULL, error)) {
+    if (!nms_db_apply_events (ap->db, &ev, 1, 1, &stats, error)) {
+        nms_db_stats_clear (&stats);
         g_free (renamed);
         return FALSE;
     }
+    /* moved or renamed all the same; notmuch keeps the old name until the file is renamed */
+    if (stats.too_long != NULL)
+        nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its name or its folder's is longer "
+                          "than the %d bytes notmuch can index; rename it", renamed,
+                          NMS_DB_NAME_MAX);
+    nms_db_stats_clear (&stats);
     g_free (*current);
     *current = renamed;
     return TRUE;

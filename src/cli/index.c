@@ -8,7 +8,11 @@
 
 #include "cli/cli.h"
 
+#include "maildir/maildir.h"
 #include "notmuch/notmuch.h"
+
+/* The names nmsync gives files are the names the indexer accepts. */
+G_STATIC_ASSERT (NMS_MAILDIR_NAME_MAX <= NMS_DB_NAME_MAX);
 
 #define INDEX_BATCH 500
 #define LOCK_WAIT_MS 10000
@@ -65,6 +69,11 @@ stats_add (NmsDbStats *sum, const NmsDbStats *s)
     sum->outside += s->outside;
     sum->not_mail += s->not_mail;
     sum->vanished += s->vanished;
+    for (guint i = 0; s->too_long != NULL && i < s->too_long->len; i++) {
+        if (sum->too_long == NULL)
+            sum->too_long = g_ptr_array_new_with_free_func (g_free);
+        g_ptr_array_add (sum->too_long, g_strdup (g_ptr_array_index (s->too_long, i)));
+    }
 }
 
 /* Applies @batch in atomic sections (committed when the writer closes the database).
@@ -82,6 +91,7 @@ writer_apply (NmsIndexer *ix, NmsDb **db, GArray *batch)
     nms_db_apply_events (*db, (NmsFileEvent *) batch->data, batch->len, INDEX_BATCH, &stats,
                          &ix->error);
     stats_add (&ix->stats, &stats);
+    nms_db_stats_clear (&stats);
 }
 
 /* Closes the database, which commits it: what it holds is searchable now. */
@@ -181,6 +191,12 @@ nms_indexer_finish (NmsIndexer *ix, NmsContext *ctx)
     else if (ix->events > 0)
         nms_context_log (ctx, NMS_LEVEL_INFO, "notmuch: %u added, %u updated in place, %u removed",
                          ix->stats.added, ix->stats.renamed, ix->stats.removed);
+    for (guint i = 0; ix->stats.too_long != NULL && i < ix->stats.too_long->len; i++)
+        nms_context_skip (ctx, "notmuch: '%s' not indexed: its name or its folder's is longer "
+                          "than the %d bytes notmuch can index; rename it",
+                          (const char *) g_ptr_array_index (ix->stats.too_long, i),
+                          NMS_DB_NAME_MAX);
+    nms_db_stats_clear (&ix->stats);
     if (ix->stats.outside > 0)
         nms_context_log (ctx, NMS_LEVEL_WARNING,
                          "notmuch: %u files are outside the database's mail root and were not "

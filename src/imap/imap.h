@@ -154,12 +154,15 @@ gboolean nms_imap_expunge_uids (NmsImapSession *session, const guint32 *uids, gu
                                 GError **error);
 
 /* Moves message @uid of the selected folder to @dest_wire_name: UID MOVE (RFC 6851) where the
- * server has MOVE, else UID COPY + UID STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE (needs
- * UIDPLUS; without it the original stays marked \Deleted and the error says so). With COPYUID
- * (UIDPLUS), *dest_uidvalidity_out and *dest_uid_out get the new UID; else, and when COPYUID
- * does not map exactly @uid to one nonzero uid, both are 0. */
+ * server has MOVE, else UID COPY + UID STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE of that
+ * UID (needs UIDPLUS). Without UIDPLUS the original stays marked \Deleted (never a plain
+ * EXPUNGE, which would remove other clients' \Deleted mail): TRUE, with *expunged_out FALSE.
+ * With COPYUID (UIDPLUS), *dest_uidvalidity_out and *dest_uid_out get the new UID; else, and
+ * when COPYUID does not map exactly @uid to one nonzero uid, both are 0 (the caller finds the
+ * copy by Message-ID). On failure the message may have been copied already. */
 gboolean nms_imap_move (NmsImapSession *session, guint32 uid, const char *dest_wire_name,
-                        guint32 *dest_uidvalidity_out, guint32 *dest_uid_out, GError **error);
+                        guint32 *dest_uidvalidity_out, guint32 *dest_uid_out,
+                        gboolean *expunged_out, GError **error);
 
 /* CREATE @wire_name (already modified UTF-7). A folder that exists already is not an error. */
 gboolean nms_imap_create (NmsImapSession *session, const char *wire_name, GError **error);

@@ -348,31 +348,34 @@ move_or_copy (NmsImapSession *s, guint32 uid, const char *dest, gboolean move,
 
 gboolean
 nms_imap_move (NmsImapSession *session, guint32 uid, const char *dest_wire_name,
-               guint32 *dest_uidvalidity_out, guint32 *dest_uid_out, GError **error)
+               guint32 *dest_uidvalidity_out, guint32 *dest_uid_out, gboolean *expunged_out,
+               GError **error)
 {
     g_return_val_if_fail (session != NULL && uid != 0 && dest_wire_name != NULL, FALSE);
     g_return_val_if_fail (dest_uidvalidity_out != NULL && dest_uid_out != NULL, FALSE);
+    g_return_val_if_fail (expunged_out != NULL, FALSE);
     *dest_uidvalidity_out = 0;
     *dest_uid_out = 0;
+    *expunged_out = FALSE;
     if (!nms_imap_session_check_alive (session, error))
         return FALSE;
-    if (nms_imap_session_has_capability (session, "MOVE") && !session->no_move)
-        return move_or_copy (session, uid, dest_wire_name, TRUE, dest_uidvalidity_out,
-                             dest_uid_out, error);
+    if (nms_imap_session_has_capability (session, "MOVE") && !session->no_move) {
+        *expunged_out = move_or_copy (session, uid, dest_wire_name, TRUE, dest_uidvalidity_out,
+                                      dest_uid_out, error);
+        return *expunged_out;
+    }
     /* RFC 6851 §3.3 describes MOVE as this sequence, minus its atomicity: a failure after
      * the COPY leaves the message in both folders, which the next sync sees as a copy. */
     if (!move_or_copy (session, uid, dest_wire_name, FALSE, dest_uidvalidity_out, dest_uid_out,
                        error) ||
         !nms_imap_store_flags (session, &uid, 1, "T", NULL, error))
         return FALSE;
-    if (!nms_imap_session_has_capability (session, "UIDPLUS")) {
-        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_NO,
-                     "server '%s' lacks MOVE and UIDPLUS: message %u was copied to '%s' and "
-                     "stays marked \\Deleted in the source folder",
-                     session->host, uid, dest_wire_name);
-        return FALSE;
-    }
-    return nms_imap_expunge_uids (session, &uid, 1, error);
+    /* Without UIDPLUS only a plain EXPUNGE exists, which would also remove every message
+     * other clients marked \Deleted: the original stays marked, the move is still done. */
+    if (!nms_imap_session_has_capability (session, "UIDPLUS"))
+        return TRUE;
+    *expunged_out = nms_imap_expunge_uids (session, &uid, 1, error);
+    return *expunged_out;
 }
 
 /* ---- CREATE and folder names ------------------------------------------------------------ */

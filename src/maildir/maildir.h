@@ -49,6 +49,15 @@ char *nms_maildir_name_format (const NmsMaildirName *name);
  * are written "\057", "\072" and "\054"), @uid, and @flags (NULL or sorted letters).
  * (transfer full) */
 NmsMaildirName *nms_maildir_name_new (guint32 uid, const char *flags);
+
+/* The longest file name nmsync gives a message file, ",U=<uid>" and flags included: NAME_MAX
+ * (255) less what notmuch needs to index the file. Its Xapian term "XFDIRENTRY<dir id>:<name>"
+ * holds at most 245 bytes, and a longer one makes libnotmuch end the process (LIBRARIES.md
+ * 6b); with a directory id of up to 10 digits that leaves 224 bytes for the name. */
+#define NMS_MAILDIR_NAME_MAX 224
+/* TRUE when @name, given any UID (10 digits) and six more flag letters, is still at most
+ * NMS_MAILDIR_NAME_MAX bytes long. Every name nms_maildir_name_new() makes fits. */
+gboolean nms_maildir_name_fits (const NmsMaildirName *name);
 void nms_maildir_name_free (NmsMaildirName *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirName, nms_maildir_name_free)
 
@@ -173,6 +182,13 @@ gboolean nms_maildir_batch_commit (NmsMaildirBatch *b, GPtrArray **delivered_out
  * (transfer full) */
 char *nms_maildir_set_flags (const char *path, const char *flags, GError **error);
 
+/* Renames @path (in cur/ or new/) in place to a fresh nms_maildir_name_new() name with the
+ * same flags and no ",U=", durably, never replacing a file: for a foreign name too long to
+ * take a ",U=" (nms_maildir_name_fits() FALSE). Returns the new absolute path; on error the
+ * file has not moved (unless only the directory fsync failed: the message says so).
+ * (transfer full) */
+char *nms_maildir_rename_fresh (const char *path, GError **error);
+
 /* Removes @path and fsyncs its directory. A file already gone is not an error. */
 gboolean nms_maildir_remove (const char *path, GError **error);
 
@@ -242,7 +258,8 @@ gboolean nms_maildir_crlf_size (const char *path, guint64 *size_out, GError **er
 char *nms_maildir_set_uid (const char *path, guint32 uid, GError **error);
 
 /* Moves @path into @dest_folder_dir/cur/: ",U=" dropped, the rest of the base and the ":2,"
- * flags kept (a name without info gets ":2,"), durable (file and both directories fsynced),
+ * flags kept (a name without info gets ":2,"; a base too long to take a ",U=" later, see
+ * nms_maildir_name_fits(), is replaced by a fresh one), durable (file and both directories fsynced),
  * never overwrites. Returns the new path. BAD_NAME when the name does not parse; IO (or
  * NOSPACE) when @path is missing, the target exists (the message names both) or a rename or
  * fsync fails; when only a directory fsync fails the file has moved and the message names

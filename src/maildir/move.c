@@ -81,6 +81,30 @@ nms_maildir_set_uid (const char *path, guint32 uid, GError **error)
     return g_steal_pointer (&target);
 }
 
+char *
+nms_maildir_rename_fresh (const char *path, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname (path);
+    g_autofree char *filename = g_path_get_basename (path);
+    g_autofree char *new_filename = NULL, *target = NULL;
+    g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (filename, error);
+    g_autoptr (NmsMaildirName) fresh = NULL;
+    GError *fs_error = NULL;
+
+    if (name == NULL) {
+        g_prefix_error (error, "cannot rename: ");
+        return NULL;
+    }
+    fresh = nms_maildir_name_new (0, name->flags);
+    new_filename = nms_maildir_name_format (fresh);
+    target = g_build_filename (dir, new_filename, NULL);
+    if (!nms_fs_rename_durable_noreplace (path, target, &fs_error)) {
+        nms_maildir_propagate_fs_error (error, fs_error);
+        return NULL;
+    }
+    return g_steal_pointer (&target);
+}
+
 /* fsyncs the data of @path. A file that another program wrote may not be on disk yet; after
  * a crash that loses unsynced data but keeps the rename, the destination would hold an empty
  * or truncated message while the source folder no longer has it. */
@@ -119,6 +143,12 @@ nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error)
     name->uid = 0;
     if (name->flags == NULL)
         name->flags = g_strdup ("");
+    /* A foreign name near NAME_MAX could not take the ",U=" of the next sync, nor be indexed
+     * by notmuch: the move is the moment to give it a name that can. */
+    if (!nms_maildir_name_fits (name)) {
+        g_free (name->base);
+        name->base = nms_maildir_unique_base ();
+    }
     new_filename = nms_maildir_name_format (name);
     target = g_build_filename (dest_folder_dir, "cur", new_filename, NULL);
     if (strcmp (target, path) == 0)

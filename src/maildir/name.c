@@ -14,6 +14,10 @@
 G_DEFINE_QUARK (nms-maildir-error-quark, nms_maildir_error)
 
 #define INFO_SEPARATOR ":2,"
+#define HOST_PART_MAX 64
+/* ",U=4294967295" and room for six more flag letters */
+#define UID_FIELD_MAX 13
+#define FLAG_ROOM 6
 
 static gboolean
 bad_name (GError **error, const char *filename, const char *cause)
@@ -148,7 +152,9 @@ nms_maildir_escaped_host (void)
     const char *host = g_get_host_name ();
     GString *s = g_string_new (NULL);
 
-    for (const char *p = host; *p != '\0'; p++) {
+    /* HOST_NAME_MAX is 64, but escapes can make it four times longer: a bound keeps every
+     * name nmsync makes far below NMS_MAILDIR_NAME_MAX. */
+    for (const char *p = host; *p != '\0' && s->len < HOST_PART_MAX; p++) {
         if (*p == '/' || *p == ':' || *p == ',')
             g_string_append_printf (s, "\\%03o", (unsigned) (guchar) *p);
         else
@@ -186,6 +192,18 @@ nms_maildir_name_new (guint32 uid, const char *flags)
     name->uid = uid;
     name->flags = g_strdup (flags);
     return name;
+}
+
+gboolean
+nms_maildir_name_fits (const NmsMaildirName *name)
+{
+    gsize len;
+
+    g_return_val_if_fail (name != NULL && name->base != NULL, FALSE);
+    len = strlen (name->base) + UID_FIELD_MAX + strlen (INFO_SEPARATOR) + FLAG_ROOM;
+    if (name->flags != NULL)
+        len += strlen (name->flags);
+    return len <= NMS_MAILDIR_NAME_MAX;
 }
 
 void

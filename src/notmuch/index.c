@@ -161,6 +161,32 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
     return count_index (r, stats);
 }
 
+void
+nms_db_stats_clear (NmsDbStats *stats)
+{
+    g_clear_pointer (&stats->too_long, g_ptr_array_unref);
+}
+
+/* FALSE (and @path noted in @stats) when libnotmuch must not see @path (absolute, in the mail
+ * root): adding the term of a file name that is too long is an INTERNAL_ERROR, which exits the
+ * process; that of a directory (XDDIRENTRY, the same limit) fails the write, and with it the
+ * rest of the run's indexing. */
+static gboolean
+indexable (NmsDb *db, const char *path, NmsDbStats *stats)
+{
+    g_auto (GStrv) parts = g_strsplit (path + strlen (nms_db_mail_root (db)), "/", -1);
+    gboolean ok = TRUE;
+
+    for (guint i = 0; ok && parts[i] != NULL; i++)
+        ok = strlen (parts[i]) <= NMS_DB_NAME_MAX;
+    if (ok)
+        return TRUE;
+    if (stats->too_long == NULL)
+        stats->too_long = g_ptr_array_new_with_free_func (g_free);
+    g_ptr_array_add (stats->too_long, g_strdup (path));
+    return FALSE;
+}
+
 static gboolean
 apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDbStats *stats,
              GError **error)
@@ -168,6 +194,9 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     g_autofree char *path = nms_db_path_in_root (db, ev->path);
     g_autofree char *old_path = NULL;
     gboolean found;
+
+    if (path != NULL && ev->kind != NMS_FILE_REMOVED && !indexable (db, path, stats))
+        return TRUE; /* a RENAMED keeps its old filename: the message and its tags stay */
 
     if (ev->kind == NMS_FILE_RENAMED)
         old_path = nms_db_path_in_root (db, ev->old_path);
@@ -224,5 +253,7 @@ nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guin
     }
     if (stats_out != NULL)
         *stats_out = stats;
+    else
+        nms_db_stats_clear (&stats);
     return ok;
 }

@@ -69,7 +69,19 @@ typedef struct {
     guint not_mail; /* files notmuch refused as not mail */
     guint vanished; /* files gone or unreadable again (FILE_ERROR): skipped, as notmuch new does;
                      * for RENAMED the old filename then stays */
+    GPtrArray *too_long; /* NULL, or the paths not indexed because their file name (or one of
+                          * their directories) is longer than NMS_DB_NAME_MAX (owned; for
+                          * RENAMED the old filename stays) */
 } NmsDbStats;
+
+/* Frees what @stats owns (too_long) and sets it to NULL. */
+void nms_db_stats_clear (NmsDbStats *stats);
+
+/* The longest file name handed to libnotmuch. Its Xapian term for a file,
+ * "XFDIRENTRY<directory id>:<name>", holds at most 245 bytes; a longer one is an INTERNAL_ERROR
+ * that ends the process from inside the library (LIBRARIES.md 6b). With a directory id of up
+ * to 10 digits, 224 bytes are always safe. */
+#define NMS_DB_NAME_MAX 224
 
 /* Applies @events in atomic batches (begin/end_atomic every @batch events), as `notmuch new`
  * does per file (LIBRARIES.md 2b, 2c):
@@ -81,6 +93,9 @@ typedef struct {
  *   message and its tags).
  * - REMOVED: remove the filename; when the message keeps other files, maildir_flags_to_tags.
  * A RENAMED whose new path is outside the mail root is a removal, one from outside an ADDED.
+ * A file whose name (or a directory's under the mail root) is longer than NMS_DB_NAME_MAX is
+ * never given to libnotmuch: it goes
+ * into @stats_out->too_long (or is dropped when @stats_out is NULL) and the rest goes on.
  * A `notmuch new` afterwards finds nothing to do. Stops at the first write error; what came
  * before it stays applied, and @stats_out (may be NULL) counts it, on error too. */
 gboolean nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guint batch,

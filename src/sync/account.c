@@ -421,7 +421,7 @@ run_clear (Run *run)
         memset (run->password, 0, strlen (run->password));
     g_free (run->password);
     nms_state_free (run->state);
-    g_clear_pointer (&run->dry_moves, g_hash_table_unref);
+    g_clear_pointer (&run->pending_moves, g_hash_table_unref);
     g_clear_pointer (&run->budget, nms_sync_budget_free);
     g_clear_pointer (&run->root_id, g_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
@@ -437,7 +437,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     gboolean ok = FALSE;
     int lock = -1;
 
-    run.dry_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    run.pending_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     run.budget = nms_sync_budget_new ();
     run.policy = (NmsPlanPolicy) {
         .direction = options->direction,

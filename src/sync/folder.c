@@ -248,6 +248,26 @@ push_flags (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, GE
     return TRUE;
 }
 
+/* The state forgets @uids of @folder, in one transaction. */
+static gboolean
+forget_uids (Run *run, const Folder *folder, GArray *uids, GError **error)
+{
+    if (!nms_state_begin (run->state, error))
+        return FALSE;
+    for (guint i = 0; i < uids->len; i++) {
+        if (!nms_state_message_delete (run->state, folder->name, g_array_index (uids, guint32, i),
+                                       error)) {
+            nms_state_rollback (run->state);
+            return FALSE;
+        }
+    }
+    if (!nms_state_commit (run->state, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Step 3. */
 static gboolean
 delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
@@ -266,11 +286,16 @@ delete_on_server (Run *run, const Folder *folder, GArray *plan, GError **error)
         return TRUE;
     if (!nms_imap_session_has_capability (run->session, "UIDPLUS")) {
         /* RFC 4315: only UID EXPUNGE removes exactly our messages; a plain EXPUNGE would also
-         * remove what other clients marked. Mark ours and leave the expunge to the user. */
+         * remove what other clients marked. Mark ours, forget them (the planner does not
+         * download a message marked \Deleted it does not know), and say so this once; the
+         * expunge is left to the user's client. A crash between the STORE and the commit
+         * leaves them in the state: the next run marks them again and forgets them. */
         if (!nms_imap_store_flags (run->session, (guint32 *) uids->data, uids->len, "T", NULL,
                                    error))
             return FALSE;
         nms_sync_step (run);
+        if (!forget_uids (run, folder, uids, error))
+            return FALSE;
         nms_context_skip (run->ctx,
                           "%s: folder '%s': %u messages deleted locally are marked \\Deleted on "
                           "the server but not expunged: it lacks UIDPLUS, and a plain EXPUNGE "
@@ -445,20 +470,25 @@ drop_uid (GArray *messages, guint32 uid)
     }
 }
 
-/* --dry-run: the moves found were not done, so the snapshots are made to look as if they had
- * been: the moved messages leave their old folder on the server and in the state, and their
- * files leave the new folder's scan. The plan then shows what a real run would do after its
- * moves. */
-static void
-forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed, GPtrArray *scan)
+/* The moves found but not done (a dry run's, or those that failed): the moved messages leave
+ * their old folder on the server and in the state, and their files leave the new folder's
+ * scan. A dry run's plan then shows what a real run would do after its moves; a real run
+ * leaves both alone, instead of uploading the file again (and downloading the copy a COPY
+ * without its UID already made) and deleting the original. TRUE when anything was left out:
+ * the folder is not completely synced then. */
+static gboolean
+forget_pending_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed, GPtrArray *scan)
 {
+    gboolean dropped = FALSE;
+
     for (guint i = agreed->len; i-- > 0;) {
         guint32 uid = g_array_index (agreed, NmsPlanMessage, i).uid;
-        g_autofree char *key = nms_sync_dry_move_key ('U', folder->name, NULL, uid);
+        g_autofree char *key = nms_sync_pending_move_key ('U', folder->name, NULL, uid);
 
-        if (g_hash_table_contains (run->dry_moves, key)) {
+        if (g_hash_table_contains (run->pending_moves, key)) {
             drop_uid (agreed, uid);
             drop_uid (server, uid);
+            dropped = TRUE;
         }
     }
     for (guint i = scan->len; i-- > 0;) {
@@ -467,10 +497,13 @@ forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed
 
         if (e->name == NULL)
             continue;
-        key = nms_sync_dry_move_key ('F', folder->name, e->name->base, 0);
-        if (g_hash_table_contains (run->dry_moves, key))
+        key = nms_sync_pending_move_key ('F', folder->name, e->name->base, 0);
+        if (g_hash_table_contains (run->pending_moves, key)) {
             g_ptr_array_remove_index (scan, i);
+            dropped = TRUE;
+        }
     }
+    return dropped;
 }
 
 /* A replaced directory (root.c) is no evidence of deletions: the agreed messages whose files
@@ -509,6 +542,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
+    gboolean held = FALSE;
 
     if (qresync != NULL)
         infos = g_array_ref (qresync);
@@ -522,12 +556,12 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                             sizeof (NmsImapMessageInfo));
     agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),
                             sizeof (NmsStateMessage));
-    if (g_hash_table_size (run->dry_moves) > 0)
-        forget_dry_moves (run, folder, server, agreed, s->scan);
+    if (g_hash_table_size (run->pending_moves) > 0)
+        held = forget_pending_moves (run, folder, server, agreed, s->scan);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
     if (folder->replaced)
         keep_local_only (agreed, local);
-    *incomplete_out = scan_incomplete (s->scan, local, s->fresh);
+    *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
@@ -624,7 +658,7 @@ select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboo
     *qresync_out = NULL;
     if (!known || saved->highestmodseq == 0 || !nms_imap_qresync_enabled (run->session) ||
         !folder->has_status || folder->uidvalidity != saved->uidvalidity ||
-        g_hash_table_size (run->dry_moves) > 0)
+        g_hash_table_size (run->pending_moves) > 0)
         return nms_imap_select (run->session, folder->wire_name, read_only, fs, error);
     if ((agreed = nms_state_messages (run->state, folder->name, error)) == NULL)
         return FALSE;

@@ -8,9 +8,16 @@
  *
  * Order: intent MOVE (A, uid, B, the file's unique part, Message-ID, size) -> server move ->
  * file renamed to the new UID -> state (forget A/uid, record B/new uid) + intent removal in one
- * transaction. After a crash, recovery asks the server: A still has the uid -> nothing happened,
- * drop the intent and detect again; else find the message in B by Message-ID and size and
- * finish the rename and the state. */
+ * transaction. After a crash, recovery looks for the copy in B by Message-ID and size: none ->
+ * nothing happened, drop the intent and detect again; found -> mark (and, with UIDPLUS, expunge)
+ * the original in A if it is still there, and finish the rename and the state.
+ *
+ * A server without MOVE and UIDPLUS: COPY + STORE \Deleted, and no expunge at all (only a
+ * plain EXPUNGE exists there, which would also remove what other clients marked). The original
+ * stays in A marked \Deleted; the state forgets it, and the planner never downloads a message
+ * marked \Deleted that the state does not know, so it is neither fetched again nor reported
+ * on later runs. The copy is found in B by Message-ID and size and paired with the moved file:
+ * never uploaded again. */
 #include "config.h"
 
 #include "sync/sync-private.h"
@@ -87,29 +94,36 @@ folder_named (GPtrArray *folders, const char *name)
     return NULL;
 }
 
-/* The new UID of a message moved into @dest, when the server did not say (no COPYUID). */
+/* The new UID of a message moved into @dest, when the server did not say (no COPYUID): the
+ * newest message from UID @first on that the state does not know, with that Message-ID and
+ * size (the original may still be there too, marked \Deleted, after a move back). */
 static guint32
-find_moved (Run *run, const Folder *dest, const char *message_id, guint64 size, GError **error)
+find_moved (Run *run, const Folder *dest, guint32 first, const char *message_id, guint64 size,
+            GError **error)
 {
     g_autoptr (GPtrArray) idents = NULL;
     NmsImapFolderState fs;
 
     if (!nms_imap_select (run->session, dest->wire_name, FALSE, &fs, error) ||
-        (idents = nms_imap_fetch_idents (run->session, 1, error)) == NULL)
+        (idents = nms_imap_fetch_idents (run->session, MAX (first, 1), error)) == NULL)
         return 0;
     return nms_sync_find_ident (run, dest->name, idents, message_id, size);
 }
 
-/* The file and the state follow the server: the file at @path in @dest gets @new_uid. */
+/* The file and the state follow the server: the file at @path in @dest gets @new_uid. The
+ * index learns of the rename from @indexed_path (the name it may know the file by: the one
+ * before drop_carried_uid, whose own rename it was not told, since its writer runs behind and
+ * would find neither name). */
 static gboolean
 finish_move (Run *run, const char *source, guint32 uid, const Folder *dest, const char *path,
-             guint32 new_uid, const char *flags, const char *base, gint64 intent, GError **error)
+             const char *indexed_path, guint32 new_uid, const char *flags, const char *base,
+             gint64 intent, GError **error)
 {
     g_autofree char *renamed = nms_sync_give_uid (path, new_uid, error);
 
     if (renamed == NULL)
         return FALSE;
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, path);
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
     if (!nms_state_begin (run->state, error) ||
         !nms_state_message_delete (run->state, source, uid, error) ||
         !nms_state_message_put (run->state, dest->name, new_uid, flags, base, error) ||
@@ -124,13 +138,34 @@ finish_move (Run *run, const char *source, guint32 uid, const Folder *dest, cons
     return TRUE;
 }
 
+/* The ",U=" a moved file kept names a message of its old folder, not of @dest: it goes before
+ * anything else, so that whatever fails later, @dest's own sync never pairs the file with the
+ * message that has that UID in @dest (nor counts it as a new message there twice). A crash
+ * after the rename leaves a file without ",U=" whose unique part the state still records for
+ * the source: detected as the same move by the next run. */
 static gboolean
-move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
-          const NmsMaildirEntry *e, GError **error)
+drop_carried_uid (NmsMaildirEntry *e, GError **error)
+{
+    char *renamed;
+
+    if (e->name->uid == 0)
+        return TRUE;
+    if ((renamed = nms_sync_give_uid (e->path, 0, error)) == NULL)
+        return FALSE;
+    g_free (e->path);
+    e->path = renamed;
+    e->name->uid = 0;
+    return TRUE;
+}
+
+static gboolean
+move_server (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
+             NmsMaildirEntry *e, const char *indexed_path, GError **error)
 {
     g_autofree char *message_id = NULL;
     guint64 size = 0;
     guint32 uidvalidity = 0, new_uid = 0;
+    gboolean expunged = FALSE;
     NmsImapFolderState fs;
     NmsStateIntent in = { .kind = NMS_INTENT_MOVE, .folder = source->name, .uid = msg->uid,
                           .dest = dest->name, .path = e->name->base };
@@ -143,27 +178,66 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
     in.message_id = message_id;
     in.size = size;
     if ((id = nms_sync_intent (run, &in, error)) == 0 ||
-        !nms_imap_move (run->session, msg->uid, dest->wire_name, &uidvalidity, &new_uid, error))
+        !nms_imap_move (run->session, msg->uid, dest->wire_name, &uidvalidity, &new_uid,
+                        &expunged, error))
         return FALSE;
     nms_sync_step (run);
     if (new_uid != 0 && !nms_sync_uid_is_new (run, dest->name, uidvalidity, 0, new_uid))
         new_uid = 0;
-    if (new_uid == 0 && (new_uid = find_moved (run, dest, message_id, size, error)) == 0) {
+    /* Without COPYUID the copy is the newest message of @dest with this Message-ID and size
+     * that the state does not know; the UIDNEXT @dest had at the start of the run bounds the
+     * search (every copy of this run lands at or above it). */
+    if (new_uid == 0 &&
+        (new_uid = find_moved (run, dest, dest->has_status ? dest->uidnext : 1, message_id,
+                               size, error)) == 0) {
         if (error != NULL && *error == NULL)
             g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MESSAGE,
                          "moved on the server, but its new UID cannot be found yet");
         return FALSE; /* the intent stays: the next run looks again */
     }
-    return finish_move (run, source->name, msg->uid, dest, e->path, new_uid, msg->flags,
-                        e->name->base, id, error);
+    if (!expunged)
+        nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                         "%s: UID %u stays in '%s' marked \\Deleted: the server lacks UIDPLUS, "
+                         "so only a client's EXPUNGE removes it", run->account->name, msg->uid,
+                         source->name);
+    return finish_move (run, source->name, msg->uid, dest, e->path, indexed_path, new_uid,
+                        msg->flags, e->name->base, id, error);
+}
+
+static gboolean
+move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
+          NmsMaildirEntry *e, GError **error)
+{
+    g_autofree char *indexed_path = g_strdup (e->path);
+
+    if (!drop_carried_uid (e, error) || !nms_sync_fit_name (run, dest, e, error)) {
+        nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
+        return FALSE;
+    }
+    if (move_server (run, source, msg, dest, e, indexed_path, error))
+        return TRUE;
+    /* the file keeps the name without ",U=": the index must know it by that one */
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
+    return FALSE;
 }
 
 char *
-nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid)
+nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid)
 {
     if (kind == 'F')
         return g_strdup_printf ("F\n%s\n%s", folder, base);
     return g_strdup_printf ("U\n%s\n%u", folder, uid);
+}
+
+/* Remembers a move found but not done, for the folder plans (see forget_pending_moves). */
+static void
+hold_move (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
+           const NmsMaildirEntry *e)
+{
+    g_hash_table_add (run->pending_moves,
+                      nms_sync_pending_move_key ('F', dest->name, e->name->base, 0));
+    g_hash_table_add (run->pending_moves,
+                      nms_sync_pending_move_key ('U', source->name, NULL, msg->uid));
 }
 
 /* --dry-run: says what would move, and remembers it for the folder plans. */
@@ -173,8 +247,7 @@ dry_move (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
 {
     nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: would move UID %u from '%s' to '%s' ('%s')",
                      run->account->name, msg->uid, source->name, dest->name, e->path);
-    g_hash_table_add (run->dry_moves, nms_sync_dry_move_key ('F', dest->name, e->name->base, 0));
-    g_hash_table_add (run->dry_moves, nms_sync_dry_move_key ('U', source->name, NULL, msg->uid));
+    hold_move (run, source, msg, dest, e);
 }
 
 /* Looks at every file of @dest that the state does not place there. */
@@ -185,6 +258,7 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
     g_autoptr (GError) error = NULL;
     g_autoptr (GArray) saved = nms_state_messages (run->state, dest->name, &error);
     g_autoptr (GHashTable) here = g_hash_table_new (g_str_hash, g_str_equal);
+    GHashTable *dest_bases = g_hash_table_lookup (ix->bases, dest->name);
 
     for (guint i = 0; saved != NULL && i < saved->len; i++)
         g_hash_table_add (here, g_array_index (saved, NmsStateMessage, i).base);
@@ -195,6 +269,7 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
         gboolean found = FALSE;
         Folder *source;
         GHashTable *source_bases;
+        gboolean ok;
 
         if (e->name == NULL || e->name->base[0] == '\0' || g_hash_table_contains (here, e->name->base))
             continue;
@@ -212,7 +287,20 @@ moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
         }
         if (run->ctx->dry_run) {
             dry_move (run, source, &msg, dest, e);
-        } else if (!move_one (run, source, &msg, dest, e, &error)) {
+            g_free (msg.base);
+            continue;
+        }
+        /* move_one may give the file a fresh name (nms_sync_fit_name frees the old one) */
+        if (dest_bases != NULL)
+            g_hash_table_remove (dest_bases, e->name->base);
+        ok = move_one (run, source, &msg, dest, e, &error);
+        if (dest_bases != NULL)
+            g_hash_table_add (dest_bases, e->name->base);
+        if (!ok) {
+            /* Neither the file nor the message may be touched by the folder syncs this run:
+             * the file would be uploaded again (and after a COPY whose UID was not found, the
+             * copy downloaded too) and the original deleted. The next run retries. */
+            hold_move (run, source, &msg, dest, e);
             if (nms_sync_vanished (e->path) && !nms_sync_session_lost (error))
                 nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                                  "%s: moving '%s' from '%s' to '%s' on the server: the file "
@@ -247,32 +335,57 @@ nms_sync_moves (Run *run, GPtrArray *folders)
     index_clear (&ix);
 }
 
+/* The recovery of a move whose copy is in the destination: the original must not stay
+ * there unmarked (a crash between COPY and STORE), or the next sync of the source would see
+ * the message again and download it. */
+static gboolean
+finish_source (Run *run, const Folder *source, guint32 uid, GError **error)
+{
+    g_autoptr (GArray) infos = NULL;
+    NmsImapFolderState fs;
+    const NmsImapMessageInfo *info;
+
+    if (!nms_imap_select (run->session, source->wire_name, FALSE, &fs, error) ||
+        (infos = nms_imap_fetch_infos (run->session, uid, error)) == NULL)
+        return FALSE;
+    info = infos->len > 0 ? &g_array_index (infos, NmsImapMessageInfo, 0) : NULL;
+    if (info == NULL || info->uid != uid)
+        return TRUE; /* moved or expunged */
+    if (strchr (info->flags, 'T') == NULL && !nms_imap_store_flags (run->session, &uid, 1, "T",
+                                                                   NULL, error))
+        return FALSE;
+    return !nms_imap_session_has_capability (run->session, "UIDPLUS") ||
+           nms_imap_expunge_uids (run->session, &uid, 1, error);
+}
+
+/* After a crash between the intent and the state: the copy in the destination decides. Found
+ * (by Message-ID and size, unknown to the state): the COPY or MOVE happened, so the source is
+ * finished and the file renamed; not found: nothing happened, the intent goes and the move is
+ * detected again. The source's UID alone cannot tell: without UIDPLUS a moved message stays
+ * there, marked \Deleted, and a crash between COPY and STORE leaves it unmarked. */
 gboolean
 nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent, GError **error)
 {
     Folder *dest = folder_named (folders, intent->dest);
     Folder *source = folder_named (folders, intent->folder);
-    g_autoptr (GArray) infos = NULL;
     g_autofree char *path = NULL, *from = NULL;
     NmsStateMessage msg = { 0 };
-    NmsImapFolderState fs;
     gboolean found = FALSE, ok;
     guint32 new_uid;
 
-    if (dest == NULL || source == NULL || source->wire_name == NULL)
+    if (dest == NULL || source == NULL || source->wire_name == NULL || dest->wire_name == NULL)
         return nms_state_intent_remove (run->state, intent->id, error);
-    if (!nms_imap_select (run->session, source->wire_name, TRUE, &fs, error) ||
-        (infos = nms_imap_fetch_infos (run->session, intent->uid, error)) == NULL)
-        return FALSE;
-    if (infos->len > 0 && g_array_index (infos, NmsImapMessageInfo, 0).uid == intent->uid)
-        return nms_state_intent_remove (run->state, intent->id, error); /* not moved yet */
-    new_uid = find_moved (run, dest, intent->message_id, intent->size, error);
+    new_uid = find_moved (run, dest, 1, intent->message_id, intent->size, error);
+    if (new_uid == 0)
+        return (error == NULL || *error == NULL) &&
+               nms_state_intent_remove (run->state, intent->id, error);
     path = nms_sync_find_local (dest, intent->path, error);
-    if (new_uid == 0 || path == NULL ||
+    if (path == NULL ||
         !nms_state_message_find_base (run->state, intent->path, &from, &msg, &found, error))
         return (error == NULL || *error == NULL) &&
                nms_state_intent_remove (run->state, intent->id, error);
-    ok = finish_move (run, intent->folder, intent->uid, dest, path, new_uid,
+    ok = finish_source (run, source, intent->uid, error) &&
+         finish_move (run, intent->folder, intent->uid, dest, path, path, new_uid,
                       found ? msg.flags : "", intent->path, intent->id, error);
     g_free (msg.base);
     return ok;

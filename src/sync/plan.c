@@ -122,7 +122,9 @@ plan_uid (Planner *p, guint32 uid, const NmsPlanMessage *srv, const NmsPlanMessa
             g_array_append_val (p->out, a);
         }
     } else if (srv != NULL) {
-        if (dir & NMS_PLAN_PULL) {
+        /* Marked \Deleted and never seen: a message the user deleted (or moved, on a server
+         * without UIDPLUS: the original stays marked) and an EXPUNGE has not removed yet. */
+        if ((dir & NMS_PLAN_PULL) && !has (srv->flags, 'T')) {
             a = action (NMS_ACTION_DOWNLOAD, uid, -1);
             g_strlcpy (a.state_flags, srv->flags, sizeof a.state_flags);
             g_strlcpy (a.local_flags, srv->flags, sizeof a.local_flags);

@@ -54,7 +54,7 @@ static gboolean
 repair_file (Run *run, const Folder *folder, GHashTable *ix, GArray *saved, NmsMaildirEntry *e,
              guint *paired, GError **error)
 {
-    g_autofree char *message_id = NULL, *key = NULL, *renamed = NULL;
+    g_autofree char *message_id = NULL, *key = NULL, *renamed = NULL, *indexed_path = NULL;
     guint64 size = 0;
     GQueue *q;
     guint32 uid = 0;
@@ -67,9 +67,13 @@ repair_file (Run *run, const Folder *folder, GHashTable *ix, GArray *saved, NmsM
         uid = GPOINTER_TO_UINT (g_queue_pop_head (q));
     if (uid == 0 && e->name->uid == 0)
         return TRUE; /* a new local message already */
-    if ((renamed = nms_sync_give_uid (e->path, uid, error)) == NULL)
+    indexed_path = g_strdup (e->path);
+    if ((uid != 0 && !nms_sync_fit_name (run, folder, e, error)) ||
+        (renamed = nms_sync_give_uid (e->path, uid, error)) == NULL) {
+        nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
         return FALSE;
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
+    }
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
     if (uid == 0)
         return TRUE;
     (*paired)++;

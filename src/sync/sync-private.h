@@ -26,8 +26,10 @@ typedef struct {
     NmsState *state;
     guint steps;             /* intents recorded and actions done, for crash_after */
     GHashTable *keyword_letters; /* keyword -> letter, for every session (state/) */
-    GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
-                              * strings, so the folders are planned as if they had been done */
+    GHashTable *pending_moves; /* moves found but not done (a dry run, or a move that failed),
+                                * as nms_sync_pending_move_key() strings: the folders leave the
+                                * file and the message alone (a dry run plans as if the move had
+                                * been done); a failed move is retried by the next run */
     NmsSyncPool *pool;       /* the workers this run is one of (workers.c); NULL outside them */
     NmsSyncBudget *budget;   /* the account-wide deletion guard, shared by the workers */
     char *root_id;           /* root.c: the binding to write once logged in; NULL: none */
@@ -140,9 +142,9 @@ void nms_sync_moves (Run *run, GPtrArray *folders);
 gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent,
                                 GError **error);
 
-/* The key of a move found by a dry run: "F\n<folder>\n<base>" for the file in its new folder,
+/* The key of a move found but not done: "F\n<folder>\n<base>" for the file in its new folder,
  * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
-char *nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid);
+char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
 
 /* ---- repair.c ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server
@@ -157,6 +159,12 @@ char *nms_sync_find_local (const Folder *folder, const char *base, GError **erro
 /* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
  * path it has afterwards. (transfer full) */
 char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+/* A file whose name cannot take ",U=<uid>" and flags (nms_maildir_name_fits(): a foreign name
+ * near NAME_MAX, or one notmuch could not index) is renamed in place to a fresh nmsync name,
+ * and @e follows it (path and name). Callers do this before any intent or server command, so
+ * that the rename after the upload cannot fail and upload the message again next run; they
+ * tell the index of the renames as one (see finish_move). TRUE when nothing had to change. */
+gboolean nms_sync_fit_name (Run *run, const Folder *folder, NmsMaildirEntry *e, GError **error);
 /* TRUE when @uid, which the server named (APPENDUID, COPYUID) for a message nmsync just
  * stored in @folder, can be new there: nonzero, under the UIDVALIDITY the state holds for
  * @folder (when it holds one and @uidvalidity is not 0), at or above @uidnext (0: the UIDNEXT
@@ -164,9 +172,10 @@ char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
  * warning; the caller then finds the message by Message-ID. */
 gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 uidnext,
                               guint32 uid);
-/* The first message in @idents (sorted by uid, from @first on) that the state does not know
- * in @folder and that has @message_id (NULL matches only messages without one) and @size.
- * 0 when none. */
+/* The last message in @idents (sorted by uid) that the state does not know in @folder and
+ * that has @message_id (NULL matches only messages without one) and @size: the newest, since
+ * an older one may be an original left marked \Deleted by a move on a server without UIDPLUS
+ * (or another client's copy). 0 when none. */
 guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
                              const char *message_id, guint64 size);
 

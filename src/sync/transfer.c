@@ -360,7 +360,7 @@ nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents, const char
 
     for (guint i = 0; saved != NULL && i < saved->len; i++)
         g_hash_table_add (known, GUINT_TO_POINTER (g_array_index (saved, NmsStateMessage, i).uid));
-    for (guint i = 0; i < idents->len; i++) {
+    for (guint i = idents->len; i-- > 0;) {
         NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
 
         if (g_hash_table_contains (known, GUINT_TO_POINTER (id->uid)) || id->size != size)
@@ -412,11 +412,41 @@ nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 
     return FALSE;
 }
 
+gboolean
+nms_sync_fit_name (Run *run, const Folder *folder, NmsMaildirEntry *e, GError **error)
+{
+    g_autoptr (NmsMaildirName) name = NULL;
+    g_autofree char *filename = NULL, *old_name = NULL;
+    char *renamed;
+
+    if (nms_maildir_name_fits (e->name))
+        return TRUE;
+    old_name = g_path_get_basename (e->path);
+    if ((renamed = nms_maildir_rename_fresh (e->path, error)) == NULL) {
+        g_prefix_error (error, "name too long to carry a UID: ");
+        return FALSE;
+    }
+    filename = g_path_get_basename (renamed);
+    if ((name = nms_maildir_name_parse (filename, error)) == NULL) {
+        g_free (renamed);
+        return FALSE;
+    }
+    nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                     "%s: folder '%s': '%s' renamed to '%s': its name (%zu bytes) was too long "
+                     "to carry a UID", run->account->name, folder->name, e->path, filename,
+                     strlen (old_name));
+    g_free (e->path);
+    e->path = renamed;
+    nms_maildir_name_free (e->name);
+    e->name = g_steal_pointer (&name);
+    return TRUE;
+}
+
 /* Step 3 and 4 of an upload (also of its recovery): the file gets the UID, the state the
- * message. */
+ * message. The index hears of the rename from @indexed_path (see nms_sync_upload). */
 static gboolean
-finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gint64 intent,
-               GError **error)
+finish_upload (Run *run, const Folder *folder, const char *path, const char *indexed_path,
+               guint32 uid, gint64 intent, GError **error)
 {
     g_autofree char *renamed = nms_sync_give_uid (path, uid, error);
     g_autoptr (NmsMaildirName) name = NULL;
@@ -424,7 +454,7 @@ finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gi
 
     if (renamed == NULL)
         return FALSE;
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, path);
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
     base = g_path_get_basename (renamed);
     if ((name = nms_maildir_name_parse (base, error)) == NULL)
         return FALSE;
@@ -439,9 +469,9 @@ finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gi
     return TRUE;
 }
 
-gboolean
-nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntry *entry,
-                 GError **error)
+static gboolean
+upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntry *entry,
+        const char *indexed_path, GError **error)
 {
     g_autofree char *message_id = NULL;
     guint64 size = 0;
@@ -488,7 +518,25 @@ nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntr
     run->ctx->progress.uploaded++;
     run->ctx->progress.bytes_uploaded += size;
     nms_context_progress (run->ctx);
-    return finish_upload (run, folder, entry->path, uid, id, error);
+    return finish_upload (run, folder, entry->path, indexed_path, uid, id, error);
+}
+
+/* A name too long for ",U=" is replaced before the intent and the APPEND: a crash after that
+ * rename leaves a new local file under a fresh name, uploaded by the next run. The index is
+ * told of both renames at once: its writer runs behind, and by the time it would look at the
+ * intermediate name that file is gone already, so the old name would stay. */
+gboolean
+nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntry *entry,
+                 GError **error)
+{
+    g_autofree char *indexed_path = g_strdup (entry->path);
+
+    if (!nms_sync_fit_name (run, folder, entry, error))
+        return FALSE;
+    if (upload (run, folder, uidnext, entry, indexed_path, error))
+        return TRUE;
+    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, entry->path, indexed_path);
+    return FALSE;
 }
 
 char *
@@ -527,5 +575,5 @@ nms_sync_recover_append (Run *run, const Folder *folder, const NmsStateIntent *i
     }
     nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: interrupted upload of '%s' completed as UID %u",
                      run->account->name, folder->name, intent->path, uid);
-    return finish_upload (run, folder, path, uid, intent->id, error);
+    return finish_upload (run, folder, path, path, uid, intent->id, error);
 }

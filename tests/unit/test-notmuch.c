@@ -541,6 +541,75 @@ test_lock_race (Fixture *f, gconstpointer data)
     g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 }
 
+/* A file name libnotmuch cannot index (its INTERNAL_ERROR would end this process) is never
+ * handed to it: noted in the stats, and the other events of the batch go on. */
+static void
+test_too_long (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *pad = g_strnfill (240, 'x');
+    g_autofree char *long_name = g_strconcat (pad, ":2,S", NULL);
+    g_autofree char *fits_pad = g_strnfill (NMS_DB_NAME_MAX - 4, 'y');
+    g_autofree char *fits_name = g_strconcat (fits_pad, ":2,S", NULL);
+    g_autofree char *a = write_mail (f, "", "cur", long_name, "long@x");
+    g_autofree char *b = write_mail (f, "", "cur", "1.b.host:2,S", "b@x");
+    g_autofree char *c = write_mail (f, "", "cur", fits_name, "fits@x");
+    g_autofree char *b2 = g_build_filename (f->mail, "cur", long_name, NULL);
+    NmsFileEvent added[] = {
+        { NMS_FILE_ADDED, a, NULL },
+        { NMS_FILE_ADDED, b, NULL },
+        { NMS_FILE_ADDED, c, NULL },
+    };
+    NmsDbStats stats;
+    NmsDb *db;
+
+    if (f->skip)
+        return;
+    db = open_db (f, TRUE);
+    g_assert_true (nms_db_apply_events (db, added, G_N_ELEMENTS (added), 10, &stats, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (stats.added, ==, 2);
+    g_assert_nonnull (stats.too_long);
+    g_assert_cmpuint (stats.too_long->len, ==, 1);
+    g_assert_cmpstr (g_ptr_array_index (stats.too_long, 0), ==, a);
+    nms_db_stats_clear (&stats);
+    g_assert_null (stats.too_long);
+    g_assert_cmpuint (count (db, "id:long@x"), ==, 0);
+    g_assert_cmpuint (count (db, "id:fits@x"), ==, 1);
+
+    /* a folder name too long: Xapian's exception would fail the write, and the batch */
+    {
+        g_autofree char *dir_name = g_strconcat (".", pad, NULL);
+        g_autofree char *dir = g_build_filename (f->mail, dir_name, "cur", NULL);
+        g_autofree char *d = NULL;
+        NmsFileEvent two[2] = { { NMS_FILE_ADDED, NULL, NULL }, { NMS_FILE_ADDED, NULL, NULL } };
+
+        g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+        d = write_mail (f, dir_name, "cur", "2.d.host:2,S", "deep@x");
+        two[0].path = d;
+        two[1].path = write_mail (f, "", "cur", "3.e.host:2,S", "e@x");
+        g_assert_true (nms_db_apply_events (db, two, 2, 10, &stats, &error));
+        g_assert_no_error (error);
+        g_assert_cmpuint (stats.added, ==, 1);
+        g_assert_cmpuint (stats.too_long->len, ==, 1);
+        g_assert_cmpstr (g_ptr_array_index (stats.too_long, 0), ==, d);
+        nms_db_stats_clear (&stats);
+        g_free (two[1].path);
+    }
+
+    /* a rename to a name too long: the old filename stays, and with it the message */
+    g_assert_cmpint (g_unlink (a), ==, 0);
+    rename_file (b, b2);
+    stats = apply (db, NMS_FILE_RENAMED, b2, b);
+    g_assert_nonnull (stats.too_long);
+    nms_db_stats_clear (&stats);
+    {
+        g_autoptr (NmsDbMessage) m = get_one (db, "id:b@x");
+        g_assert_cmpstrv (m->paths, ((const char *const[]){ b, NULL }));
+    }
+    close_db (db);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -548,6 +617,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/notmuch/" path, Fixture, NULL, setup, fn, teardown)
     ADD ("open-close", test_open_close);
     ADD ("events", test_events);
+    ADD ("too-long", test_too_long);
     ADD ("query", test_query);
     ADD ("update", test_update);
     ADD ("config", test_config);

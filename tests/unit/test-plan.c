@@ -128,6 +128,30 @@ test_local_deletion_not_redownloaded (void)
     g_assert_cmpuint (a->len, ==, 0);
 }
 
+/* Marked \Deleted on the server and never seen here: a deletion or a move (without UIDPLUS the
+ * original stays marked) awaiting an expunge. Not downloaded, by pull or sync; a message the
+ * state knows keeps syncing its flags, T included. */
+static void
+test_deleted_unknown_not_downloaded (void)
+{
+    NmsPlanMessage srv[] = { m (1, "ST"), m (2, "S"), m (3, "T") };
+    NmsPlanMessage st[] = { m (3, "") };
+    NmsPlanMessage loc[] = { m (3, "") };
+    NmsPlanSummary sum;
+    g_autoptr (GArray) a = plan (srv, 3, st, 1, loc, 1, FALSE, &sum);
+    g_autoptr (GArray) b = nms_plan_folder (srv, 3, st, 1, loc, 1, &sync_policy, NULL);
+
+    g_assert_cmpuint (sum.downloads, ==, 1);
+    g_assert_cmpuint (a->len, ==, 2);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_UPDATE);
+    g_assert_cmpuint (ACT (a, 0)->uid, ==, 3);
+    g_assert_cmpstr (ACT (a, 0)->local_flags, ==, "T");
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_ACTION_DOWNLOAD);
+    g_assert_cmpuint (ACT (a, 1)->uid, ==, 2);
+    g_assert_cmpuint (b->len, ==, 2);
+    g_assert_cmpuint (ACT (b, 1)->uid, ==, 2);
+}
+
 static void
 test_unknown_local_uid_left_alone (void)
 {
@@ -374,6 +398,7 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/unchanged-plans-nothing", test_unchanged_plans_nothing);
     g_test_add_func ("/plan/server-flag-change-renames", test_server_flag_change_renames);
     g_test_add_func ("/plan/expunge-deletes-local", test_expunge_deletes_local);
+    g_test_add_func ("/plan/deleted-unknown-not-downloaded", test_deleted_unknown_not_downloaded);
     g_test_add_func ("/plan/lost-commit-adopts", test_lost_commit_adopts);
     g_test_add_func ("/plan/local-deletion-not-redownloaded", test_local_deletion_not_redownloaded);
     g_test_add_func ("/plan/unknown-local-uid-left-alone", test_unknown_local_uid_left_alone);
