@@ -888,33 +888,33 @@ nms_state_has_messages (NmsState *state, gboolean *any_out, GError **error)
     return ok;
 }
 
-gboolean
-nms_state_meta_delete (NmsState *state, const char *key, GError **error)
+/* Runs @sql, a write to the meta table with the key as ?1 and @value (if any) as ?2. */
+static gboolean
+meta_write (NmsState *state, const char *sql, const char *key, const char *value,
+            GError **error)
 {
     sqlite3_stmt *st = NULL;
     gboolean ok;
 
-    if (sqlite3_prepare_v2 (state->db, "DELETE FROM meta WHERE key = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2 (state->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error (state, error, "cannot prepare statement");
     sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    if (value != NULL)
+        sqlite3_bind_text (st, 2, value, -1, SQLITE_STATIC);
     ok = step_done (state, st, error);
     sqlite3_finalize (st);
     return ok;
 }
 
 gboolean
+nms_state_meta_delete (NmsState *state, const char *key, GError **error)
+{
+    return meta_write (state, "DELETE FROM meta WHERE key = ?1", key, NULL, error);
+}
+
+gboolean
 nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error)
 {
-    sqlite3_stmt *st = NULL;
-    gboolean ok;
-
-    if (sqlite3_prepare_v2 (state->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                            -1, &st, NULL) != SQLITE_OK)
-        return db_error (state, error, "cannot prepare statement");
-    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text (st, 2, value, -1, SQLITE_STATIC);
-    ok = step_done (state, st, error);
-    sqlite3_finalize (st);
-    return ok;
+    return meta_write (state, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", key,
+                       value, error);
 }
