@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "notmuch/notmuch.h"
+#include "state/state.h"
 #include "util/fs.h"
 #include "util/sandbox.h"
 
@@ -63,12 +64,11 @@ add_path (GPtrArray *paths, const char *path)
 static gboolean
 maildir_may_be_created (const NmsConfig *config, const NmsAccount *a)
 {
-    g_autofree char *name = NULL, *db = NULL;
+    g_autofree char *db = NULL;
 
     if (g_file_test (a->maildir, G_FILE_TEST_IS_DIR))
         return TRUE;
-    name = g_strconcat (a->name, ".db", NULL);
-    db = g_build_filename (config->state_dir, name, NULL);
+    db = nms_state_path (config->state_dir, a->name);
     return !g_file_test (db, G_FILE_TEST_EXISTS);
 }
 

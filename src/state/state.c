@@ -189,16 +189,23 @@ busy_wait (void *data, int count)
     return 0;
 }
 
+char *
+nms_state_path (const char *dir, const char *account)
+{
+    g_autofree char *name = g_strconcat (account, ".db", NULL);
+
+    return g_build_filename (dir, name, NULL);
+}
+
 NmsState *
 nms_state_open (const char *dir, const char *account, GError **error)
 {
-    g_autofree char *name = g_strconcat (account, ".db", NULL);
     NmsState *state;
 
     if (!nms_fs_mkdir_p (dir, 0700, error))
         return NULL;
     state = g_new0 (NmsState, 1);
-    state->path = g_build_filename (dir, name, NULL);
+    state->path = nms_state_path (dir, account);
     if (!create_private (state->path, error)) {
         nms_state_free (state);
         return NULL;
@@ -268,10 +275,9 @@ copy_into_memory (NmsState *state, const char *path, GError **error)
 NmsState *
 nms_state_open_copy (const char *dir, const char *account, GError **error)
 {
-    g_autofree char *name = g_strconcat (account, ".db", NULL);
     NmsState *state = g_new0 (NmsState, 1);
 
-    state->path = g_build_filename (dir, name, NULL);
+    state->path = nms_state_path (dir, account);
     if (sqlite3_open_v2 (":memory:", &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                          NULL) != SQLITE_OK) {
         db_error (state, error, "cannot open a copy");

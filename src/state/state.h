@@ -18,6 +18,8 @@ typedef enum {
 
 typedef struct _NmsState NmsState;
 
+/* The state file of @account: <@dir>/<@account>.db. (transfer full) */
+char *nms_state_path (const char *dir, const char *account);
 /* Opens (creating) <@dir>/<@account>.db. (transfer full) */
 NmsState *nms_state_open (const char *dir, const char *account, GError **error);
 /* For --dry-run: a private in-memory copy of <@dir>/<@account>.db (an empty state when there
