@@ -9,9 +9,12 @@
 
 #include "cli/cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "apply/apply.h"
 #include "maildir/maildir.h"
 #include "notmuch/notmuch.h"
 #include "rules/rules.h"
@@ -29,6 +32,7 @@ typedef struct {
     char *candidates; /* the notmuch query for what changed since the last apply */
     gboolean full;    /* first run, or a new database: everything is a candidate */
     guint moved, reflagged, retagged, looked_at;
+    guint steps, crash_after; /* NMSYNC_TEST_CRASH_AFTER: SIGKILL after that many steps */
 } Apply;
 
 /* One account's folders: names for the rule roles, directories back to names, and per folder
@@ -44,11 +48,13 @@ typedef struct {
     NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
                            * the arrays are borrowed, only rules.flags is this account's own */
     GPtrArray *keyword_flags; /* NmsFlagRule made for [keywords] (owned) */
+    NmsApplyFiles *files; /* where filenames notmuch lists that are gone went */
 } Account;
 
 static void
 account_clear (Account *acct)
 {
+    g_clear_pointer (&acct->files, nms_apply_files_free);
     g_clear_pointer (&acct->matches, g_ptr_array_unref);
     g_clear_pointer (&acct->roles, g_hash_table_unref);
     g_clear_pointer (&acct->rules.flags, g_ptr_array_unref);
@@ -97,7 +103,14 @@ keyword_rules (Apply *ap, NmsState *state, Account *acct, GError **error)
             g_ptr_array_add (names, k->keyword);
     }
     g_ptr_array_add (names, NULL);
-    if ((letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
+    if (state == NULL) {
+        /* A dry run on an account without state: the letters a real run would assign, in
+         * order from 'a' (nms_state_keyword_letters on an empty table). */
+        letters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+        for (guint i = 0; i + 1 < names->len && i < 26; i++)
+            g_hash_table_insert (letters, g_ptr_array_index (names, i),
+                                 g_strdup_printf ("%c", 'a' + i));
+    } else if ((letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
         return FALSE;
     for (guint i = 0; i < ap->rules->keywords->len; i++) {
         NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
@@ -124,11 +137,33 @@ keyword_rules (Apply *ap, NmsState *state, Account *acct, GError **error)
     return TRUE;
 }
 
+/* The account's sync state: special-use roles and keyword letters, both from its syncs. A dry
+ * run writes none of it: no state is created, and letters it would assign are not kept. */
+static gboolean
+account_state (Apply *ap, Account *acct, GError **error)
+{
+    g_autofree char *name = g_strconcat (acct->account->name, ".db", NULL);
+    g_autofree char *path = g_build_filename (ap->config->state_dir, name, NULL);
+    g_autoptr (NmsState) state = NULL;
+    gboolean ok;
+
+    if (ap->ctx->dry_run && !g_file_test (path, G_FILE_TEST_EXISTS)) {
+        acct->roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+        return keyword_rules (ap, NULL, acct, error);
+    }
+    if ((state = nms_state_open (ap->config->state_dir, acct->account->name, error)) == NULL ||
+        (ap->ctx->dry_run && !nms_state_begin (state, error)))
+        return FALSE;
+    ok = (acct->roles = nms_state_roles (state, error)) != NULL &&
+         keyword_rules (ap, state, acct, error);
+    if (ap->ctx->dry_run)
+        nms_state_rollback (state);
+    return ok;
+}
+
 static gboolean
 account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **error)
 {
-    g_autoptr (NmsState) state = NULL;
-
     acct->account = account;
     acct->folders = nms_maildir_list_folders (account->maildir, account->layout, error);
     if (acct->folders == NULL)
@@ -143,10 +178,11 @@ account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **erro
         g_ptr_array_add (acct->names, f->name);
     }
     g_ptr_array_add (acct->names, NULL);
-    /* The account's sync state: special-use roles and keyword letters, both from its syncs. */
-    if ((state = nms_state_open (ap->config->state_dir, account->name, error)) == NULL ||
-        (acct->roles = nms_state_roles (state, error)) == NULL ||
-        !keyword_rules (ap, state, acct, error))
+    {
+        g_autofree gpointer *dirs = g_hash_table_get_keys_as_array (acct->by_dir, NULL);
+        acct->files = nms_apply_files_new ((char *const *) dirs);
+    }
+    if (!account_state (ap, acct, error))
         return FALSE;
     acct->resolved = g_ptr_array_new_with_free_func (g_free);
     acct->matches = g_ptr_array_new_with_free_func (ids_free);
@@ -201,6 +237,15 @@ first_match (const Apply *ap, const Account *acct, const char *id)
     return -1;
 }
 
+/* A step done (a file renamed, notmuch told): the test hook NMSYNC_TEST_CRASH_AFTER=N stops
+ * the process dead after the Nth, exactly like a crash (t503). */
+static void
+step (Apply *ap)
+{
+    if (ap->crash_after != 0 && ++ap->steps == ap->crash_after)
+        kill (getpid (), SIGKILL);
+}
+
 /* The file at *@current is now at @renamed (transfer full; NULL: the rename failed): tells the
  * index, in place, and makes @renamed the current path. */
 static gboolean
@@ -210,10 +255,12 @@ index_rename (Apply *ap, char **current, char *renamed, GError **error)
 
     if (renamed == NULL)
         return FALSE;
+    step (ap); /* a crash here: notmuch has the old name; the next apply finds the file */
     if (!nms_db_apply_events (ap->db, &ev, 1, 1, NULL, error)) {
         g_free (renamed);
         return FALSE;
     }
+    step (ap);
     g_free (*current);
     *current = renamed;
     return TRUE;
@@ -245,18 +292,22 @@ apply_file (Apply *ap, const Account *acct, const char *path, const char *folder
     return TRUE;
 }
 
-static void
-print_outcome (Apply *ap, const NmsDbMessage *m, const char *folder, const char *flags,
-               const NmsRuleOutcome *out)
+/* "id:X: folder 'A' -> 'B', flags 'S' -> 'FS', tags +a -b": what a dry run says it would do
+ * and -v says was done, in the same words. (transfer full) */
+static char *
+describe_outcome (const NmsDbMessage *m, const char *folder, const char *flags,
+                  const NmsRuleOutcome *out)
 {
-    g_autofree char *add = NULL, *remove = NULL;
+    GString *s = g_string_new (NULL);
 
-    /* Both arrays are NULL-terminated (rules.h). */
-    add = g_strjoinv (" +", (char **) out->add_tags->pdata);
-    remove = g_strjoinv (" -", (char **) out->remove_tags->pdata);
-    nms_context_log (ap->ctx, NMS_LEVEL_WARNING, "would change id:%s: folder '%s' -> '%s', flags "
-                     "'%s' -> '%s', tags%s%s%s%s", m->id, folder, out->folder, flags, out->flags,
-                     *add ? " +" : "", add, *remove ? " -" : "", remove);
+    g_string_printf (s, "id:%s: folder '%s' -> '%s', flags '%s' -> '%s', tags", m->id, folder,
+                     out->folder, flags, out->flags);
+    /* Both arrays are NULL-terminated (rules.h) once they hold a tag; pdata is NULL before. */
+    for (guint i = 0; i < out->add_tags->len; i++)
+        g_string_append_printf (s, " +%s", (char *) g_ptr_array_index (out->add_tags, i));
+    for (guint i = 0; i < out->remove_tags->len; i++)
+        g_string_append_printf (s, " -%s", (char *) g_ptr_array_index (out->remove_tags, i));
+    return g_string_free (s, FALSE);
 }
 
 static gboolean
@@ -269,15 +320,55 @@ outcome_changes (const NmsDbMessage *m, const char *folder, const char *flags,
            g_strcmp0 (out->agreed_flags, m->agreed_flags) != 0;
 }
 
+/* Filenames of @m that are gone (a kill -9 after a rename, before notmuch committed; another
+ * program) are found again and notmuch is told, unless this is a dry run. Returns the paths
+ * to work with (transfer full), or NULL after naming the message as skipped. */
+static char **
+resolve_paths (Apply *ap, const Account *acct, const NmsDbMessage *m)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GArray) events = g_array_new (FALSE, TRUE, sizeof (NmsFileEvent));
+    g_auto (GStrv) paths = NULL;
+
+    g_array_set_clear_func (events, (GDestroyNotify) nms_file_event_clear);
+    paths = nms_apply_files_resolve (acct->files, m->id, m->paths, events, &error);
+    for (guint i = 0; paths != NULL && i < events->len; i++) {
+        NmsFileEvent *ev = &g_array_index (events, NmsFileEvent, i);
+
+        if (ev->kind == NMS_FILE_RENAMED)
+            nms_context_log (ap->ctx, ap->ctx->dry_run ? NMS_LEVEL_WARNING : NMS_LEVEL_INFO,
+                             "%sid:%s: notmuch's filename '%s' -> '%s' (renamed without notmuch "
+                             "being told)", ap->ctx->dry_run ? "would update " : "updated ",
+                             m->id, ev->old_path, ev->path);
+        else
+            nms_context_log (ap->ctx, ap->ctx->dry_run ? NMS_LEVEL_WARNING : NMS_LEVEL_INFO,
+                             "%sid:%s: notmuch's filename '%s' (the file is gone)",
+                             ap->ctx->dry_run ? "would remove " : "removed ", m->id, ev->path);
+    }
+    if (paths != NULL && events->len > 0 && !ap->ctx->dry_run) {
+        if (!nms_db_apply_events (ap->db, (NmsFileEvent *) events->data, events->len, events->len,
+                                  NULL, &error))
+            g_clear_pointer (&paths, g_strfreev);
+        else
+            step (ap);
+    }
+    if (paths == NULL)
+        nms_context_skip (ap->ctx, "%s: id:%s: %s", acct->account->name, m->id, error->message);
+    return g_steal_pointer (&paths);
+}
+
 /* One message: decide, then move/rename the file and update tags and agreed state. */
 static void
 apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
 {
     g_autoptr (GError) error = NULL;
-    g_autofree char *base = NULL;
+    g_autofree char *base = NULL, *what = NULL;
     g_autoptr (NmsMaildirName) name = NULL;
+    g_auto (GStrv) paths = resolve_paths (ap, acct, m);
+    NmsDbMessage here = { .id = m->id, .tags = m->tags, .paths = paths,
+                          .agreed_folder = m->agreed_folder, .agreed_flags = m->agreed_flags };
     NmsRuleOutcome out = { 0 };
-    const char *folder = NULL, *path = file_in_account (acct, m, &folder);
+    const char *folder = NULL, *path = paths ? file_in_account (acct, &here, &folder) : NULL;
     const char *flags;
     NmsRuleInput in;
 
@@ -302,21 +393,27 @@ apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
         nms_rule_outcome_clear (&out);
         return;
     }
+    what = describe_outcome (m, folder, flags, &out);
     if (ap->ctx->dry_run) {
-        print_outcome (ap, m, folder, flags, &out);
+        nms_context_log (ap->ctx, NMS_LEVEL_WARNING, "would change %s", what);
         nms_rule_outcome_clear (&out);
         return;
     }
-    ap->retagged += out.add_tags->len > 0 || out.remove_tags->len > 0;
     /* File first, then tags and the agreed state: a crash in between leaves a file whose
      * folder or flags differ from the agreed ones, which the next apply takes as "moved by
-     * someone else" and settles without moving it back. */
+     * someone else" and settles without moving it back (notmuch, which commits only at the
+     * end, may still list the old filename: resolve_paths finds the file). */
     if (!apply_file (ap, acct, path, folder, flags, &out, &error) ||
         !nms_db_message_update (ap->db, m->id, (char *const *) out.add_tags->pdata,
                                 (char *const *) out.remove_tags->pdata, out.agreed_folder,
-                                out.agreed_flags, &error))
+                                out.agreed_flags, &error)) {
         nms_context_skip (ap->ctx, "%s: id:%s ('%s'): %s", acct->account->name, m->id, path,
                           error->message);
+    } else {
+        ap->retagged += out.add_tags->len > 0 || out.remove_tags->len > 0;
+        nms_context_log (ap->ctx, NMS_LEVEL_INFO, "changed %s", what);
+        step (ap);
+    }
     nms_rule_outcome_clear (&out);
 }
 
@@ -373,23 +470,83 @@ rule_files (const Apply *ap)
     return from_notmuch != NULL ? g_strsplit (from_notmuch, ";", -1) : NULL;
 }
 
+/* The account lock (the one sync, pull and push take), waiting for it while another nmsync
+ * holds it. -1 after naming the account and the holder. */
+static int
+lock_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account)
+{
+    g_autoptr (GError) error = NULL;
+    guint wait_ms = nms_cli_lock_wait_ms ();
+    int fd = nms_state_lock (config->state_dir, account->name, 0, &error);
+
+    if (fd < 0 && wait_ms > 0 && g_error_matches (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED)) {
+        nms_context_log (ctx, NMS_LEVEL_INFO, "%s; waiting up to %u s", error->message,
+                         (wait_ms + 999) / 1000);
+        g_clear_error (&error);
+        fd = nms_state_lock (config->state_dir, account->name, wait_ms, &error);
+    }
+    if (fd < 0)
+        fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
+    return fd;
+}
+
+/* The accounts to apply to (the arguments, else all), each with its lock fd (-1: not locked,
+ * skipped); a dry run changes nothing and locks nothing (0). Sets *@status_out to LOCKED when
+ * an account's lock could not be had. The locks come before the notmuch database's, in the
+ * order a sync takes them (account, then its indexer's database), so neither waits for the
+ * other while holding what the other needs. */
+static GArray *
+lock_accounts (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *config,
+               GPtrArray *accounts, int *status_out)
+{
+    GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+
+    for (guint i = 0; i < config->accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (config->accounts, i);
+        int fd = 0;
+
+        if (options->args[0] != NULL && !g_strv_contains ((const char *const *) options->args,
+                                                          account->name))
+            continue;
+        if (!options->dry_run && (fd = lock_account (ctx, config, account)) < 0)
+            *status_out = NMS_EXIT_LOCKED;
+        g_ptr_array_add (accounts, account);
+        g_array_append_val (fds, fd);
+    }
+    return fds;
+}
+
+static void
+unlock_accounts (GArray *fds)
+{
+    for (guint i = 0; i < fds->len; i++) {
+        if (g_array_index (fds, int, i) > 0)
+            nms_state_unlock (g_array_index (fds, int, i));
+    }
+    g_array_unref (fds);
+}
+
 int
 nms_cmd_apply (const NmsCliOptions *options)
 {
     g_autoptr (NmsConfig) config = nms_cli_load_config (options);
     g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
     g_auto (GStrv) files = NULL;
     NmsContext ctx = { .dry_run = options->dry_run };
-    Apply ap = { .ctx = &ctx, .config = config };
+    Apply ap = { .ctx = &ctx, .config = config, .crash_after = nms_cli_crash_after () };
     gint64 started = g_get_monotonic_time ();
     int status = NMS_EXIT_OK;
+    GArray *locks;
 
     if (config == NULL)
         return NMS_EXIT_USAGE;
     nms_output_init (&ctx, options->verbosity);
+    locks = lock_accounts (&ctx, options, config, accounts, &status);
     ap.db = nms_db_open (config->notmuch_config, !options->dry_run, LOCK_WAIT_MS, &error);
     if (ap.db == NULL) {
         fprintf (stderr, "nmsync: %s\n", error->message);
+        unlock_accounts (locks);
         nms_output_finish (&ctx);
         return g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_LOCKED) ? NMS_EXIT_LOCKED
                                                                            : NMS_EXIT_USAGE;
@@ -407,19 +564,19 @@ nms_cmd_apply (const NmsCliOptions *options)
         goto out;
     }
     choose_candidates (&ap);
-    for (guint i = 0; i < config->accounts->len; i++) {
-        NmsAccount *account = g_ptr_array_index (config->accounts, i);
+    for (guint i = 0; i < accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (accounts, i);
 
-        if (options->args[0] != NULL && !g_strv_contains ((const char *const *) options->args,
-                                                          account->name))
+        if (g_array_index (locks, int, i) < 0)
             continue;
         if (!apply_account (&ap, account, &error)) {
             fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
             g_clear_error (&error);
-            status = NMS_EXIT_SKIPPED;
+            status = MAX (status, NMS_EXIT_SKIPPED);
         }
     }
-    if (!options->dry_run && !remember_revision (&ap, &error)) {
+    /* An account left out (locked, failed) keeps its candidates for the next apply. */
+    if (!options->dry_run && status == NMS_EXIT_OK && !remember_revision (&ap, &error)) {
         fprintf (stderr, "nmsync: %s\n", error->message);
         g_clear_error (&error);
         status = NMS_EXIT_SKIPPED;
@@ -431,10 +588,12 @@ nms_cmd_apply (const NmsCliOptions *options)
                 "%.2f s\n", ap.looked_at, ap.moved, ap.reflagged, ap.retagged,
                 (g_get_monotonic_time () - started) / (double) G_USEC_PER_SEC);
 out:
+    /* notmuch commits here: the account locks are held until it has. */
     if (!nms_db_close (ap.db, &error)) {
         fprintf (stderr, "nmsync: %s\n", error->message);
         status = MAX (status, NMS_EXIT_SKIPPED);
     }
+    unlock_accounts (locks);
     nms_rules_free (ap.rules);
     g_free (ap.candidates);
     nms_output_finish (&ctx);
