@@ -6,7 +6,9 @@
 
 #include <glib.h>
 
+#include "config/config.h"
 #include "notmuch/notmuch.h"
+#include "rules/rules.h"
 
 /* ---- files.c: filenames notmuch lists that are gone ---------------------------------------
  * An apply renames a file, then tells notmuch; notmuch (Xapian) commits only when the database
@@ -35,3 +37,37 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsApplyFiles, nms_apply_files_free)
  * (transfer full, NULL-terminated), or NULL with @error when a folder cannot be read. */
 char **nms_apply_files_resolve (NmsApplyFiles *files, const char *id, char *const *paths,
                                 GArray *events, GError **error);
+
+/* ---- account.c: one account as the rules see it ------------------------------------------ */
+
+typedef struct {
+    const NmsAccount *account;
+    GPtrArray *folders;   /* NmsMaildirFolder */
+    GHashTable *by_dir;   /* absolute folder dir -> name (transfer none) */
+    GPtrArray *names;     /* char* (transfer none), NULL-terminated */
+    GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
+    GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
+    GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
+    NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
+                           * the arrays are borrowed, only rules.flags is this account's own */
+    GPtrArray *keyword_flags; /* NmsFlagRule made for [keywords] (owned) */
+    NmsApplyFiles *files; /* where filenames notmuch lists that are gone went */
+} NmsApplyAccount;
+
+/* Loads @account's folders (from its Maildir), its roles and keyword letters (from its sync
+ * state in @state_dir: keywords without a letter get one, except in a @dry_run, which creates
+ * and writes no state), and per folder rule of @rules the ids among @candidates (a notmuch
+ * query) its match selects. @rules and @db must outlive @acct. */
+gboolean nms_apply_account_load (NmsApplyAccount *acct, const NmsAccount *account,
+                                 const char *state_dir, const NmsRules *rules, NmsDb *db,
+                                 const char *candidates, gboolean dry_run, GError **error);
+void nms_apply_account_clear (NmsApplyAccount *acct);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NmsApplyAccount, nms_apply_account_clear)
+
+/* The first of @paths in cur/ or new/ of one of the account's folders, and that folder's name
+ * (both transfer none), or NULL. */
+const char *nms_apply_account_file (const NmsApplyAccount *acct, char *const *paths,
+                                    const char **folder_out);
+/* The index of the first folder rule (with a folder in this account) whose match selects
+ * message @id, or -1. */
+int nms_apply_account_first_match (const NmsApplyAccount *acct, const char *id);

@@ -35,208 +35,6 @@ typedef struct {
     guint steps, crash_after; /* NMSYNC_TEST_CRASH_AFTER: SIGKILL after that many steps */
 } Apply;
 
-/* One account's folders: names for the rule roles, directories back to names, and per folder
- * rule the candidates its match selects. */
-typedef struct {
-    const NmsAccount *account;
-    GPtrArray *folders;   /* NmsMaildirFolder */
-    GHashTable *by_dir;   /* absolute folder dir -> name (transfer none) */
-    GPtrArray *names;     /* char* (transfer none), NULL-terminated */
-    GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
-    GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
-    GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
-    NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
-                           * the arrays are borrowed, only rules.flags is this account's own */
-    GPtrArray *keyword_flags; /* NmsFlagRule made for [keywords] (owned) */
-    NmsApplyFiles *files; /* where filenames notmuch lists that are gone went */
-} Account;
-
-static void
-account_clear (Account *acct)
-{
-    g_clear_pointer (&acct->files, nms_apply_files_free);
-    g_clear_pointer (&acct->matches, g_ptr_array_unref);
-    g_clear_pointer (&acct->roles, g_hash_table_unref);
-    g_clear_pointer (&acct->rules.flags, g_ptr_array_unref);
-    g_clear_pointer (&acct->keyword_flags, g_ptr_array_unref);
-    g_clear_pointer (&acct->resolved, g_ptr_array_unref);
-    g_clear_pointer (&acct->names, g_ptr_array_unref);
-    g_clear_pointer (&acct->by_dir, g_hash_table_unref);
-    g_clear_pointer (&acct->folders, g_ptr_array_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Account, account_clear)
-
-static void
-ids_free (gpointer ids)
-{
-    if (ids != NULL)
-        g_hash_table_unref (ids);
-}
-
-static void
-keyword_flag_free (NmsFlagRule *f)
-{
-    g_free (f->tag);
-    g_free (f);
-}
-
-/* [keywords] tag = KEYWORD: the tag follows the keyword's Maildir letter in this account (the
- * letter its sync assigned, or assigns now), exactly like a [flags] rule. */
-static gboolean
-keyword_rules (Apply *ap, NmsState *state, Account *acct, GError **error)
-{
-    g_autoptr (GHashTable) letters = NULL;
-    g_autoptr (GPtrArray) names = g_ptr_array_new ();
-
-    acct->rules = *ap->rules;
-    /* Not g_ptr_array_copy(): it would take the free func along, and these are borrowed. */
-    acct->rules.flags = g_ptr_array_new ();
-    for (guint i = 0; i < ap->rules->flags->len; i++)
-        g_ptr_array_add (acct->rules.flags, g_ptr_array_index (ap->rules->flags, i));
-    acct->keyword_flags = g_ptr_array_new_with_free_func ((GDestroyNotify) keyword_flag_free);
-    if (ap->rules->keywords->len == 0)
-        return TRUE;
-    for (guint i = 0; i < ap->rules->keywords->len; i++) {
-        NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
-        if (k->keyword[0] != '\\')
-            g_ptr_array_add (names, k->keyword);
-    }
-    g_ptr_array_add (names, NULL);
-    if (state == NULL) {
-        /* A dry run on an account without state: the letters a real run would assign, in
-         * order from 'a' (nms_state_keyword_letters on an empty table). */
-        letters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-        for (guint i = 0; i + 1 < names->len && i < 26; i++)
-            g_hash_table_insert (letters, g_ptr_array_index (names, i),
-                                 g_strdup_printf ("%c", 'a' + i));
-    } else if ((letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
-        return FALSE;
-    for (guint i = 0; i < ap->rules->keywords->len; i++) {
-        NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
-        NmsFlagRule *f = g_new0 (NmsFlagRule, 1);
-
-        f->tag = g_strdup (k->tag);
-        if (k->keyword[0] == '\\') {
-            /* A system flag (\Deleted): its own Maildir letter (T), if it has one. */
-            const char *flag[] = { k->keyword };
-            g_autofree char *letter = nms_maildir_flags_from_imap (flag, 1);
-
-            f->letter = letter[0];
-        } else {
-            f->letter = ((const char *) g_hash_table_lookup (letters, k->keyword))[0];
-        }
-        if (f->letter == '\0') {
-            keyword_flag_free (f); /* a system flag with no Maildir letter (\Recent) */
-            continue;
-        }
-        f->line = k->line;
-        g_ptr_array_add (acct->keyword_flags, f);
-        g_ptr_array_add (acct->rules.flags, f);
-    }
-    return TRUE;
-}
-
-/* The account's sync state: special-use roles and keyword letters, both from its syncs. A dry
- * run writes none of it: no state is created, and letters it would assign are not kept. */
-static gboolean
-account_state (Apply *ap, Account *acct, GError **error)
-{
-    g_autofree char *name = g_strconcat (acct->account->name, ".db", NULL);
-    g_autofree char *path = g_build_filename (ap->config->state_dir, name, NULL);
-    g_autoptr (NmsState) state = NULL;
-    gboolean ok;
-
-    if (ap->ctx->dry_run && !g_file_test (path, G_FILE_TEST_EXISTS)) {
-        acct->roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-        return keyword_rules (ap, NULL, acct, error);
-    }
-    if ((state = nms_state_open (ap->config->state_dir, acct->account->name, error)) == NULL ||
-        (ap->ctx->dry_run && !nms_state_begin (state, error)))
-        return FALSE;
-    ok = (acct->roles = nms_state_roles (state, error)) != NULL &&
-         keyword_rules (ap, state, acct, error);
-    if (ap->ctx->dry_run)
-        nms_state_rollback (state);
-    return ok;
-}
-
-static gboolean
-account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **error)
-{
-    acct->account = account;
-    acct->folders = nms_maildir_list_folders (account->maildir, account->layout, error);
-    if (acct->folders == NULL)
-        return FALSE;
-    acct->by_dir = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-    acct->names = g_ptr_array_new ();
-    for (guint i = 0; i < acct->folders->len; i++) {
-        NmsMaildirFolder *f = g_ptr_array_index (acct->folders, i);
-
-        g_hash_table_insert (acct->by_dir, g_build_filename (account->maildir, f->relpath, NULL),
-                             f->name);
-        g_ptr_array_add (acct->names, f->name);
-    }
-    g_ptr_array_add (acct->names, NULL);
-    {
-        g_autofree gpointer *dirs = g_hash_table_get_keys_as_array (acct->by_dir, NULL);
-        acct->files = nms_apply_files_new ((char *const *) dirs);
-    }
-    if (!account_state (ap, acct, error))
-        return FALSE;
-    acct->resolved = g_ptr_array_new_with_free_func (g_free);
-    acct->matches = g_ptr_array_new_with_free_func (ids_free);
-    for (guint i = 0; i < ap->rules->folders->len; i++) {
-        NmsFolderRule *rule = g_ptr_array_index (ap->rules->folders, i);
-        g_autofree char *query = NULL;
-        GHashTable *ids = NULL;
-
-        g_ptr_array_add (acct->resolved, nms_rules_resolve_folder (
-                                             rule->folder, (char **) acct->names->pdata, acct->roles));
-        if (rule->match != NULL) {
-            query = g_strdup_printf ("(%s) and (%s)", rule->match, ap->candidates);
-            if ((ids = nms_db_query_ids (ap->db, query, error)) == NULL) {
-                g_prefix_error (error, "%s:%d: [folder %s]: ", rule->file, rule->line, rule->folder);
-                return FALSE;
-            }
-        }
-        g_ptr_array_add (acct->matches, ids);
-    }
-    return TRUE;
-}
-
-/* The file of @m in this account, and its folder's name (transfer none), or NULL. */
-static const char *
-file_in_account (const Account *acct, const NmsDbMessage *m, const char **folder_out)
-{
-    for (char **p = m->paths; p != NULL && *p != NULL; p++) {
-        g_autofree char *sub = g_path_get_dirname (*p);
-        g_autofree char *dir = g_path_get_dirname (sub);
-        g_autofree char *leaf = g_path_get_basename (sub);
-        const char *name;
-
-        if (strcmp (leaf, "cur") != 0 && strcmp (leaf, "new") != 0)
-            continue;
-        if ((name = g_hash_table_lookup (acct->by_dir, dir)) != NULL) {
-            *folder_out = name;
-            return *p;
-        }
-    }
-    return NULL;
-}
-
-static int
-first_match (const Apply *ap, const Account *acct, const char *id)
-{
-    for (guint i = 0; i < acct->matches->len; i++) {
-        GHashTable *ids = g_ptr_array_index (acct->matches, i);
-        if (ids != NULL && g_ptr_array_index (acct->resolved, i) != NULL &&
-            g_hash_table_contains (ids, id))
-            return (int) i;
-    }
-    return -1;
-}
-
 /* A step done (a file renamed, notmuch told): the test hook NMSYNC_TEST_CRASH_AFTER=N stops
  * the process dead after the Nth, exactly like a crash (t503). */
 static void
@@ -268,7 +66,7 @@ index_rename (Apply *ap, char **current, char *renamed, GError **error)
 
 /* Moves and renames the file as @out says, keeping the index up to date in place. */
 static gboolean
-apply_file (Apply *ap, const Account *acct, const char *path, const char *folder,
+apply_file (Apply *ap, const NmsApplyAccount *acct, const char *path, const char *folder,
             const char *flags, const NmsRuleOutcome *out, GError **error)
 {
     g_autofree char *current = g_strdup (path);
@@ -324,7 +122,7 @@ outcome_changes (const NmsDbMessage *m, const char *folder, const char *flags,
  * program) are found again and notmuch is told, unless this is a dry run. Returns the paths
  * to work with (transfer full), or NULL after naming the message as skipped. */
 static char **
-resolve_paths (Apply *ap, const Account *acct, const NmsDbMessage *m)
+resolve_paths (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (GArray) events = g_array_new (FALSE, TRUE, sizeof (NmsFileEvent));
@@ -359,16 +157,14 @@ resolve_paths (Apply *ap, const Account *acct, const NmsDbMessage *m)
 
 /* One message: decide, then move/rename the file and update tags and agreed state. */
 static void
-apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
+apply_message (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
 {
     g_autoptr (GError) error = NULL;
     g_autofree char *base = NULL, *what = NULL;
     g_autoptr (NmsMaildirName) name = NULL;
     g_auto (GStrv) paths = resolve_paths (ap, acct, m);
-    NmsDbMessage here = { .id = m->id, .tags = m->tags, .paths = paths,
-                          .agreed_folder = m->agreed_folder, .agreed_flags = m->agreed_flags };
     NmsRuleOutcome out = { 0 };
-    const char *folder = NULL, *path = paths ? file_in_account (acct, &here, &folder) : NULL;
+    const char *folder = NULL, *path = nms_apply_account_file (acct, paths, &folder);
     const char *flags;
     NmsRuleInput in;
 
@@ -385,7 +181,7 @@ apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
     in = (NmsRuleInput) {
         .tags = m->tags, .folder = folder, .flags = flags,
         .agreed_folder = m->agreed_folder, .agreed_flags = m->agreed_flags,
-        .tags_changed = !ap->full, .matched_rule = first_match (ap, acct, m->id),
+        .tags_changed = !ap->full, .matched_rule = nms_apply_account_first_match (acct, m->id),
         .rule_folders = (char *const *) acct->resolved->pdata,
     };
     nms_rules_decide (&acct->rules, &in, &out);
@@ -420,10 +216,11 @@ apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
 static gboolean
 apply_account (Apply *ap, const NmsAccount *account, GError **error)
 {
-    g_auto (Account) acct = { 0 };
+    g_auto (NmsApplyAccount) acct = { 0 };
     g_autoptr (GPtrArray) messages = NULL;
 
-    if (!account_load (ap, account, &acct, error) ||
+    if (!nms_apply_account_load (&acct, account, ap->config->state_dir, ap->rules, ap->db,
+                                 ap->candidates, ap->ctx->dry_run, error) ||
         (messages = nms_db_query (ap->db, ap->candidates, error)) == NULL)
         return FALSE;
     for (guint i = 0; i < messages->len; i++)
