@@ -395,6 +395,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     run.delimiter = nms_imap_session_get_delimiter (run.session);
     store_roles (&run, list);
     folders = choose_folders (&run, list);
+    run.folders = folders;
     ctx->progress.folders_total += folders->len;
     nms_context_progress (ctx);
     if (!ctx->dry_run)

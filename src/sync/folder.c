@@ -436,8 +436,8 @@ drop_frozen (Run *run, const Folder *folder, GPtrArray *scan, GArray *plan)
     }
 }
 
-static void
-drop_uid (GArray *messages, guint32 uid)
+void
+nms_sync_plan_drop_uid (GArray *messages, guint32 uid)
 {
     for (guint i = messages->len; i-- > 0;) {
         if (g_array_index (messages, NmsPlanMessage, i).uid == uid)
@@ -457,8 +457,8 @@ forget_dry_moves (Run *run, const Folder *folder, GArray *server, GArray *agreed
         g_autofree char *key = nms_sync_dry_move_key ('U', folder->name, NULL, uid);
 
         if (g_hash_table_contains (run->dry_moves, key)) {
-            drop_uid (agreed, uid);
-            drop_uid (server, uid);
+            nms_sync_plan_drop_uid (agreed, uid);
+            nms_sync_plan_drop_uid (server, uid);
         }
     }
     for (guint i = scan->len; i-- > 0;) {
@@ -489,6 +489,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
+    gboolean held;
 
     if (qresync != NULL)
         infos = g_array_ref (qresync);
@@ -504,8 +505,9 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                             sizeof (NmsStateMessage));
     if (g_hash_table_size (run->dry_moves) > 0)
         forget_dry_moves (run, folder, server, agreed, s->scan);
+    held = nms_sync_hold_moves (run, folder, saved, s->scan, server, agreed);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
-    *incomplete_out = scan_incomplete (s->scan, local, s->fresh);
+    *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
