@@ -3,7 +3,8 @@
 # Kill -9 at every step of an apply (NMSYNC_TEST_CRASH_AFTER=N for N = 1, 2, ...), run apply
 # again, and compare with an uninterrupted apply. The workload: moves to Junk (the spam rule,
 # which also changes flags and tags), flag changes from tags (flagged, replied, unread) and a
-# message whose tags change without any file change. notmuch commits only when apply closes
+# message whose tags change without any file change, and a file renamed by another program
+# that notmuch has not seen yet. notmuch commits only when apply closes
 # the database, so a kill leaves it listing the old filename of every file the run renamed:
 # the next apply must find those files again. After each resume: exit 0, every Message-ID
 # exactly once on disk, in the folder and with the flags of the uninterrupted run, the same
@@ -39,6 +40,10 @@ notmuch tag +replied -- id:m5@nmsync.test
 notmuch tag -unread -- id:m9@nmsync.test
 notmuch tag +spam -- id:m6@nmsync.test
 notmuch tag -spam -- id:m6@nmsync.test
+# A file another program renamed behind notmuch's back, whose tags change too: the apply
+# first updates notmuch's filename (a step of its own), then the flags.
+mv "$NMS_MAILDIR/cur/1700000007.M7P1.host,U=7:2,S" "$NMS_MAILDIR/cur/1700000007.M7P1.host,U=77:2,S"
+notmuch tag +flagged -- id:m7@nmsync.test
 cp -a "$NMS_HOME" "$SNAP/home" || bail_out "cannot snapshot"
 
 restore () {
