@@ -23,6 +23,7 @@
 #define KEY_REVISION "nmsync.apply-revision"
 #define KEY_UUID "nmsync.apply-uuid"
 #define LOCK_WAIT_MS 10000
+#define NO_LOCK (-2) /* a dry run's account: not locked, and not left out either */
 
 typedef struct {
     NmsContext *ctx;
@@ -288,8 +289,8 @@ lock_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *accoun
 }
 
 /* The accounts to apply to (the arguments, else all), each with its lock fd (-1: not locked,
- * skipped); a dry run changes nothing and locks nothing (0). Sets *@status_out to LOCKED when
- * an account's lock could not be had. The locks come before the notmuch database's, in the
+ * skipped); a dry run changes nothing and locks nothing (NO_LOCK). Sets *@status_out to
+ * LOCKED when an account's lock could not be had. The locks come before the notmuch database's, in the
  * order a sync takes them (account, then its indexer's database), so neither waits for the
  * other while holding what the other needs. */
 static GArray *
@@ -300,7 +301,7 @@ lock_accounts (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *c
 
     for (guint i = 0; i < config->accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (config->accounts, i);
-        int fd = 0;
+        int fd = NO_LOCK;
 
         if (options->args[0] != NULL && !g_strv_contains ((const char *const *) options->args,
                                                           account->name))
@@ -317,7 +318,7 @@ static void
 unlock_accounts (GArray *fds)
 {
     for (guint i = 0; i < fds->len; i++) {
-        if (g_array_index (fds, int, i) > 0)
+        if (g_array_index (fds, int, i) >= 0)
             nms_state_unlock (g_array_index (fds, int, i));
     }
     g_array_unref (fds);
@@ -364,7 +365,7 @@ nms_cmd_apply (const NmsCliOptions *options)
     for (guint i = 0; i < accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (accounts, i);
 
-        if (g_array_index (locks, int, i) < 0)
+        if (g_array_index (locks, int, i) == -1)
             continue;
         if (!apply_account (&ap, account, &error)) {
             fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
