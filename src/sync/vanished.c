@@ -79,7 +79,10 @@ drop_found (Run *run, const Folder *folder, GArray *plan, GPtrArray *scan, GHash
 typedef struct {
     gboolean built;
     GHashTable *at;    /* "folder\nbase" of every file */
-    GHashTable *where; /* base -> folder name (transfer none) */
+    GHashTable *where; /* base -> folder name (transfer none), of the files whose folder's state
+                        * does not know them: what the next run's move detection looks at (a
+                        * file the state knows there is a copy made earlier, and a message
+                        * deleted here while such a copy exists is deleted) */
 } Elsewhere;
 
 static void
@@ -103,6 +106,8 @@ elsewhere_build (Run *run, const Folder *folder, Elsewhere *ew)
     for (guint i = 0; run->folders != NULL && i < run->folders->len; i++) {
         const Folder *f = g_ptr_array_index (run->folders, i);
         g_autoptr (GPtrArray) scan = NULL;
+        g_autoptr (GArray) known = NULL;
+        g_autoptr (GHashTable) bases = NULL;
 
         if (f == folder || f->wire_name == NULL || strcmp (f->name, folder->name) == 0)
             continue;
@@ -116,18 +121,24 @@ elsewhere_build (Run *run, const Folder *folder, Elsewhere *ew)
                  before[1] == after[1]))
                 break;
         }
+        known = nms_state_messages (run->state, f->name, NULL);
+        bases = g_hash_table_new (g_str_hash, g_str_equal);
+        for (guint j = 0; known != NULL && j < known->len; j++)
+            g_hash_table_add (bases, g_array_index (known, NmsStateMessage, j).base);
         for (guint j = 0; scan != NULL && j < scan->len; j++) {
             NmsMaildirEntry *e = g_ptr_array_index (scan, j);
 
             if (e->name == NULL || e->name->base[0] == '\0')
                 continue;
             g_hash_table_add (ew->at, g_strdup_printf ("%s\n%s", f->name, e->name->base));
-            g_hash_table_insert (ew->where, g_strdup (e->name->base), f->name);
+            if (!g_hash_table_contains (bases, e->name->base))
+                g_hash_table_insert (ew->where, g_strdup (e->name->base), f->name);
         }
     }
 }
 
-/* The other folder of the run that holds a file with unique part @base, or NULL. */
+/* The other folder of the run that holds a file with unique part @base its state does not know
+ * (a file moved there, which the next run's move detection will move), or NULL. */
 static const char *
 moved_to (Run *run, const Folder *folder, Elsewhere *ew, const char *base)
 {

@@ -85,3 +85,19 @@ check_eq "Maildir: .Junk holds exactly the $N messages" "$N" "$(local_count Junk
 check_eq "Maildir: no UID carried twice in Junk" "" "$(dup_uids Junk)"
 collect_sides
 check "local and server agree UID by UID" agree_by_uid
+
+# A copy is not a move: a file copied from Junk to INBOX is uploaded as a new message; when
+# the copy is deleted, it is deleted on the server too (Junk's file, which Junk's state knows,
+# does not make it look moved).
+f=$(find "$NMS_MAILDIR/.Junk/cur" -type f | head -n 1)
+name=${f##*/}
+cp "$f" "$NMS_MAILDIR/cur/$(printf '%s' "$name" | sed 's/,U=[0-9]*//')"
+nmsync_run sync
+check_eq "copy: sync exits 0" 0 "$NMS_RC"
+check_eq "copy: uploaded to the server's INBOX" 1 "$(imap_count INBOX)"
+rm -f "$NMS_MAILDIR"/cur/* "$NMS_MAILDIR"/new/*
+nmsync_run sync
+check_eq "copy deleted: sync exits 0" 0 "$NMS_RC"
+check_eq "copy deleted: expunged from the server's INBOX" 0 "$(imap_count INBOX)"
+check_eq "copy deleted: Junk keeps its $N" "$N" "$(imap_count Junk)"
+check_eq "copy deleted: no message said it was moved" "" "$(grep 'by another program' "$NMS_ERR")"
