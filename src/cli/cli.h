@@ -86,6 +86,16 @@ void nms_confine_apply (NmsContext *ctx, const NmsCliOptions *options, const Nms
 /* ---- cmd-sync.c ---- */
 
 
+/* How long a command waits for an account lock another nmsync holds (nmsync(1)): 30 s, so
+ * that a sync the timer starts during an apply (or the post-new hook's apply during a sync)
+ * waits for it instead of failing, while a run stuck behind a long one still ends with exit 4
+ * well before a timer's next tick. */
+#define NMS_CLI_LOCK_WAIT_S 30
+/* $NMSYNC_LOCK_WAIT (seconds, 0 to 3600), else NMS_CLI_LOCK_WAIT_S, in milliseconds. */
+guint nms_cli_lock_wait_ms (void);
+/* NMSYNC_TEST_CRASH_AFTER=N: the test hook that kills nmsync dead after N steps; 0 off. */
+guint nms_cli_crash_after (void);
+
 /* Finds and loads the config (-c, $NMSYNC_CONFIG, XDG), printing its warnings on stderr.
  * Returns NULL after printing the error (exit status 2). (transfer full) */
 NmsConfig *nms_cli_load_config (const NmsCliOptions *options);

@@ -9,9 +9,12 @@
 
 #include "cli/cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "apply/apply.h"
 #include "maildir/maildir.h"
 #include "notmuch/notmuch.h"
 #include "rules/rules.h"
@@ -20,6 +23,7 @@
 #define KEY_REVISION "nmsync.apply-revision"
 #define KEY_UUID "nmsync.apply-uuid"
 #define LOCK_WAIT_MS 10000
+#define NO_LOCK (-2) /* a dry run's account: not locked, and not left out either */
 
 typedef struct {
     NmsContext *ctx;
@@ -29,176 +33,16 @@ typedef struct {
     char *candidates; /* the notmuch query for what changed since the last apply */
     gboolean full;    /* first run, or a new database: everything is a candidate */
     guint moved, reflagged, retagged, looked_at;
+    guint steps, crash_after; /* NMSYNC_TEST_CRASH_AFTER: SIGKILL after that many steps */
 } Apply;
 
-/* One account's folders: names for the rule roles, directories back to names, and per folder
- * rule the candidates its match selects. */
-typedef struct {
-    const NmsAccount *account;
-    GPtrArray *folders;   /* NmsMaildirFolder */
-    GHashTable *by_dir;   /* absolute folder dir -> name (transfer none) */
-    GPtrArray *names;     /* char* (transfer none), NULL-terminated */
-    GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
-    GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
-    GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
-    NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
-                           * the arrays are borrowed, only rules.flags is this account's own */
-    GPtrArray *keyword_flags; /* NmsFlagRule made for [keywords] (owned) */
-} Account;
-
+/* A step done (a file renamed, notmuch told): the test hook NMSYNC_TEST_CRASH_AFTER=N stops
+ * the process dead after the Nth, exactly like a crash (t503). */
 static void
-account_clear (Account *acct)
+step (Apply *ap)
 {
-    g_clear_pointer (&acct->matches, g_ptr_array_unref);
-    g_clear_pointer (&acct->roles, g_hash_table_unref);
-    g_clear_pointer (&acct->rules.flags, g_ptr_array_unref);
-    g_clear_pointer (&acct->keyword_flags, g_ptr_array_unref);
-    g_clear_pointer (&acct->resolved, g_ptr_array_unref);
-    g_clear_pointer (&acct->names, g_ptr_array_unref);
-    g_clear_pointer (&acct->by_dir, g_hash_table_unref);
-    g_clear_pointer (&acct->folders, g_ptr_array_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Account, account_clear)
-
-static void
-ids_free (gpointer ids)
-{
-    if (ids != NULL)
-        g_hash_table_unref (ids);
-}
-
-static void
-keyword_flag_free (NmsFlagRule *f)
-{
-    g_free (f->tag);
-    g_free (f);
-}
-
-/* [keywords] tag = KEYWORD: the tag follows the keyword's Maildir letter in this account (the
- * letter its sync assigned, or assigns now), exactly like a [flags] rule. */
-static gboolean
-keyword_rules (Apply *ap, NmsState *state, Account *acct, GError **error)
-{
-    g_autoptr (GHashTable) letters = NULL;
-    g_autoptr (GPtrArray) names = g_ptr_array_new ();
-
-    acct->rules = *ap->rules;
-    /* Not g_ptr_array_copy(): it would take the free func along, and these are borrowed. */
-    acct->rules.flags = g_ptr_array_new ();
-    for (guint i = 0; i < ap->rules->flags->len; i++)
-        g_ptr_array_add (acct->rules.flags, g_ptr_array_index (ap->rules->flags, i));
-    acct->keyword_flags = g_ptr_array_new_with_free_func ((GDestroyNotify) keyword_flag_free);
-    if (ap->rules->keywords->len == 0)
-        return TRUE;
-    for (guint i = 0; i < ap->rules->keywords->len; i++) {
-        NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
-        if (k->keyword[0] != '\\')
-            g_ptr_array_add (names, k->keyword);
-    }
-    g_ptr_array_add (names, NULL);
-    if ((letters = nms_state_keyword_letters (state, (char **) names->pdata, error)) == NULL)
-        return FALSE;
-    for (guint i = 0; i < ap->rules->keywords->len; i++) {
-        NmsKeywordRule *k = g_ptr_array_index (ap->rules->keywords, i);
-        NmsFlagRule *f = g_new0 (NmsFlagRule, 1);
-
-        f->tag = g_strdup (k->tag);
-        if (k->keyword[0] == '\\') {
-            /* A system flag (\Deleted): its own Maildir letter (T), if it has one. */
-            const char *flag[] = { k->keyword };
-            g_autofree char *letter = nms_maildir_flags_from_imap (flag, 1);
-
-            f->letter = letter[0];
-        } else {
-            f->letter = ((const char *) g_hash_table_lookup (letters, k->keyword))[0];
-        }
-        if (f->letter == '\0') {
-            keyword_flag_free (f); /* a system flag with no Maildir letter (\Recent) */
-            continue;
-        }
-        f->line = k->line;
-        g_ptr_array_add (acct->keyword_flags, f);
-        g_ptr_array_add (acct->rules.flags, f);
-    }
-    return TRUE;
-}
-
-static gboolean
-account_load (Apply *ap, const NmsAccount *account, Account *acct, GError **error)
-{
-    g_autoptr (NmsState) state = NULL;
-
-    acct->account = account;
-    acct->folders = nms_maildir_list_folders (account->maildir, account->layout, error);
-    if (acct->folders == NULL)
-        return FALSE;
-    acct->by_dir = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-    acct->names = g_ptr_array_new ();
-    for (guint i = 0; i < acct->folders->len; i++) {
-        NmsMaildirFolder *f = g_ptr_array_index (acct->folders, i);
-
-        g_hash_table_insert (acct->by_dir, g_build_filename (account->maildir, f->relpath, NULL),
-                             f->name);
-        g_ptr_array_add (acct->names, f->name);
-    }
-    g_ptr_array_add (acct->names, NULL);
-    /* The account's sync state: special-use roles and keyword letters, both from its syncs. */
-    if ((state = nms_state_open (ap->config->state_dir, account->name, error)) == NULL ||
-        (acct->roles = nms_state_roles (state, error)) == NULL ||
-        !keyword_rules (ap, state, acct, error))
-        return FALSE;
-    acct->resolved = g_ptr_array_new_with_free_func (g_free);
-    acct->matches = g_ptr_array_new_with_free_func (ids_free);
-    for (guint i = 0; i < ap->rules->folders->len; i++) {
-        NmsFolderRule *rule = g_ptr_array_index (ap->rules->folders, i);
-        g_autofree char *query = NULL;
-        GHashTable *ids = NULL;
-
-        g_ptr_array_add (acct->resolved, nms_rules_resolve_folder (
-                                             rule->folder, (char **) acct->names->pdata, acct->roles));
-        if (rule->match != NULL) {
-            query = g_strdup_printf ("(%s) and (%s)", rule->match, ap->candidates);
-            if ((ids = nms_db_query_ids (ap->db, query, error)) == NULL) {
-                g_prefix_error (error, "%s:%d: [folder %s]: ", rule->file, rule->line, rule->folder);
-                return FALSE;
-            }
-        }
-        g_ptr_array_add (acct->matches, ids);
-    }
-    return TRUE;
-}
-
-/* The file of @m in this account, and its folder's name (transfer none), or NULL. */
-static const char *
-file_in_account (const Account *acct, const NmsDbMessage *m, const char **folder_out)
-{
-    for (char **p = m->paths; p != NULL && *p != NULL; p++) {
-        g_autofree char *sub = g_path_get_dirname (*p);
-        g_autofree char *dir = g_path_get_dirname (sub);
-        g_autofree char *leaf = g_path_get_basename (sub);
-        const char *name;
-
-        if (strcmp (leaf, "cur") != 0 && strcmp (leaf, "new") != 0)
-            continue;
-        if ((name = g_hash_table_lookup (acct->by_dir, dir)) != NULL) {
-            *folder_out = name;
-            return *p;
-        }
-    }
-    return NULL;
-}
-
-static int
-first_match (const Apply *ap, const Account *acct, const char *id)
-{
-    for (guint i = 0; i < acct->matches->len; i++) {
-        GHashTable *ids = g_ptr_array_index (acct->matches, i);
-        if (ids != NULL && g_ptr_array_index (acct->resolved, i) != NULL &&
-            g_hash_table_contains (ids, id))
-            return (int) i;
-    }
-    return -1;
+    if (ap->crash_after != 0 && ++ap->steps == ap->crash_after)
+        kill (getpid (), SIGKILL);
 }
 
 /* The file at *@current is now at @renamed (transfer full; NULL: the rename failed): tells the
@@ -211,11 +55,13 @@ index_rename (Apply *ap, char **current, char *renamed, GError **error)
 
     if (renamed == NULL)
         return FALSE;
+    step (ap); /* a crash here: notmuch has the old name; the next apply finds the file */
     if (!nms_db_apply_events (ap->db, &ev, 1, 1, &stats, error)) {
         nms_db_stats_clear (&stats);
         g_free (renamed);
         return FALSE;
     }
+    step (ap);
     /* moved or renamed all the same; notmuch keeps the old name until the file is renamed */
     if (stats.too_long != NULL)
         nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its name or its folder's is longer "
@@ -229,7 +75,7 @@ index_rename (Apply *ap, char **current, char *renamed, GError **error)
 
 /* Moves and renames the file as @out says, keeping the index up to date in place. */
 static gboolean
-apply_file (Apply *ap, const Account *acct, const char *path, const char *folder,
+apply_file (Apply *ap, const NmsApplyAccount *acct, const char *path, const char *folder,
             const char *flags, const NmsRuleOutcome *out, GError **error)
 {
     g_autofree char *current = g_strdup (path);
@@ -253,18 +99,22 @@ apply_file (Apply *ap, const Account *acct, const char *path, const char *folder
     return TRUE;
 }
 
-static void
-print_outcome (Apply *ap, const NmsDbMessage *m, const char *folder, const char *flags,
-               const NmsRuleOutcome *out)
+/* "id:X: folder 'A' -> 'B', flags 'S' -> 'FS', tags +a -b": what a dry run says it would do
+ * and -v says was done, in the same words. (transfer full) */
+static char *
+describe_outcome (const NmsDbMessage *m, const char *folder, const char *flags,
+                  const NmsRuleOutcome *out)
 {
-    g_autofree char *add = NULL, *remove = NULL;
+    GString *s = g_string_new (NULL);
 
-    /* Both arrays are NULL-terminated (rules.h). */
-    add = g_strjoinv (" +", (char **) out->add_tags->pdata);
-    remove = g_strjoinv (" -", (char **) out->remove_tags->pdata);
-    nms_context_log (ap->ctx, NMS_LEVEL_WARNING, "would change id:%s: folder '%s' -> '%s', flags "
-                     "'%s' -> '%s', tags%s%s%s%s", m->id, folder, out->folder, flags, out->flags,
-                     *add ? " +" : "", add, *remove ? " -" : "", remove);
+    g_string_printf (s, "id:%s: folder '%s' -> '%s', flags '%s' -> '%s', tags", m->id, folder,
+                     out->folder, flags, out->flags);
+    /* Both arrays are NULL-terminated (rules.h) once they hold a tag; pdata is NULL before. */
+    for (guint i = 0; i < out->add_tags->len; i++)
+        g_string_append_printf (s, " +%s", (char *) g_ptr_array_index (out->add_tags, i));
+    for (guint i = 0; i < out->remove_tags->len; i++)
+        g_string_append_printf (s, " -%s", (char *) g_ptr_array_index (out->remove_tags, i));
+    return g_string_free (s, FALSE);
 }
 
 static gboolean
@@ -277,15 +127,53 @@ outcome_changes (const NmsDbMessage *m, const char *folder, const char *flags,
            g_strcmp0 (out->agreed_flags, m->agreed_flags) != 0;
 }
 
-/* One message: decide, then move/rename the file and update tags and agreed state. */
-static void
-apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
+/* Filenames of @m that are gone (a kill -9 after a rename, before notmuch committed; another
+ * program) are found again and notmuch is told, unless this is a dry run. Returns the paths
+ * to work with (transfer full), or NULL after naming the message as skipped. */
+static char **
+resolve_paths (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
 {
     g_autoptr (GError) error = NULL;
-    g_autofree char *base = NULL;
+    g_autoptr (GArray) events = g_array_new (FALSE, TRUE, sizeof (NmsFileEvent));
+    g_auto (GStrv) paths = NULL;
+
+    g_array_set_clear_func (events, (GDestroyNotify) nms_file_event_clear);
+    paths = nms_apply_files_resolve (acct->files, m->id, m->paths, events, &error);
+    for (guint i = 0; paths != NULL && i < events->len; i++) {
+        NmsFileEvent *ev = &g_array_index (events, NmsFileEvent, i);
+
+        if (ev->kind == NMS_FILE_RENAMED)
+            nms_context_log (ap->ctx, ap->ctx->dry_run ? NMS_LEVEL_WARNING : NMS_LEVEL_INFO,
+                             "%sid:%s: notmuch's filename '%s' -> '%s' (renamed without notmuch "
+                             "being told)", ap->ctx->dry_run ? "would update " : "updated ",
+                             m->id, ev->old_path, ev->path);
+        else
+            nms_context_log (ap->ctx, ap->ctx->dry_run ? NMS_LEVEL_WARNING : NMS_LEVEL_INFO,
+                             "%sid:%s: notmuch's filename '%s' (the file is gone)",
+                             ap->ctx->dry_run ? "would remove " : "removed ", m->id, ev->path);
+    }
+    if (paths != NULL && events->len > 0 && !ap->ctx->dry_run) {
+        if (!nms_db_apply_events (ap->db, (NmsFileEvent *) events->data, events->len, events->len,
+                                  NULL, &error))
+            g_clear_pointer (&paths, g_strfreev);
+        else
+            step (ap);
+    }
+    if (paths == NULL)
+        nms_context_skip (ap->ctx, "%s: id:%s: %s", acct->account->name, m->id, error->message);
+    return g_steal_pointer (&paths);
+}
+
+/* One message: decide, then move/rename the file and update tags and agreed state. */
+static void
+apply_message (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *base = NULL, *what = NULL;
     g_autoptr (NmsMaildirName) name = NULL;
+    g_auto (GStrv) paths = resolve_paths (ap, acct, m);
     NmsRuleOutcome out = { 0 };
-    const char *folder = NULL, *path = file_in_account (acct, m, &folder);
+    const char *folder = NULL, *path = nms_apply_account_file (acct, paths, &folder);
     const char *flags;
     NmsRuleInput in;
 
@@ -302,7 +190,7 @@ apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
     in = (NmsRuleInput) {
         .tags = m->tags, .folder = folder, .flags = flags,
         .agreed_folder = m->agreed_folder, .agreed_flags = m->agreed_flags,
-        .tags_changed = !ap->full, .matched_rule = first_match (ap, acct, m->id),
+        .tags_changed = !ap->full, .matched_rule = nms_apply_account_first_match (acct, m->id),
         .rule_folders = (char *const *) acct->resolved->pdata,
     };
     nms_rules_decide (&acct->rules, &in, &out);
@@ -310,31 +198,38 @@ apply_message (Apply *ap, const Account *acct, const NmsDbMessage *m)
         nms_rule_outcome_clear (&out);
         return;
     }
+    what = describe_outcome (m, folder, flags, &out);
     if (ap->ctx->dry_run) {
-        print_outcome (ap, m, folder, flags, &out);
+        nms_context_log (ap->ctx, NMS_LEVEL_WARNING, "would change %s", what);
         nms_rule_outcome_clear (&out);
         return;
     }
-    ap->retagged += out.add_tags->len > 0 || out.remove_tags->len > 0;
     /* File first, then tags and the agreed state: a crash in between leaves a file whose
      * folder or flags differ from the agreed ones, which the next apply takes as "moved by
-     * someone else" and settles without moving it back. */
+     * someone else" and settles without moving it back (notmuch, which commits only at the
+     * end, may still list the old filename: resolve_paths finds the file). */
     if (!apply_file (ap, acct, path, folder, flags, &out, &error) ||
         !nms_db_message_update (ap->db, m->id, (char *const *) out.add_tags->pdata,
                                 (char *const *) out.remove_tags->pdata, out.agreed_folder,
-                                out.agreed_flags, &error))
+                                out.agreed_flags, &error)) {
         nms_context_skip (ap->ctx, "%s: id:%s ('%s'): %s", acct->account->name, m->id, path,
                           error->message);
+    } else {
+        ap->retagged += out.add_tags->len > 0 || out.remove_tags->len > 0;
+        nms_context_log (ap->ctx, NMS_LEVEL_INFO, "changed %s", what);
+        step (ap);
+    }
     nms_rule_outcome_clear (&out);
 }
 
 static gboolean
 apply_account (Apply *ap, const NmsAccount *account, GError **error)
 {
-    g_auto (Account) acct = { 0 };
+    g_auto (NmsApplyAccount) acct = { 0 };
     g_autoptr (GPtrArray) messages = NULL;
 
-    if (!account_load (ap, account, &acct, error) ||
+    if (!nms_apply_account_load (&acct, account, ap->config->state_dir, ap->rules, ap->db,
+                                 ap->candidates, ap->ctx->dry_run, error) ||
         (messages = nms_db_query (ap->db, ap->candidates, error)) == NULL)
         return FALSE;
     for (guint i = 0; i < messages->len; i++)
@@ -381,23 +276,83 @@ rule_files (const Apply *ap)
     return from_notmuch != NULL ? g_strsplit (from_notmuch, ";", -1) : NULL;
 }
 
+/* The account lock (the one sync, pull and push take), waiting for it while another nmsync
+ * holds it. -1 after naming the account and the holder. */
+static int
+lock_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account)
+{
+    g_autoptr (GError) error = NULL;
+    guint wait_ms = nms_cli_lock_wait_ms ();
+    int fd = nms_state_lock (config->state_dir, account->name, 0, &error);
+
+    if (fd < 0 && wait_ms > 0 && g_error_matches (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED)) {
+        nms_context_log (ctx, NMS_LEVEL_INFO, "%s; waiting up to %u s", error->message,
+                         (wait_ms + 999) / 1000);
+        g_clear_error (&error);
+        fd = nms_state_lock (config->state_dir, account->name, wait_ms, &error);
+    }
+    if (fd < 0)
+        fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
+    return fd;
+}
+
+/* The accounts to apply to (the arguments, else all), each with its lock fd (-1: not locked,
+ * skipped); a dry run changes nothing and locks nothing (NO_LOCK). Sets *@status_out to
+ * LOCKED when an account's lock could not be had. The locks come before the notmuch database's, in the
+ * order a sync takes them (account, then its indexer's database), so neither waits for the
+ * other while holding what the other needs. */
+static GArray *
+lock_accounts (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *config,
+               GPtrArray *accounts, int *status_out)
+{
+    GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+
+    for (guint i = 0; i < config->accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (config->accounts, i);
+        int fd = NO_LOCK;
+
+        if (options->args[0] != NULL && !g_strv_contains ((const char *const *) options->args,
+                                                          account->name))
+            continue;
+        if (!options->dry_run && (fd = lock_account (ctx, config, account)) < 0)
+            *status_out = NMS_EXIT_LOCKED;
+        g_ptr_array_add (accounts, account);
+        g_array_append_val (fds, fd);
+    }
+    return fds;
+}
+
+static void
+unlock_accounts (GArray *fds)
+{
+    for (guint i = 0; i < fds->len; i++) {
+        if (g_array_index (fds, int, i) >= 0)
+            nms_state_unlock (g_array_index (fds, int, i));
+    }
+    g_array_unref (fds);
+}
+
 int
 nms_cmd_apply (const NmsCliOptions *options)
 {
     g_autoptr (NmsConfig) config = nms_cli_load_config (options);
     g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
     g_auto (GStrv) files = NULL;
     NmsContext ctx = { .dry_run = options->dry_run };
-    Apply ap = { .ctx = &ctx, .config = config };
+    Apply ap = { .ctx = &ctx, .config = config, .crash_after = nms_cli_crash_after () };
     gint64 started = g_get_monotonic_time ();
     int status = NMS_EXIT_OK;
+    GArray *locks;
 
     if (config == NULL)
         return NMS_EXIT_USAGE;
     nms_output_init (&ctx, options->verbosity);
+    locks = lock_accounts (&ctx, options, config, accounts, &status);
     ap.db = nms_db_open (config->notmuch_config, !options->dry_run, LOCK_WAIT_MS, &error);
     if (ap.db == NULL) {
         fprintf (stderr, "nmsync: %s\n", error->message);
+        unlock_accounts (locks);
         nms_output_finish (&ctx);
         return g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_LOCKED) ? NMS_EXIT_LOCKED
                                                                            : NMS_EXIT_USAGE;
@@ -415,19 +370,19 @@ nms_cmd_apply (const NmsCliOptions *options)
         goto out;
     }
     choose_candidates (&ap);
-    for (guint i = 0; i < config->accounts->len; i++) {
-        NmsAccount *account = g_ptr_array_index (config->accounts, i);
+    for (guint i = 0; i < accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (accounts, i);
 
-        if (options->args[0] != NULL && !g_strv_contains ((const char *const *) options->args,
-                                                          account->name))
+        if (g_array_index (locks, int, i) == -1)
             continue;
         if (!apply_account (&ap, account, &error)) {
             fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
             g_clear_error (&error);
-            status = NMS_EXIT_SKIPPED;
+            status = MAX (status, NMS_EXIT_SKIPPED);
         }
     }
-    if (!options->dry_run && !remember_revision (&ap, &error)) {
+    /* An account left out (locked, failed) keeps its candidates for the next apply. */
+    if (!options->dry_run && status == NMS_EXIT_OK && !remember_revision (&ap, &error)) {
         fprintf (stderr, "nmsync: %s\n", error->message);
         g_clear_error (&error);
         status = NMS_EXIT_SKIPPED;
@@ -439,10 +394,12 @@ nms_cmd_apply (const NmsCliOptions *options)
                 "%.2f s\n", ap.looked_at, ap.moved, ap.reflagged, ap.retagged,
                 (g_get_monotonic_time () - started) / (double) G_USEC_PER_SEC);
 out:
+    /* notmuch commits here: the account locks are held until it has. */
     if (!nms_db_close (ap.db, &error)) {
         fprintf (stderr, "nmsync: %s\n", error->message);
         status = MAX (status, NMS_EXIT_SKIPPED);
     }
+    unlock_accounts (locks);
     nms_rules_free (ap.rules);
     g_free (ap.candidates);
     nms_output_finish (&ctx);

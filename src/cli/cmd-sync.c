@@ -76,12 +76,26 @@ parse_targets (const NmsConfig *config, char **args, GHashTable *targets, GHashT
     return TRUE;
 }
 
-/* NMSYNC_TEST_CRASH_AFTER=N: the test hook that kills nmsync dead after N steps. */
-static guint
-crash_after (void)
+guint
+nms_cli_crash_after (void)
 {
     const char *value = g_getenv ("NMSYNC_TEST_CRASH_AFTER");
     return value != NULL ? (guint) g_ascii_strtoull (value, NULL, 10) : 0;
+}
+
+guint
+nms_cli_lock_wait_ms (void)
+{
+    const char *value = g_getenv ("NMSYNC_LOCK_WAIT");
+    char *end = NULL;
+    guint64 seconds;
+
+    if (value == NULL || *value == '\0')
+        return NMS_CLI_LOCK_WAIT_S * 1000;
+    seconds = g_ascii_strtoull (value, &end, 10);
+    if (*end != '\0' || seconds > 3600)
+        return NMS_CLI_LOCK_WAIT_S * 1000;
+    return (guint) seconds * 1000;
 }
 
 /* The IMAP keywords the [keywords] rules name, to sync as Maildir letters. A rule file that does
@@ -120,7 +134,8 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     NmsIndexer *indexer = NULL;
     NmsAccount with_password;
     NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
-                                    .crash_after = crash_after (), .keywords = keywords };
+                                    .crash_after = nms_cli_crash_after (),
+                                    .lock_wait_ms = nms_cli_lock_wait_ms (), .keywords = keywords };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
     gboolean ok;

@@ -305,12 +305,26 @@ nms_state_free (NmsState *state)
     g_free (state);
 }
 
+/* The PID in the lock file at @fd, as the holder wrote it ("unknown" when it has not yet).
+ * (transfer full) */
+static char *
+lock_holder (int fd)
+{
+    char buf[32] = "";
+    ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+
+    buf[n > 0 ? n : 0] = '\0';
+    g_strstrip (buf);
+    return g_strdup (buf[0] ? buf : "unknown");
+}
+
 int
-nms_state_lock (const char *dir, const char *account, GError **error)
+nms_state_lock (const char *dir, const char *account, guint wait_ms, GError **error)
 {
     g_autofree char *name = g_strconcat (account, ".lock", NULL);
     g_autofree char *path = g_build_filename (dir, name, NULL);
     g_autofree char *pid = NULL;
+    gint64 deadline = g_get_monotonic_time () + (gint64) wait_ms * 1000;
     int fd;
 
     if (!nms_fs_mkdir_p (dir, 0700, error))
@@ -320,15 +334,23 @@ nms_state_lock (const char *dir, const char *account, GError **error)
         nms_fs_set_error (error, errno, "cannot open lock file", path);
         return -1;
     }
-    if (flock (fd, LOCK_EX | LOCK_NB) != 0) {
-        char buf[32] = "";
-        ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+    /* flock() has no timeout: poll. 50 ms is nothing next to a run, and the holder's exit is
+     * seen within it. */
+    while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+        g_autofree char *holder = NULL;
 
-        buf[n > 0 ? n : 0] = '\0';
-        g_strstrip (buf);
-        g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED,
-                     "account '%s' is already being synced by nmsync (pid %s)", account,
-                     buf[0] ? buf : "unknown");
+        if (errno == EWOULDBLOCK && g_get_monotonic_time () < deadline) {
+            g_usleep (50 * 1000);
+            continue;
+        }
+        holder = lock_holder (fd);
+        if (wait_ms == 0)
+            g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED,
+                         "account '%s' is in use by another nmsync (pid %s)", account, holder);
+        else
+            g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED,
+                         "account '%s' is in use by another nmsync (pid %s); gave up after "
+                         "%u s", account, holder, (wait_ms + 999) / 1000);
         nms_fd_clear (&fd);
         return -1;
     }

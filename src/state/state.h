@@ -30,9 +30,11 @@ void nms_state_free (NmsState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsState, nms_state_free)
 
 /* Takes the exclusive lock <@dir>/<@account>.lock (flock, released when the process ends, so a
- * killed nmsync never leaves a stale lock). Held until nms_state_unlock. On contention fails
- * with LOCKED: "account 'a' is already being synced by nmsync (pid N)". Returns the lock fd. */
-int nms_state_lock (const char *dir, const char *account, GError **error);
+ * killed nmsync never leaves a stale lock), waiting up to @wait_ms while another process holds
+ * it. Held until nms_state_unlock. Every command that changes the account's Maildir or server
+ * takes it (sync, pull, push, apply). On contention fails with LOCKED: "account 'a' is in use
+ * by another nmsync (pid N); gave up after S s". Returns the lock fd. */
+int nms_state_lock (const char *dir, const char *account, guint wait_ms, GError **error);
 void nms_state_unlock (int fd);
 
 /* Transactions: everything between begin and commit is atomic. Commit is durable up to the last

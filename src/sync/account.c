@@ -427,6 +427,26 @@ run_clear (Run *run)
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
+/* The account lock; while another nmsync (an apply, a sync the timer started) holds it, waits
+ * for options->lock_wait_ms, saying so at -v. */
+static int
+take_lock (Run *run, GError **error)
+{
+    g_autoptr (GError) busy = NULL;
+    const char *dir = run->config->state_dir, *name = run->account->name;
+    int fd = nms_state_lock (dir, name, 0, &busy);
+
+    if (fd >= 0 || run->options->lock_wait_ms == 0 ||
+        !g_error_matches (busy, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED)) {
+        if (fd < 0)
+            g_propagate_error (error, g_steal_pointer (&busy));
+        return fd;
+    }
+    nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s; waiting up to %u s", busy->message,
+                     (run->options->lock_wait_ms + 999) / 1000);
+    return nms_state_lock (dir, name, run->options->lock_wait_ms, error);
+}
+
 gboolean
 nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
                   const NmsSyncOptions *options, GError **error)
@@ -447,7 +467,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     };
     /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
      * copy of the state. */
-    if (!ctx->dry_run && (lock = nms_state_lock (config->state_dir, account->name, error)) < 0)
+    if (!ctx->dry_run && (lock = take_lock (&run, error)) < 0)
         return FALSE;
     run.state = ctx->dry_run ? nms_state_open_copy (config->state_dir, account->name, error)
                              : nms_state_open (config->state_dir, account->name, error);
@@ -467,6 +487,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     store_roles (&run, list);
     folders = choose_folders (&run, list);
     nms_sync_root_check_folders (&run, folders);
+    run.folders = folders;
     ctx->progress.folders_total += folders->len;
     nms_context_progress (ctx);
     if (!ctx->dry_run)

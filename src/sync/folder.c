@@ -461,8 +461,8 @@ drop_frozen (Run *run, const Folder *folder, GPtrArray *scan, GArray *plan)
     }
 }
 
-static void
-drop_uid (GArray *messages, guint32 uid)
+void
+nms_sync_plan_drop_uid (GArray *messages, guint32 uid)
 {
     for (guint i = messages->len; i-- > 0;) {
         if (g_array_index (messages, NmsPlanMessage, i).uid == uid)
@@ -486,8 +486,8 @@ forget_pending_moves (Run *run, const Folder *folder, GArray *server, GArray *ag
         g_autofree char *key = nms_sync_pending_move_key ('U', folder->name, NULL, uid);
 
         if (g_hash_table_contains (run->pending_moves, key)) {
-            drop_uid (agreed, uid);
-            drop_uid (server, uid);
+            nms_sync_plan_drop_uid (agreed, uid);
+            nms_sync_plan_drop_uid (server, uid);
             dropped = TRUE;
         }
     }
@@ -558,6 +558,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                             sizeof (NmsStateMessage));
     if (g_hash_table_size (run->pending_moves) > 0)
         held = forget_pending_moves (run, folder, server, agreed, s->scan);
+    held |= nms_sync_hold_moves (run, folder, saved, s->scan, server, agreed);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
     if (folder->replaced)
         keep_local_only (agreed, local);

@@ -34,6 +34,8 @@ typedef struct {
     NmsSyncBudget *budget;   /* the account-wide deletion guard, shared by the workers */
     char *root_id;           /* root.c: the binding to write once logged in; NULL: none */
     gboolean root_marker_missing;
+    GPtrArray *folders;      /* the run's folders (Folder, transfer none), once chosen; workers
+                              * read only their names, wire names and directories */
 } Run;
 
 /* A folder taking part in the run. */
@@ -179,6 +181,10 @@ gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity,
 guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
                              const char *message_id, guint64 size);
 
+/* ---- folder.c helpers ---- */
+/* Removes every entry of @uid from @messages (NmsPlanMessage). */
+void nms_sync_plan_drop_uid (GArray *messages, guint32 uid);
+
 /* ---- vanished.c: files renamed by a mail client during the run ---- */
 /* TRUE when @path no longer exists (renamed or deleted by another program since the scan). */
 gboolean nms_sync_vanished (const char *path);
@@ -186,6 +192,16 @@ gboolean nms_sync_vanished (const char *path);
  * file is there after all (missed by the scan while a mail client renamed it), each with a
  * warning. Rescans while the directories change under the scan (bounded). */
 void nms_sync_confirm_deletions (Run *run, const Folder *folder, GArray *plan);
+/* Before @folder is planned: moves between folders made by another program after the run's
+ * move detection (nms_sync_moves) are left for the next run, which moves them on the server.
+ * A message of @saved (the folder's state) whose file is not in @scan but whose unique part
+ * is now in another folder of the run leaves @server and @agreed (no deletion, no guard
+ * count); a file of @scan whose unique part the state records in another folder of the run,
+ * which no longer holds it, leaves @scan (no upload, no pairing of its ",U=" with this
+ * folder's UIDs). Each is named in a warning. Returns TRUE when anything was held back: the
+ * folder is then not recorded as completely synced. */
+gboolean nms_sync_hold_moves (Run *run, const Folder *folder, GArray *saved, GPtrArray *scan,
+                              GArray *server, GArray *agreed);
 /* ---- incremental.c ---- */
 /* Copies @status (from nms_imap_list_status) into @folder. */
 void nms_sync_folder_take_status (Folder *folder, const NmsImapFolder *status);

@@ -37,6 +37,7 @@ typedef struct {
     char **folders;             /* NULL: every folder the config selects; else these names */
     guint crash_after;          /* test hook NMSYNC_TEST_CRASH_AFTER: 0 off, else SIGKILL the
                                  * process after that many steps (nms_sync_step) */
+    guint lock_wait_ms;         /* how long to wait for the account lock another nmsync holds */
     char **keywords;            /* IMAP keywords synced as Maildir letters a-z ([keywords] rules);
                                  * NULL: none */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */

@@ -121,7 +121,7 @@ static void
 test_lock_excludes_second (Fixture *f, gconstpointer data)
 {
     g_autoptr (GError) error = NULL;
-    int fd = nms_state_lock (f->dir, "work", &error);
+    int fd = nms_state_lock (f->dir, "work", 0, &error);
     pid_t child;
     int status;
 
@@ -133,7 +133,7 @@ test_lock_excludes_second (Fixture *f, gconstpointer data)
     if (child == 0) {
         g_autoptr (GError) e = NULL;
         g_autofree char *want = g_strdup_printf ("(pid %d)", (int) getppid ());
-        int fd2 = nms_state_lock (f->dir, "work", &e);
+        int fd2 = nms_state_lock (f->dir, "work", 0, &e);
         _exit (fd2 < 0 && g_error_matches (e, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED) &&
                        strstr (e->message, want) != NULL
                    ? 0
@@ -143,9 +143,55 @@ test_lock_excludes_second (Fixture *f, gconstpointer data)
     g_assert_true (WIFEXITED (status));
     g_assert_cmpint (WEXITSTATUS (status), ==, 0);
     nms_state_unlock (fd);
-    fd = nms_state_lock (f->dir, "work", &error);
+    fd = nms_state_lock (f->dir, "work", 0, &error);
     g_assert_no_error (error);
     nms_state_unlock (fd);
+}
+
+/* A bounded wait: a child waiting 300 ms for a lock held throughout gives up after about that
+ * long, naming the holder and the wait; a child waiting 5 s gets the lock once the parent lets
+ * go after 200 ms. */
+static void
+test_lock_waits (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    int fd = nms_state_lock (f->dir, "work", 0, &error);
+    pid_t child;
+    int status;
+
+    g_assert_no_error (error);
+    child = fork ();
+    if (child == 0) {
+        g_autoptr (GError) e = NULL;
+        gint64 t0 = g_get_monotonic_time ();
+        int fd2 = nms_state_lock (f->dir, "work", 300, &e);
+        gint64 waited = g_get_monotonic_time () - t0;
+
+        _exit (fd2 < 0 && g_error_matches (e, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED) &&
+                       strstr (e->message, "gave up after 1 s") != NULL && waited >= 250000 &&
+                       waited < 3000000
+                   ? 0
+                   : 1);
+    }
+    g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+    g_assert_true (WIFEXITED (status));
+    g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+    child = fork ();
+    if (child == 0) {
+        g_autoptr (GError) e = NULL;
+        int fd2;
+
+        /* The inherited descriptor shares the parent's lock: only the parent's close may
+         * release it. */
+        nms_state_unlock (fd);
+        fd2 = nms_state_lock (f->dir, "work", 5000, &e);
+        _exit (fd2 >= 0 && e == NULL ? 0 : 1);
+    }
+    g_usleep (200 * 1000);
+    nms_state_unlock (fd);
+    g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+    g_assert_true (WIFEXITED (status));
+    g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 }
 
 static void
@@ -419,6 +465,7 @@ main (int argc, char **argv)
     g_test_add ("/state/files-private", Fixture, NULL, setup, test_files_private, teardown);
     g_test_add ("/state/lock-excludes-second", Fixture, NULL, setup, test_lock_excludes_second,
                 teardown);
+    g_test_add ("/state/lock-waits", Fixture, NULL, setup, test_lock_waits, teardown);
     g_test_add ("/state/find-base", Fixture, NULL, setup, test_find_base, teardown);
     g_test_add ("/state/intents", Fixture, NULL, setup, test_intents, teardown);
     g_test_add ("/state/roles", Fixture, NULL, setup, test_roles, teardown);

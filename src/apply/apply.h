@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The rules executor's pieces outside the command (nmsync apply, src/cli/cmd-apply.c): what
+ * it needs to survive a kill -9 at any point. Uses maildir/ and the notmuch file events; never
+ * IMAP. */
+#pragma once
+
+#include <glib.h>
+
+#include "config/config.h"
+#include "notmuch/notmuch.h"
+#include "rules/rules.h"
+
+/* ---- files.c: filenames notmuch lists that are gone ---------------------------------------
+ * An apply renames a file, then tells notmuch; notmuch (Xapian) commits only when the database
+ * is closed. A kill -9 in between leaves notmuch with the old filename of every file the run
+ * renamed or moved. The next apply finds each such file again by its unique part (the name up
+ * to the first ',' or ':', which a move or a flag change keeps) among the account's folders,
+ * checks its Message-ID, and updates notmuch in place before it decides anything, so the
+ * message is looked at where it really is. The same repairs a rename by another program
+ * (mbsync adding ",U=", a mail client moving a file) that no `notmuch new` has seen yet. */
+
+typedef struct _NmsApplyFiles NmsApplyFiles;
+
+/* For the account whose folders are the directories @folder_dirs (absolute, NULL-terminated,
+ * copied): the index of its files is built on first need, by one scan of each folder.
+ * (transfer full) */
+NmsApplyFiles *nms_apply_files_new (char *const *folder_dirs);
+void nms_apply_files_free (NmsApplyFiles *files);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsApplyFiles, nms_apply_files_free)
+
+/* Resolves @paths, the filenames notmuch lists for message @id: each one in cur/ or new/ of
+ * one of the account's folders that no longer exists is replaced by the account's file with
+ * the same unique part when that file carries Message-ID @id (or none) and is not listed
+ * already, else dropped. Filenames outside the account and existing ones are kept, in order.
+ * For each change an event is appended to @events (GArray of NmsFileEvent; the caller owns
+ * the strings): RENAMED old -> found, or REMOVED old. Returns the resolved filenames
+ * (transfer full, NULL-terminated), or NULL with @error when a folder cannot be read. */
+char **nms_apply_files_resolve (NmsApplyFiles *files, const char *id, char *const *paths,
+                                GArray *events, GError **error);
+
+/* ---- account.c: one account as the rules see it ------------------------------------------ */
+
+typedef struct {
+    const NmsAccount *account;
+    GPtrArray *folders;   /* NmsMaildirFolder */
+    GHashTable *by_dir;   /* absolute folder dir -> name (transfer none) */
+    GPtrArray *names;     /* char* (transfer none), NULL-terminated */
+    GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
+    GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
+    GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
+    NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
+                           * the arrays are borrowed, only rules.flags is this account's own */
+    GPtrArray *keyword_flags; /* NmsFlagRule made for [keywords] (owned) */
+    NmsApplyFiles *files; /* where filenames notmuch lists that are gone went */
+} NmsApplyAccount;
+
+/* Loads @account's folders (from its Maildir), its roles and keyword letters (from its sync
+ * state in @state_dir: keywords without a letter get one, except in a @dry_run, which creates
+ * and writes no state), and per folder rule of @rules the ids among @candidates (a notmuch
+ * query) its match selects. @rules and @db must outlive @acct. */
+gboolean nms_apply_account_load (NmsApplyAccount *acct, const NmsAccount *account,
+                                 const char *state_dir, const NmsRules *rules, NmsDb *db,
+                                 const char *candidates, gboolean dry_run, GError **error);
+void nms_apply_account_clear (NmsApplyAccount *acct);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NmsApplyAccount, nms_apply_account_clear)
+
+/* The first of @paths in cur/ or new/ of one of the account's folders, and that folder's name
+ * (both transfer none), or NULL. */
+const char *nms_apply_account_file (const NmsApplyAccount *acct, char *const *paths,
+                                    const char **folder_out);
+/* The index of the first folder rule (with a folder in this account) whose match selects
+ * message @id, or -1. */
+int nms_apply_account_first_match (const NmsApplyAccount *acct, const char *id);
