@@ -44,14 +44,22 @@ server_ids () {
 ORIGINAL=$(server_ids INBOX)
 
 # move_files ROUND: moves the files of messages mv<first>..mv<last> from INBOX to .Junk/cur.
+# The sync renames files meanwhile (flag changes), so a file may change its name between the
+# look-up and the mv: the client looks again, a bounded number of times, as a mail client
+# would; every file is moved in the end (or the test says which one was not).
 move_files () {
-    local r=$1 i f name
+    local r=$1 i f name try
     for ((i = (r - 1) * N / ROUNDS + 1; i <= r * N / ROUNDS; i++)); do
-        f=$(grep -l -m1 "^Message-ID: <mv$i@" "$NMS_MAILDIR"/cur/* "$NMS_MAILDIR"/new/* 2>/dev/null | head -n 1)
-        [ -n "$f" ] || continue
-        name=${f##*/}
-        ((r % 2)) && name=$(printf '%s' "$name" | sed 's/,U=[0-9]*//')
-        mv "$f" "$NMS_MAILDIR/.Junk/cur/$name"
+        for ((try = 0; try < 50; try++)); do
+            f=$(grep -l -m1 "^Message-ID: <mv$i@" "$NMS_MAILDIR"/cur/* "$NMS_MAILDIR"/new/* 2>/dev/null | head -n 1)
+            if [ -n "$f" ]; then
+                name=${f##*/}
+                ((r % 2)) && name=$(printf '%s' "$name" | sed 's/,U=[0-9]*//')
+                mv "$f" "$NMS_MAILDIR/.Junk/cur/$name" 2>/dev/null && break
+            fi
+            sleep 0.02
+        done
+        ((try < 50)) || diag "the client could not find mv$i in INBOX to move it"
     done
 }
 
