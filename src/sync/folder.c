@@ -498,6 +498,10 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (infos == NULL || (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
         (s->scan = nms_maildir_scan (folder->dir, error)) == NULL)
         return FALSE;
+    /* Files nmsync holds no state for pair by content before anything is planned for them
+     * (content.c): never by a ",U=" that another tool or another server wrote. */
+    if (!nms_sync_pair_folder (run, folder, infos, saved, s->scan, error))
+        return FALSE;
     server = plan_messages (infos, G_STRUCT_OFFSET (NmsImapMessageInfo, flags),
                             sizeof (NmsImapMessageInfo));
     agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),

@@ -7,6 +7,7 @@
 #include "imap/imap.h"
 #include "maildir/maildir.h"
 #include "state/state.h"
+#include "sync/pair.h"
 #include "sync/plan.h"
 #include "sync/sync.h"
 
@@ -105,6 +106,26 @@ gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateInte
 /* The key of a move found by a dry run: "F\n<folder>\n<base>" for the file in its new folder,
  * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
 char *nms_sync_dry_move_key (char kind, const char *folder, const char *base, guint32 uid);
+
+/* ---- content.c: pairing by content (the matching itself is pair.c) ---- */
+/* The entries of @scan whose file carries no ",U=" nmsync gave: none at all, or one that
+ * @saved (sorted NmsStateMessage) does not record with the file's unique part.
+ * (transfer container: the entries stay @scan's) */
+GPtrArray *nms_sync_pair_candidates (GArray *saved, GPtrArray *scan);
+/* Pairs the files @candidates with the server messages @idents (NmsImapMessageIdent) by
+ * Message-ID and CRLF size; where those collide or are missing, by body digest (reads those
+ * files, fetches those bodies). Nothing is renamed. (transfer full: GArray of NmsPair) */
+GArray *nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidates,
+                             GPtrArray *idents, GError **error);
+/* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
+ * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does
+ * not hold (one UID FETCH of their sizes and Message-IDs, only when there are such files). A
+ * file that pairs is renamed in place to the server's UID and recorded as agreed at the flags
+ * both sides share (the plan then merges the rest: nothing lost on either side); @saved and
+ * the entry follow. A file that does not pair loses its foreign ",U=" (renamed; uid 0 in
+ * memory): a new local message. A dry run renames and records nothing and says so. */
+gboolean nms_sync_pair_folder (Run *run, const Folder *folder, GArray *server, GArray *saved,
+                               GPtrArray *scan, GError **error);
 
 /* ---- repair.c ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server
