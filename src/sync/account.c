@@ -340,6 +340,7 @@ run_clear (Run *run)
     g_free (run->password);
     nms_state_free (run->state);
     g_clear_pointer (&run->dry_moves, g_hash_table_unref);
+    g_clear_pointer (&run->later, nms_sync_later_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
@@ -360,6 +361,11 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         .delete_server = NMS_SIDES_ALLOW_SERVER (account->delete_sides),
         .force = options->force,
     };
+    /* Server-side moves (server-moves.c): local deletions wait for the end of the run. */
+    if ((options->direction & NMS_PLAN_PULL) && !ctx->dry_run) {
+        run.later = nms_sync_later_new ();
+        run.policy.local_guard_later = TRUE;
+    }
     if ((lock = nms_state_lock (config->state_dir, account->name, error)) < 0)
         return FALSE;
     if ((run.state = nms_state_open (config->state_dir, account->name, error)) == NULL ||
@@ -391,6 +397,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if (options->direction & NMS_PLAN_PUSH)
         nms_sync_moves (&run, folders);
     sync_folders (&run, folders, &fatal);
+    nms_sync_later_finish (&run);
     ok = fatal == NULL;
     if (!ok)
         g_propagate_error (error, fatal);

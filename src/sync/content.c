@@ -315,9 +315,10 @@ unknown_idents (Run *run, GArray *server, GArray *saved, GError **error)
 /* Gives the file of @e the UID @uid (renamed in place: same inode) and records it as agreed
  * at @flags, inside the caller's transaction. */
 static gboolean
-take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, guint32 uid, const char *flags,
-          GError **error)
+take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessageIdent *id,
+          const char *flags, GError **error)
 {
+    guint32 uid = id->uid;
     char *renamed = nms_sync_give_uid (e->path, uid, error);
 
     if (renamed == NULL) {
@@ -328,7 +329,10 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, guint32 uid, const
     nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
     g_free (e->path);
     e->path = renamed;
-    return nms_state_message_put (run->state, folder->name, uid, flags, e->name->base, error);
+    return nms_state_message_put (run->state, folder->name, uid, flags, e->name->base, error) &&
+           (id->message_id == NULL ||
+            nms_state_message_set_content (run->state, folder->name, uid, id->message_id,
+                                           id->size, error));
 }
 
 /* Records @pairs: files renamed and state rows written in one transaction (dry run: said,
@@ -344,7 +348,8 @@ record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
     for (guint i = 0; i < pairs->len; i++) {
         const NmsPair *p = &g_array_index (pairs, NmsPair, i);
         NmsMaildirEntry *e = g_ptr_array_index (candidates, p->local);
-        guint32 uid = ((NmsImapMessageIdent *) g_ptr_array_index (idents, p->server))->uid;
+        const NmsImapMessageIdent *id = g_ptr_array_index (idents, p->server);
+        guint32 uid = id->uid;
         const NmsImapMessageInfo *srv = info_of (server, uid);
         NmsStateMessage m = { .uid = uid };
 
@@ -354,7 +359,7 @@ record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: %s: would pair '%s' with UID %u (same Message-ID and size)",
                              run->account->name, folder->name, e->path, uid);
-        else if (!take_uid (run, folder, e, uid, m.flags, error)) {
+        else if (!take_uid (run, folder, e, id, m.flags, error)) {
             nms_state_rollback (run->state);
             return FALSE;
         }

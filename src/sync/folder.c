@@ -378,6 +378,7 @@ typedef struct {
     GPtrArray *scan;    /* owns the entries */
     GPtrArray *entries; /* entries with a UID, matching the plan's local indexes */
     GPtrArray *fresh;   /* entries without a UID */
+    guint known;        /* messages the state knew (for the deferred local guard) */
 } Snapshot;
 
 static void
@@ -515,6 +516,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
                                (NmsPlanMessage *) agreed->data, agreed->len,
                                (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
+    s->known = sum.known;
     drop_frozen (run, folder, s->scan, s->plan);
     report_guards (run, folder, &sum);
     return TRUE;
@@ -616,6 +618,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     NmsImapFolderState fs;
     NmsStateFolder saved;
     gboolean known, ok, incomplete = FALSE;
+    guint deferred;
     NmsProgress before = run->ctx->progress;
 
     if (folder->clean) {
@@ -647,18 +650,24 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         print_plan (run, folder, snap.plan, snap.fresh);
         return TRUE;
     }
+    /* Local deletions wait for the end of the run: a server-side move into a folder synced
+     * later (or by another worker) takes the file along instead (server-moves.c). */
+    deferred = nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);
     ok = nms_sync_folder_mark_dirty (run, folder, fs.uidvalidity, known ? saved.uidnext : 0,
                                      error) &&
          apply_local (run, folder, snap.plan, snap.entries, error) &&
          push_flags (run, folder, snap.plan, snap.entries, error) &&
          delete_on_server (run, folder, snap.plan, error) &&
          upload_all (run, folder, fs.uidnext, snap.plan, snap.entries, snap.fresh, error) &&
+         nms_sync_take_moved (run, folder, snap.plan, error) &&
          nms_sync_download (run, folder, fs.uidvalidity, snap.plan, error);
     if (!ok)
         return FALSE;
-    /* complete: every message of both sides is in the state as both agree (nothing skipped) */
+    /* complete: every message of both sides is in the state as both agree (nothing skipped,
+     * no deletion deferred: until it is done the folder is not known complete) */
     if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext,
-                                      !incomplete && run->ctx->progress.skipped == before.skipped,
+                                      !incomplete && deferred == 0 &&
+                                          run->ctx->progress.skipped == before.skipped,
                                       error))
         return FALSE;
     report_folder (run, folder, &before);

@@ -12,6 +12,7 @@
 #include "sync/sync.h"
 
 typedef struct _NmsSyncPool NmsSyncPool;
+typedef struct _NmsSyncLater NmsSyncLater;
 
 /* One account's run; with several connections, each worker has a copy (workers.c). */
 typedef struct {
@@ -29,6 +30,8 @@ typedef struct {
     GHashTable *dry_moves;   /* --dry-run: moves found but not done, as nms_sync_dry_move_key()
                               * strings, so the folders are planned as if they had been done */
     NmsSyncPool *pool;       /* the workers this run is one of (workers.c); NULL outside them */
+    NmsSyncLater *later;     /* local deletions deferred to the end of the run, shared by the
+                              * workers (server-moves.c); NULL: none deferred (dry run, push) */
 } Run;
 
 /* A folder taking part in the run. */
@@ -126,6 +129,22 @@ GArray *nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidat
  * memory): a new local message. A dry run renames and records nothing and says so. */
 gboolean nms_sync_pair_folder (Run *run, const Folder *folder, GArray *server, GArray *saved,
                                GPtrArray *scan, GError **error);
+
+/* ---- server-moves.c: messages another client moved between folders on the server ---- */
+NmsSyncLater *nms_sync_later_new (void);
+void nms_sync_later_free (NmsSyncLater *later);
+/* Moves the DELETE_LOCAL actions of @plan (files in @entries) to the run's deferred deletions
+ * (thread-safe), with @known, the messages the state knew in @folder, for the guard. Returns
+ * how many; 0 without run->later. */
+guint nms_sync_later_defer (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries,
+                            guint known);
+/* Before @folder's downloads: each new server message whose Message-ID and size the state
+ * records in another folder gets that folder's file as a hard link (one UID FETCH of sizes and
+ * Message-IDs); its DOWNLOAD action leaves @plan. */
+gboolean nms_sync_take_moved (Run *run, const Folder *folder, GArray *plan, GError **error);
+/* After every folder: the deferred deletions. A file taken along by another folder is a
+ * move (never counted for the guard, reported per folder pair); the rest face the guard. */
+void nms_sync_later_finish (Run *run);
 
 /* ---- repair.c ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server

@@ -41,6 +41,8 @@ typedef struct {
     NmsMaildirBatch *batch;  /* this FETCH's complete messages, still in tmp/ */
     GPtrArray *landing;      /* the NmsMaildirName of each, in batch order */
     GPtrArray *landing_actions; /* and its action (transfer none) */
+    GArray *landing_sizes;   /* and its size as the server sent it (CRLF), guint64 */
+    guint64 current_size;    /* bytes of the message arriving */
     GError *disk_error;      /* a full disk: stops the run, not just the folder */
     guint32 uidvalidity;     /* the folder's, for a reconnect in the middle (isolate()) */
 } Download;
@@ -65,6 +67,7 @@ download_chunk (const char *data, gsize len, gpointer user_data, GError **error)
         return remember_disk_error (d, error);
     if (!nms_maildir_delivery_write (d->current, data, len, error))
         return remember_disk_error (d, error);
+    d->current_size += len;
     d->run->ctx->progress.bytes_added += len;
     nms_context_progress (d->run->ctx);
     return TRUE;
@@ -93,7 +96,23 @@ download_done (guint32 uid, gpointer user_data, GError **error)
     g_hash_table_add (d->arrived, GUINT_TO_POINTER (uid));
     g_ptr_array_add (d->landing, g_steal_pointer (&name));
     g_ptr_array_add (d->landing_actions, (gpointer) a);
+    g_array_append_val (d->landing_sizes, d->current_size);
+    d->current_size = 0;
     return TRUE;
+}
+
+/* The Message-ID and size of a landed message, for a later server-side move to find its file
+ * (server-moves.c). A file whose header cannot be read just gets no Message-ID. */
+static gboolean
+record_content (Download *d, guint i, const char *path, GError **error)
+{
+    const NmsAction *a = g_ptr_array_index (d->landing_actions, i);
+    g_autofree char *message_id = NULL;
+
+    if (!nms_maildir_message_id (path, &message_id, NULL) || message_id == NULL)
+        return TRUE;
+    return nms_state_message_set_content (d->run->state, d->folder->name, a->uid, message_id,
+                                          g_array_index (d->landing_sizes, guint64, i), error);
 }
 
 /* Steps 2 and 3 for the messages of the batch, also when the FETCH failed half-way. */
@@ -118,7 +137,8 @@ land_batch (Download *d, GError **error)
             const NmsMaildirName *name = g_ptr_array_index (d->landing, i);
 
             ok = nms_state_message_put (d->run->state, d->folder->name, a->uid, a->state_flags,
-                                        name->base, error);
+                                        name->base, error) &&
+                 record_content (d, i, g_ptr_array_index (paths, i), error);
         }
         if (!ok || !nms_state_commit (d->run->state, ok ? error : NULL)) {
             nms_state_rollback (d->run->state);
@@ -127,6 +147,7 @@ land_batch (Download *d, GError **error)
     }
     g_ptr_array_set_size (d->landing, 0);
     g_ptr_array_set_size (d->landing_actions, 0);
+    g_array_set_size (d->landing_sizes, 0);
     if (ok && land_error != NULL) {
         remember_disk_error (d, &land_error);
         g_propagate_error (error, g_steal_pointer (&land_error));
@@ -256,8 +277,10 @@ nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *
     g_autoptr (NmsMaildirBatch) batch = nms_maildir_batch_new (folder->dir);
     g_autoptr (GPtrArray) landing = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_maildir_name_free);
     g_autoptr (GPtrArray) landing_actions = g_ptr_array_new ();
+    g_autoptr (GArray) landing_sizes = g_array_new (FALSE, FALSE, sizeof (guint64));
     Download d = { .run = run, .folder = folder, .arrived = arrived, .batch = batch,
                    .landing = landing, .landing_actions = landing_actions,
+                   .landing_sizes = landing_sizes,
                    .uidvalidity = uidvalidity };
 
     for (guint i = 0; i < plan->len; i++) {
@@ -416,7 +439,7 @@ nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 
  * message. */
 static gboolean
 finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gint64 intent,
-               GError **error)
+               const char *message_id, guint64 size, GError **error)
 {
     g_autofree char *renamed = nms_sync_give_uid (path, uid, error);
     g_autoptr (NmsMaildirName) name = NULL;
@@ -431,6 +454,9 @@ finish_upload (Run *run, const Folder *folder, const char *path, guint32 uid, gi
     if (!nms_state_begin (run->state, error) ||
         !nms_state_message_put (run->state, folder->name, uid, name->flags ? name->flags : "",
                                 name->base, error) ||
+        (message_id != NULL &&
+         !nms_state_message_set_content (run->state, folder->name, uid, message_id, size,
+                                         error)) ||
         !nms_state_intent_remove (run->state, intent, error) ||
         !nms_state_commit (run->state, error)) {
         nms_state_rollback (run->state);
@@ -488,7 +514,7 @@ nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntr
     run->ctx->progress.uploaded++;
     run->ctx->progress.bytes_uploaded += size;
     nms_context_progress (run->ctx);
-    return finish_upload (run, folder, entry->path, uid, id, error);
+    return finish_upload (run, folder, entry->path, uid, id, message_id, size, error);
 }
 
 char *
@@ -527,5 +553,6 @@ nms_sync_recover_append (Run *run, const Folder *folder, const NmsStateIntent *i
     }
     nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: interrupted upload of '%s' completed as UID %u",
                      run->account->name, folder->name, intent->path, uid);
-    return finish_upload (run, folder, path, uid, intent->id, error);
+    return finish_upload (run, folder, path, uid, intent->id, intent->message_id, intent->size,
+                          error);
 }
