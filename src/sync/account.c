@@ -362,7 +362,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         .force = options->force,
     };
     /* Server-side moves (server-moves.c): local deletions wait for the end of the run. */
-    if ((options->direction & NMS_PLAN_PULL) && !ctx->dry_run) {
+    if (options->direction & NMS_PLAN_PULL) {
         run.later = nms_sync_later_new ();
         run.policy.local_guard_later = TRUE;
     }
@@ -386,6 +386,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if (!ctx->dry_run)
         recover (&run, folders);
     nms_sync_find_clean (&run, folders);
+    nms_sync_later_watch (&run, folders);
     /* ENABLE QRESYNC only when some folder will be selected (a run with nothing to do saves
      * the round trip), and before any SELECT (RFC 5161). */
     for (guint i = 0; i < folders->len; i++) {

@@ -41,11 +41,23 @@ GPtrArray *
 nms_sync_pair_candidates (GArray *saved, GPtrArray *scan)
 {
     GPtrArray *out = g_ptr_array_new ();
+    g_autoptr (GHashTable) ours = g_hash_table_new (NULL, NULL);
 
     for (guint i = 0; i < scan->len; i++) {
         NmsMaildirEntry *e = g_ptr_array_index (scan, i);
 
-        if (e->name != NULL && (e->name->uid == 0 || !uid_is_ours (saved, e)))
+        if (e->name != NULL && e->name->uid != 0 && uid_is_ours (saved, e))
+            g_hash_table_add (ours, GUINT_TO_POINTER (e->name->uid));
+    }
+    for (guint i = 0; i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+
+        /* A copy beside nmsync's own file of that UID (made by another tool) is left to the
+         * snapshot, which reports the repeated UID and leaves the copy alone. */
+        if (e->name != NULL &&
+            (e->name->uid == 0 ||
+             (!uid_is_ours (saved, e) &&
+              !g_hash_table_contains (ours, GUINT_TO_POINTER (e->name->uid)))))
             g_ptr_array_add (out, e);
     }
     return out;
@@ -303,11 +315,15 @@ unknown_idents (Run *run, GArray *server, GArray *saved, GError **error)
         g_ptr_array_unref (out);
         return NULL;
     }
+    /* The idents move to @out in uid order; the others are freed here. */
+    g_ptr_array_set_free_func (idents, NULL);
     for (guint i = 0; i < idents->len; i++) {
         NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
 
         if (g_hash_table_contains (unknown, GUINT_TO_POINTER (id->uid)))
-            g_ptr_array_add (out, g_ptr_array_steal_index_fast (idents, i--));
+            g_ptr_array_add (out, id);
+        else
+            nms_imap_message_ident_free (id);
     }
     return out;
 }
@@ -399,23 +415,56 @@ drop_foreign_uid (Run *run, const Folder *folder, NmsMaildirEntry *e)
     e->name->uid = 0;
 }
 
+/* The server could not say what the candidates would pair with: they sit this run out (out
+ * of the scan), rather than being uploaded as new messages they may not be. A lost connection
+ * is opened again, with the folder selected, for the rest of the folder's sync. */
+static gboolean
+hold (Run *run, const Folder *folder, guint32 uidvalidity, GPtrArray *scan,
+      GPtrArray *candidates, GError *why, GError **error)
+{
+    g_autoptr (GHashTable) held = g_hash_table_new (NULL, NULL);
+
+    nms_context_skip (run->ctx,
+                      "%s: folder '%s': %u local files not paired with the server's messages "
+                      "this run (nothing uploaded or renamed for them): %s",
+                      run->account->name, folder->name, candidates->len, why->message);
+    if (nms_sync_session_lost (why) && !nms_sync_reselect (run, folder, uidvalidity, error))
+        return FALSE;
+    for (guint i = 0; i < candidates->len; i++)
+        g_hash_table_add (held, g_ptr_array_index (candidates, i));
+    for (guint i = scan->len; i-- > 0;) {
+        if (g_hash_table_contains (held, g_ptr_array_index (scan, i)))
+            g_ptr_array_remove_index (scan, i);
+    }
+    return TRUE;
+}
+
 gboolean
-nms_sync_pair_folder (Run *run, const Folder *folder, GArray *server, GArray *saved,
-                      GPtrArray *scan, GError **error)
+nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArray *server,
+                      GArray *saved, GPtrArray *scan, gboolean *held_out, GError **error)
 {
     g_autoptr (GPtrArray) candidates = nms_sync_pair_candidates (saved, scan);
     g_autoptr (GPtrArray) idents = NULL;
     g_autoptr (GArray) pairs = NULL;
+    g_autoptr (GError) fetch_error = NULL;
     g_autofree gboolean *paired = NULL;
 
+    *held_out = FALSE;
     if (candidates->len == 0)
         return TRUE;
-    if ((idents = unknown_idents (run, server, saved, error)) == NULL)
-        return FALSE;
-    pairs = idents->len > 0 ? nms_sync_pair_match (run, folder, candidates, idents, error)
-                            : g_array_new (FALSE, FALSE, sizeof (NmsPair));
-    if (pairs == NULL ||
-        !record_pairs (run, folder, server, saved, candidates, idents, pairs, error))
+    if ((idents = unknown_idents (run, server, saved, &fetch_error)) != NULL && idents->len > 0)
+        pairs = nms_sync_pair_match (run, folder, candidates, idents, &fetch_error);
+    else if (idents != NULL)
+        pairs = g_array_new (FALSE, FALSE, sizeof (NmsPair));
+    if (pairs == NULL) {
+        if (fetch_error->domain != NMS_IMAP_ERROR) {
+            g_propagate_error (error, g_steal_pointer (&fetch_error));
+            return FALSE;
+        }
+        *held_out = TRUE;
+        return hold (run, folder, uidvalidity, scan, candidates, fetch_error, error);
+    }
+    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs, error))
         return FALSE;
     paired = g_new0 (gboolean, candidates->len);
     for (guint i = 0; i < pairs->len; i++)

@@ -490,6 +490,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
+    gboolean held = FALSE;
 
     if (qresync != NULL)
         infos = g_array_ref (qresync);
@@ -501,7 +502,8 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
         return FALSE;
     /* Files nmsync holds no state for pair by content before anything is planned for them
      * (content.c): never by a ",U=" that another tool or another server wrote. */
-    if (!nms_sync_pair_folder (run, folder, infos, saved, s->scan, error))
+    if (!nms_sync_pair_folder (run, folder, fs->uidvalidity, infos, saved, s->scan, &held,
+                               error))
         return FALSE;
     server = plan_messages (infos, G_STRUCT_OFFSET (NmsImapMessageInfo, flags),
                             sizeof (NmsImapMessageInfo));
@@ -510,7 +512,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (g_hash_table_size (run->dry_moves) > 0)
         forget_dry_moves (run, folder, server, agreed, s->scan);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
-    *incomplete_out = scan_incomplete (s->scan, local, s->fresh);
+    *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
@@ -539,8 +541,10 @@ ensure_local (Run *run, Folder *folder, GError **error)
     return TRUE;
 }
 
+/* @deferred: local deletions done at the end of the run (counted here, where they belong,
+ * unless a server-side move or the guard turns them into something else: said then). */
 static void
-report_folder (Run *run, const Folder *folder, const NmsProgress *before)
+report_folder (Run *run, const Folder *folder, const NmsProgress *before, guint deferred)
 {
     const NmsProgress *p = &run->ctx->progress;
     g_autofree char *server = NULL;
@@ -556,7 +560,8 @@ report_folder (Run *run, const Folder *folder, const NmsProgress *before)
                      " flags changed, %" G_GUINT64_FORMAT " deleted%s",
                      run->account->name, folder->name, p->messages_added - before->messages_added,
                      p->flags_changed - before->flags_changed,
-                     p->messages_deleted - before->messages_deleted, server ? server : "");
+                     p->messages_deleted - before->messages_deleted + deferred,
+                     server ? server : "");
 }
 
 /* Files of killed nmsync runs in tmp/ go before anything new is written there; a failure
@@ -647,6 +652,10 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (!snapshot_take (run, folder, &fs, qresync, &snap, &incomplete, error))
         return FALSE;
     if (run->ctx->dry_run) {
+        /* as the real run below: deletions said at the end of the run (server-moves.c) */
+        nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);
+        if (!nms_sync_take_moved (run, folder, fs.uidvalidity, snap.plan, error))
+            return FALSE;
         print_plan (run, folder, snap.plan, snap.fresh);
         return TRUE;
     }
@@ -659,7 +668,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
          push_flags (run, folder, snap.plan, snap.entries, error) &&
          delete_on_server (run, folder, snap.plan, error) &&
          upload_all (run, folder, fs.uidnext, snap.plan, snap.entries, snap.fresh, error) &&
-         nms_sync_take_moved (run, folder, snap.plan, error) &&
+         nms_sync_take_moved (run, folder, fs.uidvalidity, snap.plan, error) &&
          nms_sync_download (run, folder, fs.uidvalidity, snap.plan, error);
     if (!ok)
         return FALSE;
@@ -670,6 +679,6 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
                                           run->ctx->progress.skipped == before.skipped,
                                       error))
         return FALSE;
-    report_folder (run, folder, &before);
+    report_folder (run, folder, &before, deferred);
     return TRUE;
 }

@@ -41,7 +41,10 @@ typedef struct {
 
 struct _NmsSyncLater {
     GMutex lock;
-    GArray *items; /* Deferred, folder by folder */
+    GArray *items;         /* Deferred, folder by folder */
+    GHashTable *dry_taken; /* dry run: "<folder>\n<base>" of a file another folder would take
+                            * along -> that folder's name */
+    gboolean possible;     /* some folder may have lost messages (nms_sync_later_watch) */
 };
 
 static void
@@ -63,6 +66,7 @@ nms_sync_later_new (void)
     g_mutex_init (&later->lock);
     later->items = g_array_new (FALSE, TRUE, sizeof (Deferred));
     g_array_set_clear_func (later->items, deferred_clear);
+    later->dry_taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     return later;
 }
 
@@ -72,6 +76,7 @@ nms_sync_later_free (NmsSyncLater *later)
     if (later == NULL)
         return;
     g_array_unref (later->items);
+    g_hash_table_unref (later->dry_taken);
     g_mutex_clear (&later->lock);
     g_free (later);
 }
@@ -171,6 +176,20 @@ link_into (const Folder *folder, const char *source, const char *base, const Nms
     return target;
 }
 
+/* --dry-run: says what would be taken along, and remembers it for the deferred deletions. */
+static void
+dry_take (Run *run, const Folder *folder, const char *from, const NmsStateMessage *m,
+          const char *source, const NmsAction *a)
+{
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: %s: would take UID %u from folder '%s' ('%s'; moved or copied on the "
+                     "server)", run->account->name, folder->name, a->uid, from, source);
+    g_mutex_lock (&run->later->lock);
+    g_hash_table_replace (run->later->dry_taken, g_strdup_printf ("%s\n%s", from, m->base),
+                          g_strdup (folder->name));
+    g_mutex_unlock (&run->later->lock);
+}
+
 /* The file of one new server message @id, when another folder holds its content. */
 static gboolean
 take_one (Run *run, const Folder *folder, GHashTable *cache, const NmsAction *a,
@@ -192,8 +211,12 @@ take_one (Run *run, const Folder *folder, GHashTable *cache, const NmsAction *a,
                                                   m->base);
         Taken t = { .action = a, .ident = id };
 
-        if (source == NULL || (t.path = link_into (folder, source, m->base, a)) == NULL)
+        if (source == NULL)
             continue;
+        if (run->ctx->dry_run)
+            dry_take (run, folder, g_ptr_array_index (folders, i), m, source, a);
+        else if ((t.path = link_into (folder, source, m->base, a)) == NULL)
+            continue; /* gone meanwhile, or another file system: downloaded */
         t.base = g_strdup (m->base);
         g_array_append_val (taken, t);
         return TRUE;
@@ -205,7 +228,10 @@ take_one (Run *run, const Folder *folder, GHashTable *cache, const NmsAction *a,
 static gboolean
 record_taken (Run *run, const Folder *folder, GArray *taken, GError **error)
 {
-    if (!nms_maildir_folder_sync_dirs (folder->dir, error) || !nms_state_begin (run->state, error))
+    if (!nms_maildir_folder_sync_dirs (folder->dir, error))
+        return FALSE;
+    nms_sync_step (run); /* a kill here: links the state does not know, paired next run */
+    if (!nms_state_begin (run->state, error))
         return FALSE;
     for (guint i = 0; i < taken->len; i++) {
         Taken *t = &g_array_index (taken, Taken, i);
@@ -258,22 +284,37 @@ downloads_of (GArray *plan, guint32 *first_out)
     return by_uid;
 }
 
-/* TRUE when the state knows messages of a folder other than @folder: only then can a new
- * message be one moved from there (a first sync asks the server for nothing more). */
+/* TRUE when @f, which the state knows, may have lost messages since its last complete sync:
+ * fewer messages now than then plus those that arrived since (UIDNEXT), or no STATUS to
+ * tell. A folder the state does not know had nothing to lose. */
 static gboolean
-others_known (Run *run, const Folder *folder)
+may_have_lost (Run *run, const Folder *f)
 {
-    g_autoptr (GPtrArray) names = nms_state_folder_names (run->state, NULL);
+    NmsStateFolder saved;
+    gboolean known = FALSE;
 
-    for (guint i = 0; names != NULL && i < names->len; i++) {
-        if (strcmp (g_ptr_array_index (names, i), folder->name) != 0)
-            return TRUE;
-    }
-    return FALSE;
+    if (!nms_state_folder_get (run->state, f->name, &saved, &known, NULL))
+        return TRUE;
+    if (!known)
+        return FALSE;
+    if (!f->has_status || saved.highestmodseq == 0 || f->uidvalidity != saved.uidvalidity ||
+        f->uidnext < saved.uidnext)
+        return TRUE;
+    return (guint64) f->messages < (guint64) saved.messages + (f->uidnext - saved.uidnext);
+}
+
+void
+nms_sync_later_watch (Run *run, GPtrArray *folders)
+{
+    if (run->later == NULL)
+        return;
+    for (guint i = 0; i < folders->len && !run->later->possible; i++)
+        run->later->possible = may_have_lost (run, g_ptr_array_index (folders, i));
 }
 
 gboolean
-nms_sync_take_moved (Run *run, const Folder *folder, GArray *plan, GError **error)
+nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
+                     GError **error)
 {
     g_autoptr (GHashTable) wanted = NULL;
     g_autoptr (GHashTable) cache = NULL;
@@ -281,13 +322,22 @@ nms_sync_take_moved (Run *run, const Folder *folder, GArray *plan, GError **erro
     g_autoptr (GArray) taken = NULL;
     guint32 first;
 
-    if (run->later == NULL || run->ctx->dry_run)
+    g_autoptr (GError) fetch_error = NULL;
+
+    if (run->later == NULL || !run->later->possible)
         return TRUE;
     wanted = downloads_of (plan, &first);
-    if (first == 0 || !others_known (run, folder))
+    if (first == 0)
         return TRUE;
-    if ((idents = nms_imap_fetch_idents (run->session, first, error)) == NULL)
-        return FALSE;
+    if ((idents = nms_imap_fetch_idents (run->session, first, &fetch_error)) == NULL) {
+        /* A message the server cannot read fails the whole FETCH: download them all, as
+         * before, and let the download name the one that fails. */
+        nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                         "%s: folder '%s': cannot look for messages moved on the server: %s",
+                         run->account->name, folder->name, fetch_error->message);
+        return !nms_sync_session_lost (fetch_error) ||
+               nms_sync_reselect (run, folder, uidvalidity, error);
+    }
     cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                    (GDestroyNotify) g_hash_table_unref);
     taken = g_array_new (FALSE, TRUE, sizeof (Taken));
@@ -301,12 +351,13 @@ nms_sync_take_moved (Run *run, const Folder *folder, GArray *plan, GError **erro
     }
     if (taken->len == 0)
         return TRUE;
-    if (!record_taken (run, folder, taken, error))
+    if (!run->ctx->dry_run && !record_taken (run, folder, taken, error))
         return FALSE;
-    nms_context_log (run->ctx, NMS_LEVEL_INFO,
-                     "%s: %s: %u new messages taken from the files of other folders (moved or "
-                     "copied on the server; nothing downloaded)", run->account->name,
-                     folder->name, taken->len);
+    if (!run->ctx->dry_run)
+        nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                         "%s: %s: %u new messages taken from the files of other folders (moved "
+                         "or copied on the server; nothing downloaded)", run->account->name,
+                         folder->name, taken->len);
     drop_taken (plan, taken);
     return TRUE;
 }
@@ -322,10 +373,23 @@ moved_to (Run *run, const Deferred *d)
     struct stat st;
     char *folder = NULL;
 
+    if (run->ctx->dry_run) {
+        g_autofree char *key = g_strdup_printf ("%s\n%s", d->folder, d->base);
+        return g_strdup (g_hash_table_lookup (run->later->dry_taken, key));
+    }
     if (lstat (d->path, &st) != 0 || st.st_nlink < 2 ||
         !nms_state_message_base_elsewhere (run->state, d->base, d->folder, &folder, NULL))
         return NULL;
     return folder;
+}
+
+static void
+count_move (GHashTable *moves, const char *from, const char *to)
+{
+    g_autofree char *key = g_strdup_printf ("%s\n%s", from, to);
+    guint n = GPOINTER_TO_UINT (g_hash_table_lookup (moves, key));
+
+    g_hash_table_replace (moves, g_steal_pointer (&key), GUINT_TO_POINTER (n + 1));
 }
 
 /* Deletes the deferred files of one folder, @items[@from..@to), as folder.c step 1 would have:
@@ -350,7 +414,7 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
                           "%s: folder '%s': the server removed %u of %u messages; not deleting "
                           "them locally (run with --force if that is intended)",
                           run->account->name, first->folder, real, first->known);
-    if (!nms_state_begin (run->state, error))
+    if (!run->ctx->dry_run && !nms_state_begin (run->state, error))
         return FALSE;
     for (guint i = from; i < to; i++) {
         const Deferred *d = &g_array_index (items, Deferred, i);
@@ -359,6 +423,16 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
 
         if (to_folder == NULL && refuse)
             continue;
+        if (run->ctx->dry_run) {
+            /* the wording of folder.c's print_plan, which said it before deletions waited */
+            if (to_folder == NULL)
+                nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                                 "%s: %s: would delete locally UID %u (local '', server +'' "
+                                 "-'')", run->account->name, d->folder, d->uid);
+            else
+                count_move (moves, d->folder, to_folder);
+            continue;
+        }
         if (!nms_maildir_remove_full (d->path, FALSE, &local)) {
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: folder '%s': message UID %u: %s; retried next run",
@@ -371,16 +445,16 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
             return FALSE;
         }
         nms_sync_file_event (run, NMS_SYNC_FILE_REMOVED, d->path, NULL);
+        nms_sync_step (run); /* a kill here: removed, still in the state: forgotten next run */
         if (to_folder != NULL) {
-            g_autofree char *key = g_strdup_printf ("%s\n%s", d->folder, to_folder);
-            guint n = GPOINTER_TO_UINT (g_hash_table_lookup (moves, key));
-
-            g_hash_table_replace (moves, g_steal_pointer (&key), GUINT_TO_POINTER (n + 1));
+            count_move (moves, d->folder, to_folder);
             run->ctx->progress.moved++;
         } else {
             run->ctx->progress.messages_deleted++;
         }
     }
+    if (run->ctx->dry_run)
+        return TRUE;
     if (touched && !nms_maildir_folder_sync_dirs (first->dir, error)) {
         nms_state_rollback (run->state);
         return FALSE;
@@ -399,9 +473,10 @@ report_moves (Run *run, GHashTable *moves)
         g_auto (GStrv) names = g_strsplit (key, "\n", 2);
 
         nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                         "%s: %u messages moved on the server from '%s' to '%s' (taken along "
-                         "locally, nothing downloaded)", run->account->name,
-                         GPOINTER_TO_UINT (value), names[0], names[1]);
+                         "%s: %u messages moved on the server from '%s' to '%s' (%s locally, "
+                         "nothing downloaded)", run->account->name, GPOINTER_TO_UINT (value),
+                         names[0], names[1], run->ctx->dry_run ? "would be taken along"
+                                                               : "taken along");
     }
 }
 

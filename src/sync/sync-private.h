@@ -92,6 +92,10 @@ gboolean nms_sync_folder (Run *run, Folder *folder, GError **error);
  * new connections, so that only a message the server cannot deliver is skipped. */
 gboolean nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
                             GError **error);
+/* A new connection (the old one is dropped) with @folder selected again. FALSE when the
+ * folder is not the same any more (UIDVALIDITY no longer @uidvalidity) or the server cannot
+ * be reached. */
+gboolean nms_sync_reselect (Run *run, const Folder *folder, guint32 uidvalidity, GError **error);
 /* Uploads one local file (APPEND) and gives it the new UID; records intent and state. */
 gboolean nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext,
                           NmsMaildirEntry *entry, GError **error);
@@ -126,9 +130,13 @@ GArray *nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidat
  * file that pairs is renamed in place to the server's UID and recorded as agreed at the flags
  * both sides share (the plan then merges the rest: nothing lost on either side); @saved and
  * the entry follow. A file that does not pair loses its foreign ",U=" (renamed; uid 0 in
- * memory): a new local message. A dry run renames and records nothing and says so. */
-gboolean nms_sync_pair_folder (Run *run, const Folder *folder, GArray *server, GArray *saved,
-                               GPtrArray *scan, GError **error);
+ * memory): a new local message. A dry run renames and records nothing and says so. When
+ * the server cannot give the sizes and Message-IDs (a message it cannot read), the files are
+ * taken out of @scan for this run (*@held_out TRUE, named in a warning): never uploaded
+ * unpaired. FALSE only for a folder-level failure. */
+gboolean nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity,
+                               GArray *server, GArray *saved, GPtrArray *scan,
+                               gboolean *held_out, GError **error);
 
 /* ---- server-moves.c: messages another client moved between folders on the server ---- */
 NmsSyncLater *nms_sync_later_new (void);
@@ -141,7 +149,12 @@ guint nms_sync_later_defer (Run *run, const Folder *folder, GArray *plan, GPtrAr
 /* Before @folder's downloads: each new server message whose Message-ID and size the state
  * records in another folder gets that folder's file as a hard link (one UID FETCH of sizes and
  * Message-IDs); its DOWNLOAD action leaves @plan. */
-gboolean nms_sync_take_moved (Run *run, const Folder *folder, GArray *plan, GError **error);
+gboolean nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
+                              GError **error);
+/* Decides, from the STATUS of the run's @folders, whether any folder the state knows can have
+ * lost messages since its last sync (no STATUS: it can): without, no message can have been
+ * moved on the server, and nms_sync_take_moved asks the server nothing. Before the workers. */
+void nms_sync_later_watch (Run *run, GPtrArray *folders);
 /* After every folder: the deferred deletions. A file taken along by another folder is a
  * move (never counted for the guard, reported per folder pair); the rest face the guard. */
 void nms_sync_later_finish (Run *run);

@@ -189,25 +189,30 @@ fetch_and_land (Download *d, const guint32 *uids, guint n, GError **fetch_error,
     return TRUE;
 }
 
-/* A new connection with the folder selected again, for isolate(). FALSE when the folder is
- * not the same any more (UIDVALIDITY changed) or the server cannot be reached. */
-static gboolean
-reselect (Download *d, GError **error)
+gboolean
+nms_sync_reselect (Run *run, const Folder *folder, guint32 uidvalidity, GError **error)
 {
     NmsImapFolderState fs;
 
-    g_clear_pointer (&d->run->session, nms_imap_session_free);
-    if (!nms_sync_connect (d->run, error) ||
-        !nms_imap_select (d->run->session, d->folder->wire_name,
-                          !(d->run->policy.direction & NMS_PLAN_PUSH), &fs, error))
+    g_clear_pointer (&run->session, nms_imap_session_free);
+    if (!nms_sync_connect (run, error) ||
+        !nms_imap_select (run->session, folder->wire_name,
+                          !(run->policy.direction & NMS_PLAN_PUSH), &fs, error))
         return FALSE;
-    if (fs.uidvalidity != d->uidvalidity) {
+    if (fs.uidvalidity != uidvalidity) {
         g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_FOLDER,
-                     "UIDVALIDITY changed during the sync (%u, now %u)", d->uidvalidity,
+                     "UIDVALIDITY changed during the sync (%u, now %u)", uidvalidity,
                      fs.uidvalidity);
         return FALSE;
     }
     return TRUE;
+}
+
+/* A new connection with the folder selected again, for isolate(). */
+static gboolean
+reselect (Download *d, GError **error)
+{
+    return nms_sync_reselect (d->run, d->folder, d->uidvalidity, error);
 }
 
 /* The server dropped the connection in the middle of a batch (@first): Dovecot does so when
