@@ -184,19 +184,39 @@ server_digests (Run *run, GPtrArray *idents, GArray *need, Keys *k, GError **err
     return ok;
 }
 
-/* The local keys: Message-ID and CRLF size of each candidate file. A file that cannot be read
- * gets a key no server message has (it is then uploaded, and that names the problem). */
+/* The local keys: Message-ID and CRLF size of each candidate file. The size needs the whole
+ * file read, so only files whose Message-ID a server message has (or that have none, when a
+ * server message has none) get one; the others cannot pair. A file that cannot be read gets
+ * a key no server message has (it is then uploaded, and that names the problem). */
 static void
-local_keys (Run *run, const Folder *folder, GPtrArray *candidates, Keys *k)
+local_keys (Run *run, const Folder *folder, GPtrArray *candidates, GPtrArray *idents, Keys *k)
 {
+    g_autoptr (GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+    gboolean server_without_id = FALSE;
+
+    for (guint i = 0; i < idents->len; i++) {
+        NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
+
+        if (id->message_id != NULL)
+            g_hash_table_add (ids, id->message_id);
+        else
+            server_without_id = TRUE;
+    }
     for (guint i = 0; i < candidates->len; i++) {
         NmsMaildirEntry *e = g_ptr_array_index (candidates, i);
         g_autoptr (GError) error = NULL;
         char *message_id = NULL;
         NmsPairKey key = { .size = G_MAXUINT64 };
+        gboolean wanted;
 
-        if (!nms_maildir_message_id (e->path, &message_id, &error) ||
-            !nms_maildir_crlf_size (e->path, &key.size, &error)) {
+        if (!nms_maildir_message_id (e->path, &message_id, &error)) {
+            nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s",
+                             run->account->name, folder->name, error->message);
+            g_array_append_val (k->local, key);
+            continue;
+        }
+        wanted = message_id != NULL ? g_hash_table_contains (ids, message_id) : server_without_id;
+        if (wanted && !nms_maildir_crlf_size (e->path, &key.size, &error)) {
             nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s",
                              run->account->name, folder->name, error->message);
             key.size = G_MAXUINT64;
@@ -217,7 +237,7 @@ nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidates, GPtr
     g_autoptr (GArray) need_s = g_array_new (FALSE, FALSE, sizeof (guint));
     g_autoptr (GArray) pairs = NULL;
 
-    local_keys (run, folder, candidates, &k);
+    local_keys (run, folder, candidates, idents, &k);
     for (guint i = 0; i < idents->len; i++) {
         NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
         NmsPairKey key = { .message_id = id->message_id, .size = id->size };

@@ -424,11 +424,11 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
         if (to_folder == NULL && refuse)
             continue;
         if (run->ctx->dry_run) {
-            /* the wording of folder.c's print_plan, which said it before deletions waited */
+            /* at the end of the run, as the real run does it: an account's line */
             if (to_folder == NULL)
                 nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                                 "%s: %s: would delete locally UID %u (local '', server +'' "
-                                 "-'')", run->account->name, d->folder, d->uid);
+                                 "%s: would delete locally UID %u of folder '%s' ('%s')",
+                                 run->account->name, d->uid, d->folder, d->path);
             else
                 count_move (moves, d->folder, to_folder);
             continue;

@@ -66,7 +66,7 @@ nmsync_run -n sync
 check_eq "-n sync: exit 0" 0 "$NMS_RC"
 check_eq "-n sync: would take the 15 files along into B" 15 "$(grep -c "B: would take UID" "$NMS_ERR")"
 check_eq "-n sync: would download nothing" 0 "$(grep -c "would download" "$NMS_ERR")"
-check_eq "-n sync: would delete nothing in A" 0 "$(grep -c "A: would delete" "$NMS_ERR")"
+check_eq "-n sync: would delete nothing in A" 0 "$(grep -c "would delete" "$NMS_ERR")"
 check "-n sync: says the 15 were moved" \
     grep -q "15 messages moved on the server from 'A' to 'B' (would be taken along" "$NMS_ERR"
 check "-n sync: no guard refusal" bash -c '! grep -q "not deleting" "$1"' _ "$NMS_ERR"
