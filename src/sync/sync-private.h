@@ -156,7 +156,8 @@ gboolean nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidit
  * moved on the server, and nms_sync_take_moved asks the server nothing. Before the workers. */
 void nms_sync_later_watch (Run *run, GPtrArray *folders);
 /* After every folder: the deferred deletions. A file taken along by another folder is a
- * move (never counted for the guard, reported per folder pair); the rest face the guard. */
+ * move (never counted for the guard, reported per folder pair); the rest face the guard. A
+ * dry run says what would be deleted and moved (by what its take steps said), at the end. */
 void nms_sync_later_finish (Run *run);
 
 /* ---- repair.c ---- */
