@@ -17,7 +17,7 @@
 
 G_DEFINE_QUARK (nms-state-error-quark, nms_state_error)
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 enum {
     STMT_FOLDER_GET,
@@ -30,6 +30,9 @@ enum {
     STMT_MESSAGE_DELETE,
     STMT_MESSAGE_EXISTS,
     STMT_MESSAGE_FIND_BASE,
+    STMT_MESSAGE_SET_CONTENT,
+    STMT_MESSAGE_FIND_CONTENT,
+    STMT_MESSAGE_BASE_ELSEWHERE,
     STMT_INTENT_ADD,
     STMT_INTENT_REMOVE,
     STMT_INTENTS,
@@ -47,12 +50,20 @@ static const char *const stmt_sql[N_STMTS] = {
     [STMT_FOLDER_MESSAGES_DELETE] = "DELETE FROM messages WHERE folder = ?1",
     [STMT_FOLDER_NAMES] = "SELECT name FROM folders ORDER BY name",
     [STMT_MESSAGES] = "SELECT uid, flags, base FROM messages WHERE folder = ?1 ORDER BY uid",
-    [STMT_MESSAGE_PUT] = "INSERT OR REPLACE INTO messages (folder, uid, flags, base) "
-                         "VALUES (?1, ?2, ?3, ?4)",
+    /* An update keeps message_id and size: they describe the server message (folder, uid). */
+    [STMT_MESSAGE_PUT] = "INSERT INTO messages (folder, uid, flags, base) VALUES (?1, ?2, ?3, ?4) "
+                         "ON CONFLICT (folder, uid) DO UPDATE SET flags = ?3, base = ?4",
     [STMT_MESSAGE_DELETE] = "DELETE FROM messages WHERE folder = ?1 AND uid = ?2",
     [STMT_MESSAGE_EXISTS] = "SELECT 1 FROM messages WHERE folder = ?1 AND uid = ?2",
     [STMT_MESSAGE_FIND_BASE] = "SELECT folder, uid, flags, base FROM messages WHERE base = ?1 "
                                "AND base != '' LIMIT 1",
+    [STMT_MESSAGE_SET_CONTENT] = "UPDATE messages SET message_id = ?3, size = ?4 "
+                                 "WHERE folder = ?1 AND uid = ?2",
+    [STMT_MESSAGE_FIND_CONTENT] = "SELECT folder, uid, flags, base FROM messages WHERE "
+                                  "message_id = ?1 AND size = ?2 AND folder != ?3 AND base != '' "
+                                  "ORDER BY folder, uid",
+    [STMT_MESSAGE_BASE_ELSEWHERE] = "SELECT folder FROM messages WHERE base = ?1 AND base != '' "
+                                    "AND folder != ?2 LIMIT 1",
     [STMT_INTENT_ADD] = "INSERT INTO intents (kind, folder, uid, path, dest, uidnext, message_id,"
                         " size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [STMT_INTENT_REMOVE] = "DELETE FROM intents WHERE id = ?1",
@@ -67,9 +78,10 @@ static const char schema_sql[] =
     "  messages INTEGER NOT NULL DEFAULT 0, cur_mtime INTEGER NOT NULL DEFAULT 0,"
     "  new_mtime INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS messages (folder TEXT NOT NULL, uid INTEGER NOT NULL,"
-    "  flags TEXT NOT NULL, base TEXT NOT NULL DEFAULT '', PRIMARY KEY (folder, uid))"
-    "  WITHOUT ROWID;"
+    "  flags TEXT NOT NULL, base TEXT NOT NULL DEFAULT '', message_id TEXT,"
+    "  size INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (folder, uid)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS messages_base ON messages (base);"
+    "CREATE INDEX IF NOT EXISTS messages_content ON messages (message_id, size);"
     "CREATE TABLE IF NOT EXISTS roles (role TEXT PRIMARY KEY, folder TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS keywords (keyword TEXT PRIMARY KEY, letter TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
@@ -86,6 +98,13 @@ static const char migrate_2_sql[] =
     "ALTER TABLE folders ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE folders ADD COLUMN cur_mtime INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE folders ADD COLUMN new_mtime INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 3 did not know the server message's Message-ID and size (pairing a server-side move
+ * with the local file of the message it moved): NULL until the message is next downloaded,
+ * paired or uploaded; such messages are just downloaded again when moved. */
+static const char migrate_3_sql[] =
+    "ALTER TABLE messages ADD COLUMN message_id TEXT;"
+    "ALTER TABLE messages ADD COLUMN size INTEGER NOT NULL DEFAULT 0;";
 
 struct _NmsState {
     sqlite3 *db;
@@ -149,12 +168,13 @@ check_version (NmsState *state, GError **error)
         version = sqlite3_column_int (st, 0);
     sqlite3_finalize (st);
     /* One transaction: a crash in the middle leaves the old version, migrated again later. */
-    if (version >= 1 && version < 3) {
+    if (version >= 1 && version < 4) {
         if (!exec (state, "BEGIN IMMEDIATE", error))
             return FALSE;
         if ((version == 1 && !exec (state, migrate_1_sql, error)) ||
-            !exec (state, migrate_2_sql, error) ||
-            !exec (state, "PRAGMA user_version = 3; COMMIT", error)) {
+            (version <= 2 && !exec (state, migrate_2_sql, error)) ||
+            !exec (state, migrate_3_sql, error) ||
+            !exec (state, "PRAGMA user_version = 4; COMMIT", error)) {
             nms_state_rollback (state);
             return FALSE;
         }
@@ -592,6 +612,65 @@ nms_state_message_find_base (NmsState *state, const char *base, char **folder_ou
         *folder_out = g_strdup ((const char *) sqlite3_column_text (st, 0));
         message_from_row (st, 1, message_out);
     }
+    sqlite3_reset (st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error (state, error, "cannot look up a file name");
+    return TRUE;
+}
+
+gboolean
+nms_state_message_set_content (NmsState *state, const char *folder, guint32 uid,
+                               const char *message_id, guint64 size, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_MESSAGE_SET_CONTENT);
+
+    sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (st, 2, uid);
+    sqlite3_bind_text (st, 3, message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (st, 4, (sqlite3_int64) size);
+    return step_done (state, st, error);
+}
+
+GArray *
+nms_state_message_find_content (NmsState *state, const char *message_id, guint64 size,
+                                const char *not_folder, GPtrArray *folders_out, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_MESSAGE_FIND_CONTENT);
+    g_autoptr (GArray) messages = g_array_new (FALSE, TRUE, sizeof (NmsStateMessage));
+    int rc;
+
+    g_array_set_clear_func (messages, message_clear);
+    sqlite3_bind_text (st, 1, message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (st, 2, (sqlite3_int64) size);
+    sqlite3_bind_text (st, 3, not_folder, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+        NmsStateMessage m = { 0 };
+
+        g_ptr_array_add (folders_out, g_strdup ((const char *) sqlite3_column_text (st, 0)));
+        message_from_row (st, 1, &m);
+        g_array_append_val (messages, m);
+    }
+    sqlite3_reset (st);
+    if (rc != SQLITE_DONE) {
+        db_error (state, error, "cannot look up a Message-ID");
+        return NULL;
+    }
+    return g_steal_pointer (&messages);
+}
+
+gboolean
+nms_state_message_base_elsewhere (NmsState *state, const char *base, const char *not_folder,
+                                  char **folder_out, GError **error)
+{
+    sqlite3_stmt *st = stmt (state, STMT_MESSAGE_BASE_ELSEWHERE);
+    int rc;
+
+    *folder_out = NULL;
+    sqlite3_bind_text (st, 1, base, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 2, not_folder, -1, SQLITE_STATIC);
+    rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        *folder_out = g_strdup ((const char *) sqlite3_column_text (st, 0));
     sqlite3_reset (st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error (state, error, "cannot look up a file name");

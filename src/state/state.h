@@ -106,6 +106,22 @@ gboolean nms_state_message_find_base (NmsState *state, const char *base, char **
                                       GError **error);
 gboolean nms_state_message_delete (NmsState *state, const char *folder, guint32 uid,
                                    GError **error);
+/* Records the Message-ID (NULL: none) and CRLF size of the server message @uid of @folder, so
+ * that a server-side move of it to another folder can take the local file along. */
+gboolean nms_state_message_set_content (NmsState *state, const char *folder, guint32 uid,
+                                        const char *message_id, guint64 size, GError **error);
+/* The messages of folders other than @not_folder with Message-ID @message_id and CRLF size
+ * @size (and a known file unique part), by folder and uid; @folders_out gets each one's
+ * folder name (transfer full strings). (transfer full: GArray of NmsStateMessage, with a clear
+ * func; NULL with @error set) */
+GArray *nms_state_message_find_content (NmsState *state, const char *message_id, guint64 size,
+                                        const char *not_folder, GPtrArray *folders_out,
+                                        GError **error);
+/* *@folder_out: a folder other than @not_folder holding a message whose file has unique part
+ * @base, or NULL. (transfer full) */
+gboolean nms_state_message_base_elsewhere (NmsState *state, const char *base,
+                                           const char *not_folder, char **folder_out,
+                                           GError **error);
 /* *@found_out: the state records message @uid of @folder. */
 gboolean nms_state_message_exists (NmsState *state, const char *folder, guint32 uid,
                                    gboolean *found_out, GError **error);

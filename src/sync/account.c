@@ -424,6 +424,7 @@ run_clear (Run *run)
     g_clear_pointer (&run->pending_moves, g_hash_table_unref);
     g_clear_pointer (&run->budget, nms_sync_budget_free);
     g_clear_pointer (&run->root_id, g_free);
+    g_clear_pointer (&run->later, nms_sync_later_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
 }
 
@@ -465,6 +466,11 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         .delete_server = NMS_SIDES_ALLOW_SERVER (account->delete_sides),
         .force = options->force,
     };
+    /* Server-side moves (server-moves.c): local deletions wait for the end of the run. */
+    if (options->direction & NMS_PLAN_PULL) {
+        run.later = nms_sync_later_new ();
+        run.policy.local_guard_later = TRUE;
+    }
     /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
      * copy of the state. */
     if (!ctx->dry_run && (lock = take_lock (&run, error)) < 0)
@@ -494,6 +500,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         recover (&run, folders);
     nms_sync_find_clean (&run, folders);
     nms_sync_guard_estimate (&run, folders);
+    nms_sync_later_watch (&run, folders);
     /* ENABLE QRESYNC only when some folder will be selected (a run with nothing to do saves
      * the round trip), and before any SELECT (RFC 5161). */
     for (guint i = 0; i < folders->len; i++) {
@@ -505,6 +512,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if (options->direction & NMS_PLAN_PUSH)
         nms_sync_moves (&run, folders);
     sync_folders (&run, folders, &fatal);
+    nms_sync_later_finish (&run);
     ok = fatal == NULL;
     if (!ok)
         g_propagate_error (error, fatal);

@@ -403,6 +403,7 @@ typedef struct {
     GPtrArray *scan;    /* owns the entries */
     GPtrArray *entries; /* entries with a UID, matching the plan's local indexes */
     GPtrArray *fresh;   /* entries without a UID */
+    guint known;        /* messages the state knew (for the deferred local guard) */
 } Snapshot;
 
 static void
@@ -552,12 +553,17 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (infos == NULL || (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
         (s->scan = nms_maildir_scan (folder->dir, error)) == NULL)
         return FALSE;
+    /* Files nmsync holds no state for pair by content before anything is planned for them
+     * (content.c): never by a ",U=" that another tool or another server wrote. */
+    if (!nms_sync_pair_folder (run, folder, fs->uidvalidity, infos, saved, s->scan, &held,
+                               error))
+        return FALSE;
     server = plan_messages (infos, G_STRUCT_OFFSET (NmsImapMessageInfo, flags),
                             sizeof (NmsImapMessageInfo));
     agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),
                             sizeof (NmsStateMessage));
     if (g_hash_table_size (run->pending_moves) > 0)
-        held = forget_pending_moves (run, folder, server, agreed, s->scan);
+        held |= forget_pending_moves (run, folder, server, agreed, s->scan);
     held |= nms_sync_hold_moves (run, folder, saved, s->scan, server, agreed);
     local = nms_sync_local_snapshot (run, folder, s->scan, &s->entries, &s->fresh);
     if (folder->replaced)
@@ -568,10 +574,10 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
                                (NmsPlanMessage *) agreed->data, agreed->len,
                                (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
+    s->known = sum.known;
     drop_frozen (run, folder, s->scan, s->plan);
     report_guards (run, folder, &sum);
-    nms_sync_guard_sticky (run, folder, s->plan, &sum);
-    nms_sync_guard_account (run, folder, s->plan);
+    nms_sync_guard_plan (run, folder, s->plan, &sum);
     return TRUE;
 }
 
@@ -592,8 +598,10 @@ ensure_local (Run *run, Folder *folder, GError **error)
     return TRUE;
 }
 
+/* @deferred: local deletions done at the end of the run (counted here, where they belong,
+ * unless a server-side move or the guard turns them into something else: said then). */
 static void
-report_folder (Run *run, const Folder *folder, const NmsProgress *before)
+report_folder (Run *run, const Folder *folder, const NmsProgress *before, guint deferred)
 {
     const NmsProgress *p = &run->ctx->progress;
     g_autofree char *server = NULL;
@@ -609,7 +617,8 @@ report_folder (Run *run, const Folder *folder, const NmsProgress *before)
                      " flags changed, %" G_GUINT64_FORMAT " deleted%s",
                      run->account->name, folder->name, p->messages_added - before->messages_added,
                      p->flags_changed - before->flags_changed,
-                     p->messages_deleted - before->messages_deleted, server ? server : "");
+                     p->messages_deleted - before->messages_deleted + deferred,
+                     server ? server : "");
 }
 
 /* --dry-run of a folder that exists only on the server: a real run creates it and downloads
@@ -703,6 +712,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     NmsImapFolderState fs;
     NmsStateFolder saved;
     gboolean known, ok, complete, incomplete = FALSE;
+    guint deferred;
     NmsProgress before = run->ctx->progress;
 
     if (folder->clean) {
@@ -736,20 +746,29 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (!snapshot_take (run, folder, &fs, qresync, &snap, &incomplete, error))
         return FALSE;
     if (run->ctx->dry_run) {
+        /* as the real run below: deletions said at the end of the run (server-moves.c) */
+        nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);
+        if (!nms_sync_take_moved (run, folder, fs.uidvalidity, snap.plan, error))
+            return FALSE;
         print_plan (run, folder, snap.plan, snap.fresh);
         return TRUE;
     }
+    /* Local deletions wait for the end of the run: a server-side move into a folder synced
+     * later (or by another worker) takes the file along instead (server-moves.c). */
+    deferred = nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);
     ok = nms_sync_folder_mark_dirty (run, folder, fs.uidvalidity, known ? saved.uidnext : 0,
                                      error) &&
          apply_local (run, folder, snap.plan, snap.entries, error) &&
          push_flags (run, folder, snap.plan, snap.entries, error) &&
          delete_on_server (run, folder, snap.plan, error) &&
          upload_all (run, folder, fs.uidnext, snap.plan, snap.entries, snap.fresh, error) &&
+         nms_sync_take_moved (run, folder, fs.uidvalidity, snap.plan, error) &&
          nms_sync_download (run, folder, fs.uidvalidity, snap.plan, error);
     if (!ok)
         return FALSE;
-    /* complete: every message of both sides is in the state as both agree (nothing skipped) */
-    complete = !incomplete && run->ctx->progress.skipped == before.skipped;
+    /* complete: every message of both sides is in the state as both agree (nothing skipped,
+     * no deletion deferred: until it is done the folder is not known complete) */
+    complete = !incomplete && deferred == 0 && run->ctx->progress.skipped == before.skipped;
     if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext, complete, error))
         return FALSE;
     /* A replaced directory becomes the one the state describes only once every message it
@@ -758,6 +777,6 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if ((!folder->replaced || (complete && (run->policy.direction & NMS_PLAN_PULL))) &&
         !nms_sync_root_record_folder (run, folder, error))
         return FALSE;
-    report_folder (run, folder, &before);
+    report_folder (run, folder, &before, deferred);
     return TRUE;
 }

@@ -83,10 +83,18 @@ nms_sync_guard_estimate (Run *run, GPtrArray *folders)
 
     if (run->policy.force)
         return;
+    guint64 arrivals = 0; /* new server messages: each may be one moved from another folder */
+
     for (guint i = 0; i < folders->len; i++) {
         const Folder *folder = g_ptr_array_index (folders, i);
         guint64 known = 0, files;
+        NmsStateFolder saved;
+        gboolean found = FALSE;
 
+        if (folder->has_status && nms_state_folder_get (run->state, folder->name, &saved, &found,
+                                                        NULL) &&
+            found && saved.uidvalidity == folder->uidvalidity && folder->uidnext > saved.uidnext)
+            arrivals += folder->uidnext - saved.uidnext;
         if (folder->clean || folder->replaced ||
             !nms_state_folder_message_count (run->state, folder->name, &known, NULL) ||
             known == 0)
@@ -98,6 +106,10 @@ nms_sync_guard_estimate (Run *run, GPtrArray *folders)
             folder->local && folder->local_changed && known > (files = count_files (folder->dir)))
             b->estimate[1] += known - files;
     }
+    /* Messages another client moved between folders look expunged here and new there; they
+     * are no deletions (server-moves.c), so what may be one does not count. */
+    if (run->later != NULL)
+        b->estimate[0] = b->estimate[0] > arrivals ? b->estimate[0] - arrivals : 0;
     if (b->estimate[0] == 0 && b->estimate[1] == 0)
         return;
     compute_limit (run, b);
@@ -139,14 +151,14 @@ static const char *const where[2] = { "locally", "on the server" };
 static const char *const side_keys[2] = { "local", "server" };
 
 static char *
-held_key (const Folder *folder, int side)
+held_key (const char *folder, int side)
 {
-    return g_strdup_printf ("guard-held:%s:%s", side_keys[side], folder->name);
+    return g_strdup_printf ("guard-held:%s:%s", side_keys[side], folder);
 }
 
 /* Remembers (or forgets) that a guard holds back @folder's deletions on @side. */
 static void
-set_held (Run *run, const Folder *folder, int side, gboolean held)
+set_held (Run *run, const char *folder, int side, gboolean held)
 {
     g_autofree char *key = held_key (folder, side), *value = NULL;
     g_autoptr (GError) error = NULL;
@@ -160,63 +172,81 @@ set_held (Run *run, const Folder *folder, int side, gboolean held)
                          error->message);
 }
 
-void
-nms_sync_guard_sticky (Run *run, const Folder *folder, GArray *plan, const NmsPlanSummary *sum)
+static void
+report_account (Run *run, const char *folder, int side, guint n, guint64 limit, guint64 total)
 {
-    const gboolean tripped[2] = { sum->guard_local, sum->guard_server };
-
-    for (int side = 0; side < 2; side++) {
-        g_autofree char *key = held_key (folder, side), *value = NULL;
-        guint n = count_kind (plan, kinds[side]);
-
-        if (run->policy.force || tripped[side]) {
-            set_held (run, folder, side, !run->policy.force);
-            continue;
-        }
-        if (!nms_state_meta_get (run->state, key, &value, NULL) || value == NULL)
-            continue;
-        if (n == 0) {
-            set_held (run, folder, side, FALSE); /* the user undid them, or --force did */
-            continue;
-        }
-        /* Without this, new messages arriving would soon make the same deletions look like
-         * less than half of the folder, and a guard would give way by itself. */
-        nms_plan_drop_kind (plan, kinds[side]);
+    if (run->budget->refused[side])
         nms_context_skip (run->ctx,
-                          "%s: folder '%s': not deleting %u messages %s: a guard held deletions "
-                          "in this folder back on an earlier run; run with --force if that is "
-                          "intended", run->account->name, folder->name, n, where[side]);
-    }
-}
-
-void
-nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan)
-{
-
-    if (run->policy.force || run->budget == NULL)
-        return;
-    for (int side = 0; side < 2; side++) {
-        guint n = count_kind (plan, kinds[side]);
-        guint64 limit, total;
-
-        if (n == 0 || take (run, side, n, &limit, &total))
-            continue;
-        nms_plan_drop_kind (plan, kinds[side]);
-        if (run->budget->refused[side])
-            nms_context_skip (run->ctx,
-                              "%s: folder '%s': not deleting %u messages %s: this run would "
-                              "delete at least %" G_GUINT64_FORMAT " messages %s in all, more "
-                              "than max-deletions (%" G_GUINT64_FORMAT " of the account's %"
-                              G_GUINT64_FORMAT " messages); run with --force if that is "
-                              "intended",
-                              run->account->name, folder->name, n, where[side],
-                              run->budget->estimate[side], where[side], limit, total);
-        else
-            nms_context_skip (run->ctx,
+                          "%s: folder '%s': not deleting %u messages %s: this run would delete "
+                          "at least %" G_GUINT64_FORMAT " messages %s in all, more than "
+                          "max-deletions (%" G_GUINT64_FORMAT " of the account's %"
+                          G_GUINT64_FORMAT " messages); run with --force if that is intended",
+                          run->account->name, folder, n, where[side],
+                          run->budget->estimate[side], where[side], limit, total);
+    else
+        nms_context_skip (run->ctx,
                           "%s: folder '%s': not deleting %u messages %s: with them this run "
                           "would delete more than max-deletions (%" G_GUINT64_FORMAT " of the "
                           "account's %" G_GUINT64_FORMAT " messages); run with --force if that "
                           "is intended",
-                          run->account->name, folder->name, n, where[side], limit, total);
+                          run->account->name, folder, n, where[side], limit, total);
+}
+
+/* Whether @n deletions of @folder on @side must wait (each refusal said), after the
+ * per-folder guard (@tripped: it held them back this run and said so). A folder once held
+ * stays held (until a run plans no deletion there, or --force): without that, new mail
+ * arriving would soon make the same deletions look like less than half of the folder, and the
+ * guard would give way by itself. Then the account's budget. */
+static gboolean
+hold_side (Run *run, const char *folder, int side, guint n, gboolean tripped)
+{
+    g_autofree char *key = held_key (folder, side), *value = NULL;
+    guint64 limit, total;
+
+    if (run->policy.force) {
+        set_held (run, folder, side, FALSE);
+        return FALSE;
     }
+    if (tripped) {
+        set_held (run, folder, side, TRUE);
+        return TRUE;
+    }
+    if (nms_state_meta_get (run->state, key, &value, NULL) && value != NULL) {
+        if (n == 0) {
+            set_held (run, folder, side, FALSE); /* the user undid them */
+            return FALSE;
+        }
+        nms_context_skip (run->ctx,
+                          "%s: folder '%s': not deleting %u messages %s: a guard held deletions "
+                          "in this folder back on an earlier run; run with --force if that is "
+                          "intended", run->account->name, folder, n, where[side]);
+        return TRUE;
+    }
+    if (n == 0 || run->budget == NULL || take (run, side, n, &limit, &total))
+        return FALSE;
+    report_account (run, folder, side, n, limit, total);
+    return TRUE;
+}
+
+void
+nms_sync_guard_plan (Run *run, const Folder *folder, GArray *plan, const NmsPlanSummary *sum)
+{
+    const gboolean tripped[2] = { sum->guard_local, sum->guard_server };
+
+    for (int side = 0; side < 2; side++) {
+        guint n = count_kind (plan, kinds[side]);
+
+        /* Local deletions wait for the end of the run (server-moves.c) and are decided there;
+         * a folder that plans none releases its hold here. */
+        if (side == 0 && run->later != NULL && n > 0)
+            continue;
+        if (hold_side (run, folder->name, side, n, tripped[side]))
+            nms_plan_drop_kind (plan, kinds[side]);
+    }
+}
+
+gboolean
+nms_sync_guard_later (Run *run, const char *folder, guint n, gboolean tripped)
+{
+    return hold_side (run, folder, 0, n, tripped);
 }

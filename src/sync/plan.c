@@ -157,8 +157,8 @@ nms_plan_drop_kind (GArray *actions, NmsActionKind kind)
     }
 }
 
-static gboolean
-too_many (guint deletions, guint known)
+gboolean
+nms_plan_too_many (guint deletions, guint known)
 {
     return deletions >= GUARD_MIN_DELETIONS && deletions * 2 > known;
 }
@@ -199,11 +199,12 @@ nms_plan_folder (const NmsPlanMessage *server, gsize n_server, const NmsPlanMess
         plan_uid (&p, uid, srv, st, loc, local_index);
     }
 
-    if (!policy->force && too_many (p.sum.deletions_local, p.sum.known)) {
+    if (!policy->force && !policy->local_guard_later &&
+        nms_plan_too_many (p.sum.deletions_local, p.sum.known)) {
         p.sum.guard_local = TRUE;
         nms_plan_drop_kind (p.out, NMS_ACTION_DELETE_LOCAL);
     }
-    if (!policy->force && too_many (p.sum.deletions_server, p.sum.known)) {
+    if (!policy->force && nms_plan_too_many (p.sum.deletions_server, p.sum.known)) {
         p.sum.guard_server = TRUE;
         nms_plan_drop_kind (p.out, NMS_ACTION_DELETE_SERVER);
     }

@@ -25,6 +25,9 @@ typedef struct {
     gboolean delete_local;  /* a message expunged on the server may be deleted locally */
     gboolean delete_server; /* a message deleted locally may be deleted on the server */
     gboolean force;         /* no mass-deletion guard */
+    gboolean local_guard_later; /* DELETE_LOCAL actions are kept whatever their number: the
+                                 * caller defers them and applies the guard once server-side
+                                 * moves are known (server-moves.c) */
 } NmsPlanPolicy;
 
 typedef enum {
@@ -66,6 +69,10 @@ typedef struct {
  * wants locally: server changes applied, local ones kept.) @out gets sorted letters (room for
  * NMS_MAILDIR_FLAGS_SIZE bytes). */
 void nms_plan_merge_flags (const char *other, const char *base, const char *changed, char *out);
+
+/* TRUE when @deletions of @known messages are too many for one run without --force: more than
+ * half, and at least 10. */
+gboolean nms_plan_too_many (guint deletions, guint known);
 
 /* Plans one folder. The three arrays must be sorted by uid, without duplicate UIDs. Unless
  * @policy->force, the deletions of a side are dropped when they would remove more than half

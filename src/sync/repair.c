@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * A folder's UIDVALIDITY changed: every UID the state and the file names hold is void. Local
  * files are paired with server messages by Message-ID and CRLF size and renamed to the new
- * UIDs; nothing is deleted and nothing that pairs is downloaded again. Files that do not pair
+ * UIDs (the pairing of content.c, as for files nmsync meets without state); nothing is
+ * deleted and nothing that pairs is downloaded again. Files that do not pair
  * lose their stale ",U=" and count as new local messages (a sync uploads them).
  *
  * The renames happen inside one open state transaction that rewrites the folder's records and
@@ -13,29 +14,6 @@
 #include "sync/sync-private.h"
 
 #include <string.h>
-
-/* Server messages by "size/Message-ID", each key a queue of uids in ascending order. */
-static GHashTable *
-server_index (GPtrArray *idents)
-{
-    GHashTable *ix = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) g_queue_free);
-
-    for (guint i = 0; i < idents->len; i++) {
-        NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
-        char *key = g_strdup_printf ("%u/%s", id->size, id->message_id ? id->message_id : "");
-        GQueue *q = g_hash_table_lookup (ix, key);
-
-        if (q == NULL) {
-            q = g_queue_new ();
-            g_hash_table_insert (ix, key, q);
-        } else {
-            g_free (key);
-        }
-        g_queue_push_tail (q, GUINT_TO_POINTER (id->uid));
-    }
-    return ix;
-}
 
 /* The flags agreed for the old UID, when the state knew it; else the file's own. */
 static const char *
@@ -49,22 +27,13 @@ agreed_flags (GArray *saved, const NmsMaildirEntry *e)
     return e->name->flags != NULL ? e->name->flags : "";
 }
 
-/* Pairs one file: renames it and records it, or drops its stale UID. */
+/* Gives one file the server UID it paired with (@uid), or drops its stale one (@uid 0). */
 static gboolean
-repair_file (Run *run, const Folder *folder, GHashTable *ix, GArray *saved, NmsMaildirEntry *e,
-             guint *paired, GError **error)
+repair_file (Run *run, const Folder *folder, GArray *saved, NmsMaildirEntry *e, guint32 uid,
+             GError **error)
 {
-    g_autofree char *message_id = NULL, *key = NULL, *renamed = NULL, *indexed_path = NULL;
-    guint64 size = 0;
-    GQueue *q;
-    guint32 uid = 0;
+    g_autofree char *renamed = NULL, *indexed_path = NULL;
 
-    if (!nms_maildir_message_id (e->path, &message_id, error) ||
-        !nms_maildir_crlf_size (e->path, &size, error))
-        return FALSE;
-    key = g_strdup_printf ("%" G_GUINT64_FORMAT "/%s", size, message_id ? message_id : "");
-    if ((q = g_hash_table_lookup (ix, key)) != NULL && !g_queue_is_empty (q))
-        uid = GPOINTER_TO_UINT (g_queue_pop_head (q));
     if (uid == 0 && e->name->uid == 0)
         return TRUE; /* a new local message already */
     indexed_path = g_strdup (e->path);
@@ -76,7 +45,6 @@ repair_file (Run *run, const Folder *folder, GHashTable *ix, GArray *saved, NmsM
     nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
     if (uid == 0)
         return TRUE;
-    (*paired)++;
     return nms_state_message_put (run->state, folder->name, uid, agreed_flags (saved, e),
                                   e->name->base, error);
 }
@@ -84,11 +52,10 @@ repair_file (Run *run, const Folder *folder, GHashTable *ix, GArray *saved, NmsM
 gboolean
 nms_sync_repair (Run *run, const Folder *folder, guint32 old, guint32 uidvalidity, GError **error)
 {
-    g_autoptr (GPtrArray) idents = NULL, scan = NULL;
-    g_autoptr (GArray) saved = NULL;
-    g_autoptr (GHashTable) ix = NULL;
+    g_autoptr (GPtrArray) idents = NULL, scan = NULL, files = g_ptr_array_new ();
+    g_autoptr (GArray) saved = NULL, pairs = NULL;
+    g_autofree guint32 *uid_of = NULL;
     NmsStateFolder fresh = { .uidvalidity = uidvalidity };
-    guint paired = 0, files = 0;
 
     if (old != uidvalidity)
         nms_context_log (run->ctx, NMS_LEVEL_WARNING,
@@ -99,26 +66,34 @@ nms_sync_repair (Run *run, const Folder *folder, guint32 old, guint32 uidvalidit
         (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
         (scan = nms_maildir_scan (folder->dir, error)) == NULL)
         return FALSE;
-    ix = server_index (idents);
+    for (guint i = 0; i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        if (e->name != NULL)
+            g_ptr_array_add (files, e); /* every UID is void: every file is a candidate */
+    }
+    /* The one pairing of content.c; it may fetch bodies (collisions), so before the
+     * transaction opens. */
+    if ((pairs = nms_sync_pair_match (run, folder, files, idents, error)) == NULL)
+        return FALSE;
+    uid_of = g_new0 (guint32, files->len + 1);
+    for (guint i = 0; i < pairs->len; i++) {
+        const NmsPair *p = &g_array_index (pairs, NmsPair, i);
+        uid_of[p->local] = ((NmsImapMessageIdent *) g_ptr_array_index (idents, p->server))->uid;
+    }
     if (!nms_state_begin (run->state, error))
         return FALSE;
     if (!nms_state_folder_forget (run->state, folder->name, error) ||
         !nms_state_folder_set (run->state, folder->name, &fresh, error))
         goto fail;
-    for (guint i = 0; i < scan->len; i++) {
-        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
-
-        if (e->name == NULL)
-            continue;
-        files++;
-        if (!repair_file (run, folder, ix, saved, e, &paired, error))
+    for (guint i = 0; i < files->len; i++) {
+        if (!repair_file (run, folder, saved, g_ptr_array_index (files, i), uid_of[i], error))
             goto fail;
     }
     if (!nms_state_commit (run->state, error))
         goto fail;
     nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                      "%s: folder '%s': %u of %u local files paired with server messages",
-                     run->account->name, folder->name, paired, files);
+                     run->account->name, folder->name, pairs->len, files->len);
     return TRUE;
 fail:
     nms_state_rollback (run->state);

@@ -7,11 +7,13 @@
 #include "imap/imap.h"
 #include "maildir/maildir.h"
 #include "state/state.h"
+#include "sync/pair.h"
 #include "sync/plan.h"
 #include "sync/sync.h"
 
 typedef struct _NmsSyncPool NmsSyncPool;
 typedef struct _NmsSyncBudget NmsSyncBudget;
+typedef struct _NmsSyncLater NmsSyncLater;
 
 /* One account's run; with several connections, each worker has a copy (workers.c). */
 typedef struct {
@@ -36,6 +38,8 @@ typedef struct {
     gboolean root_marker_missing;
     GPtrArray *folders;      /* the run's folders (Folder, transfer none), once chosen; workers
                               * read only their names, wire names and directories */
+    NmsSyncLater *later;     /* local deletions deferred to the end of the run, shared by the
+                              * workers (server-moves.c); NULL: none deferred (dry run, push) */
 } Run;
 
 /* A folder taking part in the run. */
@@ -83,13 +87,15 @@ void nms_sync_budget_free (NmsSyncBudget *budget);
  * the file counts of changed local folders; a side whose bound passes the limit deletes
  * nothing in this run. */
 void nms_sync_guard_estimate (Run *run, GPtrArray *folders);
-/* After the per-folder guard: records that it held a side back (@sum), and holds back that
- * side's deletions on later runs too, until a run plans none there or --force. */
-void nms_sync_guard_sticky (Run *run, const Folder *folder, GArray *plan,
-                            const NmsPlanSummary *sum);
-/* Drops @plan's deletions of a side (named, counted as skipped) when they would take the
- * run's deletions on that side past the account's max-deletions; else counts them. */
-void nms_sync_guard_account (Run *run, const Folder *folder, GArray *plan);
+/* After the per-folder guard (@sum says what it held back): drops a side's deletions that a
+ * guard holds, each folder named: held on an earlier run (guards hold until the deletions are
+ * undone or --force), or past the account's max-deletions. Local deletions are decided at the
+ * end of the run instead when they wait there (run->later). */
+void nms_sync_guard_plan (Run *run, const Folder *folder, GArray *plan,
+                          const NmsPlanSummary *sum);
+/* The same for @n local deletions of @folder decided at the end of the run (server-moves.c);
+ * @tripped: the per-folder guard held them back. TRUE: do none of them. */
+gboolean nms_sync_guard_later (Run *run, const char *folder, guint n, gboolean tripped);
 
 /* ---- workers.c ---- */
 /* Syncs @folders: in turn over the run's connection when account->connections is 1 (or
@@ -130,6 +136,10 @@ gboolean nms_sync_folder (Run *run, Folder *folder, GError **error);
  * new connections, so that only a message the server cannot deliver is skipped. */
 gboolean nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
                             GError **error);
+/* A new connection (the old one is dropped) with @folder selected again. FALSE when the
+ * folder is not the same any more (UIDVALIDITY no longer @uidvalidity) or the server cannot
+ * be reached. */
+gboolean nms_sync_reselect (Run *run, const Folder *folder, guint32 uidvalidity, GError **error);
 /* Uploads one local file (APPEND) and gives it the new UID; records intent and state. */
 gboolean nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext,
                           NmsMaildirEntry *entry, GError **error);
@@ -147,6 +157,52 @@ gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateInte
 /* The key of a move found but not done: "F\n<folder>\n<base>" for the file in its new folder,
  * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
 char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
+
+/* ---- content.c: pairing by content (the matching itself is pair.c) ---- */
+/* The entries of @scan whose file carries no ",U=" nmsync gave: none at all, or one that
+ * @saved (sorted NmsStateMessage) does not record with the file's unique part.
+ * (transfer container: the entries stay @scan's) */
+GPtrArray *nms_sync_pair_candidates (GArray *saved, GPtrArray *scan);
+/* Pairs the files @candidates with the server messages @idents (NmsImapMessageIdent) by
+ * Message-ID and CRLF size; where those collide or are missing, by body digest (reads those
+ * files, fetches those bodies). Nothing is renamed. (transfer full: GArray of NmsPair) */
+GArray *nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidates,
+                             GPtrArray *idents, GError **error);
+/* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
+ * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does
+ * not hold (one UID FETCH of their sizes and Message-IDs, only when there are such files). A
+ * file that pairs is renamed in place to the server's UID and recorded as agreed at the flags
+ * both sides share (the plan then merges the rest: nothing lost on either side); @saved and
+ * the entry follow. A file that does not pair loses its foreign ",U=" (renamed; uid 0 in
+ * memory): a new local message. A dry run renames and records nothing and says so. When
+ * the server cannot give the sizes and Message-IDs (a message it cannot read), the files are
+ * taken out of @scan for this run (*@held_out TRUE, named in a warning): never uploaded
+ * unpaired. FALSE only for a folder-level failure. */
+gboolean nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity,
+                               GArray *server, GArray *saved, GPtrArray *scan,
+                               gboolean *held_out, GError **error);
+
+/* ---- server-moves.c: messages another client moved between folders on the server ---- */
+NmsSyncLater *nms_sync_later_new (void);
+void nms_sync_later_free (NmsSyncLater *later);
+/* Moves the DELETE_LOCAL actions of @plan (files in @entries) to the run's deferred deletions
+ * (thread-safe), with @known, the messages the state knew in @folder, for the guard. Returns
+ * how many; 0 without run->later. */
+guint nms_sync_later_defer (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries,
+                            guint known);
+/* Before @folder's downloads: each new server message whose Message-ID and size the state
+ * records in another folder gets that folder's file as a hard link (one UID FETCH of sizes and
+ * Message-IDs); its DOWNLOAD action leaves @plan. */
+gboolean nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
+                              GError **error);
+/* Decides, from the STATUS of the run's @folders, whether any folder the state knows can have
+ * lost messages since its last sync (no STATUS: it can): without, no message can have been
+ * moved on the server, and nms_sync_take_moved asks the server nothing. Before the workers. */
+void nms_sync_later_watch (Run *run, GPtrArray *folders);
+/* After every folder: the deferred deletions. A file taken along by another folder is a
+ * move (never counted for the guard, reported per folder pair); the rest face the guard. A
+ * dry run says what would be deleted and moved (by what its take steps said), at the end. */
+void nms_sync_later_finish (Run *run);
 
 /* ---- repair.c ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server

@@ -41,6 +41,8 @@ typedef struct {
     NmsMaildirBatch *batch;  /* this FETCH's complete messages, still in tmp/ */
     GPtrArray *landing;      /* the NmsMaildirName of each, in batch order */
     GPtrArray *landing_actions; /* and its action (transfer none) */
+    GArray *landing_sizes;   /* and its size as the server sent it (CRLF), guint64 */
+    guint64 current_size;    /* bytes of the message arriving */
     GError *disk_error;      /* a full disk: stops the run, not just the folder */
     guint32 uidvalidity;     /* the folder's, for a reconnect in the middle (isolate()) */
 } Download;
@@ -65,6 +67,7 @@ download_chunk (const char *data, gsize len, gpointer user_data, GError **error)
         return remember_disk_error (d, error);
     if (!nms_maildir_delivery_write (d->current, data, len, error))
         return remember_disk_error (d, error);
+    d->current_size += len;
     d->run->ctx->progress.bytes_added += len;
     nms_context_progress (d->run->ctx);
     return TRUE;
@@ -93,7 +96,23 @@ download_done (guint32 uid, gpointer user_data, GError **error)
     g_hash_table_add (d->arrived, GUINT_TO_POINTER (uid));
     g_ptr_array_add (d->landing, g_steal_pointer (&name));
     g_ptr_array_add (d->landing_actions, (gpointer) a);
+    g_array_append_val (d->landing_sizes, d->current_size);
+    d->current_size = 0;
     return TRUE;
+}
+
+/* The Message-ID and size of a landed message, for a later server-side move to find its file
+ * (server-moves.c). A file whose header cannot be read just gets no Message-ID. */
+static gboolean
+record_content (Download *d, guint i, const char *path, GError **error)
+{
+    const NmsAction *a = g_ptr_array_index (d->landing_actions, i);
+    g_autofree char *message_id = NULL;
+
+    if (!nms_maildir_message_id (path, &message_id, NULL) || message_id == NULL)
+        return TRUE;
+    return nms_state_message_set_content (d->run->state, d->folder->name, a->uid, message_id,
+                                          g_array_index (d->landing_sizes, guint64, i), error);
 }
 
 /* Steps 2 and 3 for the messages of the batch, also when the FETCH failed half-way. */
@@ -118,7 +137,8 @@ land_batch (Download *d, GError **error)
             const NmsMaildirName *name = g_ptr_array_index (d->landing, i);
 
             ok = nms_state_message_put (d->run->state, d->folder->name, a->uid, a->state_flags,
-                                        name->base, error);
+                                        name->base, error) &&
+                 record_content (d, i, g_ptr_array_index (paths, i), error);
         }
         if (!ok || !nms_state_commit (d->run->state, ok ? error : NULL)) {
             nms_state_rollback (d->run->state);
@@ -127,6 +147,7 @@ land_batch (Download *d, GError **error)
     }
     g_ptr_array_set_size (d->landing, 0);
     g_ptr_array_set_size (d->landing_actions, 0);
+    g_array_set_size (d->landing_sizes, 0);
     if (ok && land_error != NULL) {
         remember_disk_error (d, &land_error);
         g_propagate_error (error, g_steal_pointer (&land_error));
@@ -168,25 +189,30 @@ fetch_and_land (Download *d, const guint32 *uids, guint n, GError **fetch_error,
     return TRUE;
 }
 
-/* A new connection with the folder selected again, for isolate(). FALSE when the folder is
- * not the same any more (UIDVALIDITY changed) or the server cannot be reached. */
-static gboolean
-reselect (Download *d, GError **error)
+gboolean
+nms_sync_reselect (Run *run, const Folder *folder, guint32 uidvalidity, GError **error)
 {
     NmsImapFolderState fs;
 
-    g_clear_pointer (&d->run->session, nms_imap_session_free);
-    if (!nms_sync_connect (d->run, error) ||
-        !nms_imap_select (d->run->session, d->folder->wire_name,
-                          !(d->run->policy.direction & NMS_PLAN_PUSH), &fs, error))
+    g_clear_pointer (&run->session, nms_imap_session_free);
+    if (!nms_sync_connect (run, error) ||
+        !nms_imap_select (run->session, folder->wire_name,
+                          !(run->policy.direction & NMS_PLAN_PUSH), &fs, error))
         return FALSE;
-    if (fs.uidvalidity != d->uidvalidity) {
+    if (fs.uidvalidity != uidvalidity) {
         g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_FOLDER,
-                     "UIDVALIDITY changed during the sync (%u, now %u)", d->uidvalidity,
+                     "UIDVALIDITY changed during the sync (%u, now %u)", uidvalidity,
                      fs.uidvalidity);
         return FALSE;
     }
     return TRUE;
+}
+
+/* A new connection with the folder selected again, for isolate(). */
+static gboolean
+reselect (Download *d, GError **error)
+{
+    return nms_sync_reselect (d->run, d->folder, d->uidvalidity, error);
 }
 
 /* The server dropped the connection in the middle of a batch (@first): Dovecot does so when
@@ -256,8 +282,10 @@ nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *
     g_autoptr (NmsMaildirBatch) batch = nms_maildir_batch_new (folder->dir);
     g_autoptr (GPtrArray) landing = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_maildir_name_free);
     g_autoptr (GPtrArray) landing_actions = g_ptr_array_new ();
+    g_autoptr (GArray) landing_sizes = g_array_new (FALSE, FALSE, sizeof (guint64));
     Download d = { .run = run, .folder = folder, .arrived = arrived, .batch = batch,
                    .landing = landing, .landing_actions = landing_actions,
+                   .landing_sizes = landing_sizes,
                    .uidvalidity = uidvalidity };
 
     for (guint i = 0; i < plan->len; i++) {
@@ -446,7 +474,7 @@ nms_sync_fit_name (Run *run, const Folder *folder, NmsMaildirEntry *e, GError **
  * message. The index hears of the rename from @indexed_path (see nms_sync_upload). */
 static gboolean
 finish_upload (Run *run, const Folder *folder, const char *path, const char *indexed_path,
-               guint32 uid, gint64 intent, GError **error)
+               guint32 uid, gint64 intent, const char *message_id, guint64 size, GError **error)
 {
     g_autofree char *renamed = nms_sync_give_uid (path, uid, error);
     g_autoptr (NmsMaildirName) name = NULL;
@@ -461,6 +489,9 @@ finish_upload (Run *run, const Folder *folder, const char *path, const char *ind
     if (!nms_state_begin (run->state, error) ||
         !nms_state_message_put (run->state, folder->name, uid, name->flags ? name->flags : "",
                                 name->base, error) ||
+        (message_id != NULL &&
+         !nms_state_message_set_content (run->state, folder->name, uid, message_id, size,
+                                         error)) ||
         !nms_state_intent_remove (run->state, intent, error) ||
         !nms_state_commit (run->state, error)) {
         nms_state_rollback (run->state);
@@ -518,7 +549,8 @@ upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntry *entry,
     run->ctx->progress.uploaded++;
     run->ctx->progress.bytes_uploaded += size;
     nms_context_progress (run->ctx);
-    return finish_upload (run, folder, entry->path, indexed_path, uid, id, error);
+    return finish_upload (run, folder, entry->path, indexed_path, uid, id, message_id, size,
+                          error);
 }
 
 /* A name too long for ",U=" is replaced before the intent and the APPEND: a crash after that
@@ -575,5 +607,6 @@ nms_sync_recover_append (Run *run, const Folder *folder, const NmsStateIntent *i
     }
     nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: interrupted upload of '%s' completed as UID %u",
                      run->account->name, folder->name, intent->path, uid);
-    return finish_upload (run, folder, path, path, uid, intent->id, error);
+    return finish_upload (run, folder, path, path, uid, intent->id, intent->message_id,
+                          intent->size, error);
 }

@@ -15,10 +15,10 @@ m (guint32 uid, const char *flags)
     return x;
 }
 
-static const NmsPlanPolicy pull_policy = { NMS_PLAN_PULL, TRUE, TRUE, FALSE };
-static const NmsPlanPolicy pull_forced = { NMS_PLAN_PULL, TRUE, TRUE, TRUE };
-static const NmsPlanPolicy sync_policy = { NMS_PLAN_SYNC, TRUE, TRUE, FALSE };
-static const NmsPlanPolicy push_policy = { NMS_PLAN_PUSH, TRUE, TRUE, FALSE };
+static const NmsPlanPolicy pull_policy = { NMS_PLAN_PULL, TRUE, TRUE, FALSE, FALSE };
+static const NmsPlanPolicy pull_forced = { NMS_PLAN_PULL, TRUE, TRUE, TRUE, FALSE };
+static const NmsPlanPolicy sync_policy = { NMS_PLAN_SYNC, TRUE, TRUE, FALSE, FALSE };
+static const NmsPlanPolicy push_policy = { NMS_PLAN_PUSH, TRUE, TRUE, FALSE, FALSE };
 
 /* A pull plan, as the pull tests below were first written for. */
 static GArray *
@@ -183,6 +183,31 @@ test_mass_deletion_guard (void)
                    st->len, TRUE, &sum);
     g_assert_false (sum.guard_local);
     g_assert_cmpuint (forced->len, ==, 19);
+}
+
+/* With the local guard deferred (server-side moves are subtracted first, server-moves.c) the
+ * planner keeps every DELETE_LOCAL; the server side keeps its own guard. */
+static void
+test_local_guard_later (void)
+{
+    static const NmsPlanPolicy later = { NMS_PLAN_SYNC, TRUE, TRUE, FALSE, TRUE };
+    g_autoptr (GArray) st = g_array_new (FALSE, TRUE, sizeof (NmsPlanMessage));
+    NmsPlanMessage keep[] = { m (20, "S") };
+    NmsPlanSummary sum;
+    g_autoptr (GArray) a = NULL;
+
+    for (guint32 uid = 1; uid <= 20; uid++) {
+        NmsPlanMessage x = m (uid, "S");
+        g_array_append_val (st, x);
+    }
+    a = nms_plan_folder (keep, 1, (NmsPlanMessage *) st->data, st->len,
+                         (NmsPlanMessage *) st->data, st->len, &later, &sum);
+    g_assert_false (sum.guard_local);
+    g_assert_cmpuint (sum.deletions_local, ==, 19);
+    g_assert_cmpuint (a->len, ==, 19);
+    g_assert_true (nms_plan_too_many (19, 20));
+    g_assert_false (nms_plan_too_many (9, 10));
+    g_assert_false (nms_plan_too_many (10, 20));
 }
 
 static void
@@ -404,6 +429,7 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/unknown-local-uid-left-alone", test_unknown_local_uid_left_alone);
     g_test_add_func ("/plan/mass-deletion-guard", test_mass_deletion_guard);
     g_test_add_func ("/plan/guard-needs-ten", test_guard_needs_ten);
+    g_test_add_func ("/plan/local-guard-later", test_local_guard_later);
     g_test_add_func ("/plan/downloads-come-last", test_downloads_come_last);
     g_test_add_func ("/plan/sync-flags-both-ways", test_sync_flags_both_ways);
     g_test_add_func ("/plan/merge-is-symmetric", test_merge_is_symmetric);

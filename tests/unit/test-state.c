@@ -314,6 +314,37 @@ test_keyword_letters (Fixture *f, gconstpointer data)
     g_assert_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB);
 }
 
+/* Message-ID and size of a server message: kept when its flags change, found from another
+ * folder only, and a unique part is found in another folder. */
+static void
+test_content (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NmsState) st = nms_state_open (f->dir, "a", &error);
+    g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr (GArray) found = NULL, none = NULL;
+    g_autofree char *elsewhere = NULL, *nowhere = NULL;
+
+    (void) data;
+    g_assert_no_error (error);
+    g_assert_true (nms_state_message_put (st, "A", 7, "S", "b7", &error));
+    g_assert_true (nms_state_message_set_content (st, "A", 7, "id@x", 120, &error));
+    g_assert_true (nms_state_message_put (st, "A", 7, "FS", "b7", &error)); /* flags change */
+    g_assert_true (nms_state_message_put (st, "B", 3, "", "b7", &error));
+    found = nms_state_message_find_content (st, "id@x", 120, "B", folders, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (found->len, ==, 1);
+    g_assert_cmpstr (g_ptr_array_index (folders, 0), ==, "A");
+    g_assert_cmpuint (g_array_index (found, NmsStateMessage, 0).uid, ==, 7);
+    g_assert_cmpstr (g_array_index (found, NmsStateMessage, 0).flags, ==, "FS");
+    none = nms_state_message_find_content (st, "id@x", 120, "A", folders, &error);
+    g_assert_cmpuint (none->len, ==, 0);
+    g_assert_true (nms_state_message_base_elsewhere (st, "b7", "A", &elsewhere, &error));
+    g_assert_cmpstr (elsewhere, ==, "B");
+    g_assert_true (nms_state_message_base_elsewhere (st, "b8", "A", &nowhere, &error));
+    g_assert_null (nowhere);
+}
+
 static void
 test_migrates_v1 (Fixture *f, gconstpointer data)
 {
@@ -389,7 +420,7 @@ test_migrates_v2 (Fixture *f, gconstpointer data)
     g_clear_pointer (&st, nms_state_free);
 
     g_assert_true (g_spawn_command_line_sync (version_cmd, &version, NULL, NULL, &error));
-    g_assert_cmpstr (g_strstrip (version), ==, "3");
+    g_assert_cmpstr (g_strstrip (version), ==, "4");
     st = nms_state_open (f->dir, "two", &error);
     g_assert_no_error (error);
     g_assert_true (nms_state_folder_get (st, "INBOX", &got, &found, &error));
@@ -470,6 +501,7 @@ main (int argc, char **argv)
     g_test_add ("/state/intents", Fixture, NULL, setup, test_intents, teardown);
     g_test_add ("/state/roles", Fixture, NULL, setup, test_roles, teardown);
     g_test_add ("/state/keyword-letters", Fixture, NULL, setup, test_keyword_letters, teardown);
+    g_test_add ("/state/content", Fixture, NULL, setup, test_content, teardown);
     g_test_add ("/state/migrates-v1", Fixture, NULL, setup, test_migrates_v1, teardown);
     g_test_add ("/state/migrates-v2", Fixture, NULL, setup, test_migrates_v2, teardown);
     return g_test_run ();
