@@ -87,6 +87,27 @@ cut_at_nul (const GByteArray *raw, const char *name)
     return raw != NULL && memmem (raw->data, raw->len, name, len) != NULL;
 }
 
+const char *
+nms_imap_session_learn_prefix (NmsImapSession *session)
+{
+    struct mailimap_namespace_data *ns = NULL;
+    struct mailimap_namespace_info *info = NULL;
+
+    if (session->prefix != NULL)
+        return session->prefix;
+    /* A server that refuses NAMESPACE (or has none) gets names as it lists them: the prefix
+     * only makes names nicer, and INBOX.Sent stays a working name. */
+    if (nms_imap_session_has_capability (session, "NAMESPACE") &&
+        mailimap_namespace (session->imap, &ns) == MAILIMAP_NO_ERROR && ns != NULL &&
+        ns->ns_personal != NULL && ns->ns_personal->ns_data_list != NULL &&
+        clist_begin (ns->ns_personal->ns_data_list) != NULL)
+        info = clist_content (clist_begin (ns->ns_personal->ns_data_list));
+    session->prefix = g_strdup (info != NULL && info->ns_prefix != NULL ? info->ns_prefix : "");
+    if (ns != NULL)
+        mailimap_namespace_data_free (ns);
+    return session->prefix;
+}
+
 NmsImapFolder *
 nms_imap_folder_from_list (NmsImapSession *session, struct mailimap_mailbox_list *mb,
                            gboolean nul_seen, const GByteArray *raw)
@@ -106,7 +127,7 @@ nms_imap_folder_from_list (NmsImapSession *session, struct mailimap_mailbox_list
         f->problem = g_strdup ("the server sent a folder name containing a NUL byte");
         return f;
     }
-    f->name = nms_imap_folder_name_from_wire (f->wire_name, f->delimiter, &local);
+    f->name = nms_imap_folder_name_from_wire (f->wire_name, f->delimiter, session->prefix, &local);
     if (f->name == NULL)
         f->problem = g_strdup (local->message);
     return f;
@@ -125,6 +146,7 @@ nms_imap_list (NmsImapSession *session, GError **error)
     g_return_val_if_fail (session != NULL, NULL);
     if (!nms_imap_session_check_alive (session, error))
         return NULL;
+    nms_imap_session_learn_prefix (session);
     nms_imap_capture_start (session->imap);
     r = mailimap_list (session->imap, "", "*", &result);
     raw = nms_imap_capture_stop (session->imap, &nul_seen, &complete);

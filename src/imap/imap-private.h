@@ -15,6 +15,7 @@ struct _NmsImapSession {
     GSubprocess *tunnel; /* NULL unless the account has a tunnel command */
     gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
     char delimiter;      /* first non-zero hierarchy delimiter LIST gave, 0 before */
+    char *prefix;        /* personal namespace prefix (wire form), NULL until known */
     gboolean no_move;    /* tests only: behave as if the server lacked MOVE */
     char *keywords[26];  /* keyword for the letters a-z (nms_imap_session_set_keywords), or NULL */
     gboolean qresync;    /* ENABLE QRESYNC succeeded (qresync.c) */

@@ -168,16 +168,29 @@ gboolean nms_imap_create (NmsImapSession *session, const char *wire_name, GError
  * hierarchy delimiter: decoded UTF-8 with '/' between levels ("Archives/2012" for the wire's
  * "Archives.2012" under '.'); NmsImapFolder.name is that name.
  *
+ * A personal namespace prefix (@prefix, the wire's "INBOX." on Courier; NULL or "" when none,
+ * ignored unless it ends with @delim) is not part of the name: "INBOX.Sent" is "Sent".
+ *
  * @name for the wire: '/' replaced by @delim ('/' kept when @delim is '/' or 0), then
- * modified UTF-7. (transfer full) */
-char *nms_imap_folder_name_to_wire (const char *name, char delim);
-/* The inverse: @wire_name decoded, @delim replaced by '/'. NULL with @error (naming the
- * folder) when it is not valid modified UTF-7, or when @delim is not '/' and a level holds a
- * '/' (it would read back as two levels). (transfer full) */
-char *nms_imap_folder_name_from_wire (const char *wire_name, char delim, GError **error);
+ * modified UTF-7, then @prefix in front (not for INBOX). (transfer full) */
+char *nms_imap_folder_name_to_wire (const char *name, char delim, const char *prefix);
+/* The inverse: @prefix removed, @wire_name decoded, @delim replaced by '/'. NULL with @error
+ * (naming the folder) when it is not valid modified UTF-7, when @delim is not '/' and a level
+ * holds a '/' (it would read back as two levels), or when a @prefix is in use and the folder
+ * is not INBOX and not under it (or is "INBOX.INBOX"): it would not come back to itself.
+ * (transfer full) */
+char *nms_imap_folder_name_from_wire (const char *wire_name, char delim, const char *prefix,
+                                      GError **error);
 /* nms_imap_folder_name_to_wire() with the delimiter @session learned from LIST ('/' when
- * unknown). (transfer full) */
+ * unknown) and its personal namespace prefix. (transfer full) */
 char *nms_imap_folder_wire_name (NmsImapSession *session, const char *name);
+/* The personal namespace prefix @session uses: NAMESPACE is asked once (by the first LIST, or
+ * here), unless a prefix was set; the first personal namespace's prefix, "" without NAMESPACE
+ * or when it fails. (transfer none) */
+const char *nms_imap_session_learn_prefix (NmsImapSession *session);
+/* Makes @session use @prefix (a worker's session learns it from the run's first one; "" turns
+ * stripping off) and not ask NAMESPACE itself. */
+void nms_imap_session_set_prefix (NmsImapSession *session, const char *prefix);
 
 typedef struct {
     guint32 uid;

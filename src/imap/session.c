@@ -599,6 +599,7 @@ nms_imap_session_free (NmsImapSession *session)
     }
     nms_imap_session_set_keywords (session, NULL);
     g_free (session->host);
+    g_free (session->prefix);
     g_free (session);
 }
 
@@ -612,6 +613,13 @@ void
 nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter)
 {
     session->delimiter = delimiter;
+}
+
+void
+nms_imap_session_set_prefix (NmsImapSession *session, const char *prefix)
+{
+    g_free (session->prefix);
+    session->prefix = g_strdup (prefix != NULL ? prefix : "");
 }
 
 int

@@ -333,6 +333,7 @@ nms_imap_list_status (NmsImapSession *session, GError **error)
     g_return_val_if_fail (session != NULL, NULL);
     if (!nms_imap_session_check_alive (session, error))
         return NULL;
+    nms_imap_session_learn_prefix (session);
     if (nms_imap_session_has_capability (session, "LIST-STATUS")) {
         g_autoptr (GError) local = NULL;
 

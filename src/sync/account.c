@@ -75,6 +75,8 @@ nms_sync_connect (Run *run, GError **error)
     /* A worker's connection exists only for folders with work: QRESYNC at once. */
     if (run->session != NULL)
         nms_imap_qresync_enable (run->session);
+    if (run->session != NULL && run->prefix != NULL)
+        nms_imap_session_set_prefix (run->session, run->prefix);
     if (run->session != NULL && run->delimiter != 0)
         nms_imap_session_set_delimiter (run->session, run->delimiter);
     else if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
@@ -425,6 +427,41 @@ run_clear (Run *run)
     g_clear_pointer (&run->budget, nms_sync_budget_free);
     g_clear_pointer (&run->root_id, g_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
+    g_clear_pointer (&run->prefix, g_free);
+}
+
+/* The personal namespace prefix ("INBOX." on Courier) is stripped from folder names, unless
+ * the state recorded folders with it (a version before the stripping, or the prefix spelt the
+ * server's way): those folders keep their names and directories, rather than each becoming a
+ * second folder beside its old self. */
+static void
+choose_prefix (Run *run)
+{
+    const char *prefix = nms_imap_session_learn_prefix (run->session);
+    gsize len = strlen (prefix);
+    g_autoptr (GPtrArray) known = NULL;
+    g_autofree char *root = NULL;
+
+    if (len > 1) {
+        g_autofree char *bare = g_strndup (prefix, len - 1);
+        g_autofree char *name = nms_imap_folder_name_from_wire (bare, prefix[len - 1], NULL, NULL);
+
+        root = name != NULL ? g_strconcat (name, "/", NULL) : NULL;
+        known = nms_state_folder_names (run->state, NULL);
+    }
+    for (guint i = 0; known != NULL && i < known->len; i++) {
+        const char *name = g_ptr_array_index (known, i);
+
+        if (g_str_has_prefix (name, prefix) || (root != NULL && g_str_has_prefix (name, root))) {
+            nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                             "%s: folder names keep the server's prefix '%s' (the state "
+                             "recorded '%s' so)",
+                             run->account->name, prefix, name);
+            nms_imap_session_set_prefix (run->session, "");
+            break;
+        }
+    }
+    run->prefix = g_strdup (nms_imap_session_learn_prefix (run->session));
 }
 
 gboolean
@@ -459,6 +496,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         goto out;
     report_compression (&run, FALSE);
     nms_imap_session_set_keywords (run.session, run.keyword_letters);
+    choose_prefix (&run);
     if ((list = nms_imap_list_status (run.session, error)) == NULL ||
         !nms_sync_root_bind (&run, error))
         goto out;
