@@ -11,7 +11,7 @@
 
 struct _NmsImapSession {
     mailimap *imap;
-    char *host;          /* for messages: the account's host, or "tunnel" */
+    char *host;          /* for messages: the account's host, or "NAME (tunnel)" */
     GSubprocess *tunnel; /* NULL unless the account has a tunnel command */
     gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
     char delimiter;      /* first non-zero hierarchy delimiter LIST gave, 0 before */

@@ -522,7 +522,9 @@ nms_imap_session_connect (const NmsAccount *account, const char *password, GErro
 
     g_return_val_if_fail (account->tunnel != NULL || account->host != NULL, NULL);
     g_return_val_if_fail (port > 0 && port <= 65535, NULL);
-    s->host = g_strdup (account->tunnel != NULL ? "tunnel" : account->host);
+    /* A tunnel has no host: messages name the account, which the user knows the server by. */
+    s->host = account->tunnel != NULL ? g_strdup_printf ("%s (tunnel)", account->name)
+                                      : g_strdup (account->host);
     s->imap = mailimap_new (0, NULL);
     if (s->imap == NULL)
         g_error ("out of memory");
