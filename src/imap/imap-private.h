@@ -129,6 +129,9 @@ gboolean nms_imap_compress_start (NmsImapSession *s, const NmsAccount *account, 
 /* The folder of one LIST reply: the name decoded, or its problem named (invalid modified
  * UTF-7; a NUL byte, seen in @raw, the bytes of the reply, when @nul_seen). The first
  * hierarchy delimiter a reply names becomes @session's. (transfer full) */
+/* After a LIST: learns the personal namespace prefix when the names hint at one and none is
+ * known (NAMESPACE), and names @folders with it. */
+void nms_imap_list_names_finish (NmsImapSession *session, GPtrArray *folders);
 NmsImapFolder *nms_imap_folder_from_list (NmsImapSession *session,
                                           struct mailimap_mailbox_list *mb, gboolean nul_seen,
                                           const GByteArray *raw);

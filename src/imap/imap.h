@@ -73,6 +73,7 @@ typedef struct {
     char delimiter;  /* hierarchy delimiter, 0 for none */
     gboolean noselect;
     char *problem;   /* NULL, or why this folder cannot be used (invalid UTF-7, NUL ...) */
+    gboolean nul_cut; /* libetpan cut the wire name at a NUL byte: never usable */
     char *special_use; /* RFC 6154 attribute with its backslash ("\\Junk"), or NULL */
     /* STATUS, from nms_imap_list_status() only; all 0 when has_status is FALSE */
     gboolean has_status;
@@ -184,13 +185,16 @@ char *nms_imap_folder_name_from_wire (const char *wire_name, char delim, const c
 /* nms_imap_folder_name_to_wire() with the delimiter @session learned from LIST ('/' when
  * unknown) and its personal namespace prefix. (transfer full) */
 char *nms_imap_folder_wire_name (NmsImapSession *session, const char *name);
-/* The personal namespace prefix @session uses: NAMESPACE is asked once (by the first LIST, or
- * here), unless a prefix was set; the first personal namespace's prefix, "" without NAMESPACE
- * or when it fails. (transfer none) */
-const char *nms_imap_session_learn_prefix (NmsImapSession *session);
+/* The personal namespace prefix @session strips from names, "" for none. The first LIST asks
+ * NAMESPACE only when a listed folder starts with "INBOX" and the delimiter (Courier's
+ * "INBOX.Sent"): elsewhere a no-change sync stays one LIST. (transfer none) */
+const char *nms_imap_session_get_prefix (NmsImapSession *session);
 /* Makes @session use @prefix (a worker's session learns it from the run's first one; "" turns
  * stripping off) and not ask NAMESPACE itself. */
 void nms_imap_session_set_prefix (NmsImapSession *session, const char *prefix);
+/* Names the NmsImapFolder @folders again with @session's current prefix (after
+ * nms_imap_session_set_prefix()). */
+void nms_imap_folders_rename (NmsImapSession *session, GPtrArray *folders);
 
 typedef struct {
     guint32 uid;

@@ -617,6 +617,12 @@ nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter)
     session->delimiter = delimiter;
 }
 
+const char *
+nms_imap_session_get_prefix (NmsImapSession *session)
+{
+    return session->prefix != NULL ? session->prefix : "";
+}
+
 void
 nms_imap_session_set_prefix (NmsImapSession *session, const char *prefix)
 {

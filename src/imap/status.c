@@ -242,6 +242,7 @@ list_status (NmsImapSession *s, GError **error)
     by_wire = index_by_wire (folders);
     take_statuses (resp, by_wire);
     mailimap_response_free (resp);
+    nms_imap_list_names_finish (s, folders);
     return g_steal_pointer (&folders);
 }
 
@@ -333,7 +334,6 @@ nms_imap_list_status (NmsImapSession *session, GError **error)
     g_return_val_if_fail (session != NULL, NULL);
     if (!nms_imap_session_check_alive (session, error))
         return NULL;
-    nms_imap_session_learn_prefix (session);
     if (nms_imap_session_has_capability (session, "LIST-STATUS")) {
         g_autoptr (GError) local = NULL;
 

@@ -433,11 +433,11 @@ run_clear (Run *run)
 /* The personal namespace prefix ("INBOX." on Courier) is stripped from folder names, unless
  * the state recorded folders with it (a version before the stripping, or the prefix spelt the
  * server's way): those folders keep their names and directories, rather than each becoming a
- * second folder beside its old self. */
+ * second folder beside its old self. @list, named by the first LIST, is named again then. */
 static void
-choose_prefix (Run *run)
+choose_prefix (Run *run, GPtrArray *list)
 {
-    const char *prefix = nms_imap_session_learn_prefix (run->session);
+    const char *prefix = nms_imap_session_get_prefix (run->session);
     gsize len = strlen (prefix);
     g_autoptr (GPtrArray) known = NULL;
     g_autofree char *root = NULL;
@@ -458,10 +458,11 @@ choose_prefix (Run *run)
                              "recorded '%s' so)",
                              run->account->name, prefix, name);
             nms_imap_session_set_prefix (run->session, "");
+            nms_imap_folders_rename (run->session, list);
             break;
         }
     }
-    run->prefix = g_strdup (nms_imap_session_learn_prefix (run->session));
+    run->prefix = g_strdup (nms_imap_session_get_prefix (run->session));
 }
 
 gboolean
@@ -496,10 +497,10 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         goto out;
     report_compression (&run, FALSE);
     nms_imap_session_set_keywords (run.session, run.keyword_letters);
-    choose_prefix (&run);
     if ((list = nms_imap_list_status (run.session, error)) == NULL ||
         !nms_sync_root_bind (&run, error))
         goto out;
+    choose_prefix (&run, list);
     run.delimiter = nms_imap_session_get_delimiter (run.session);
     adopt_old_names (&run, list);
     store_roles (&run, list);
