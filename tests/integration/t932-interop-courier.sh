@@ -20,8 +20,35 @@ courier_start
 core_run
 check "the server's folders: no doubled prefix, nothing created by mistake" test \
     "$(server_folders | paste -sd' ' -)" = "INBOX INBOX.Archive INBOX.Archive.2012 INBOX.Junk INBOX.Sent INBOX.Trash"
-check_fails "no message names the account's server 'tunnel'" grep -rq "server 'tunnel'" "$NMS_HOME"
+
+# A tunnel that breaks off after its greeting: the message names the account, not
+# "server 'tunnel'".
+nmsync_setup <<'EOF2'
+tunnel = printf '* PREAUTH ready\r\n'; sleep 0.2
+EOF2
+nmsync_run sync
+check "broken tunnel: the run fails" test "$NMS_RC" -ne 0
+check_match "broken tunnel: the server is named by its account" "'test \(tunnel\)'" "$(cat "$NMS_ERR")"
+check_fails "broken tunnel: no message says server 'tunnel'" grep -q "'tunnel'" "$NMS_ERR"
 diag "core scenarios: ${SECONDS}s"
+
+# An account synced before the prefix was stripped (here: by a Courier that hides NAMESPACE)
+# keeps its folder names and directories: no second folder beside each old one.
+courier_start
+srv_seed INBOX.Sent "$(core_msg sent1)"
+sed 's/ NAMESPACE / /' "$COURIER_TUNNEL" > "$COURIER_TUNNEL-old" && chmod 755 "$COURIER_TUNNEL-old"
+nmsync_setup <<< "tunnel = $COURIER_TUNNEL-old"
+nmsync_run sync
+check_eq "without NAMESPACE: exit 0" 0 "$NMS_RC"
+check "without NAMESPACE: the folder is .INBOX.Sent" test -d "$NMS_MAILDIR/.INBOX.Sent/cur"
+sed -i "s|^tunnel = .*|tunnel = $COURIER_TUNNEL|" "$NMS_CONFIG"
+nmsync_run -v sync
+check_eq "with NAMESPACE, after: exit 0" 0 "$NMS_RC"
+check "with NAMESPACE, after: nothing to do" quiet_sync
+check "with NAMESPACE, after: no folder created or gone" no_folder_events
+check_fails "with NAMESPACE, after: no .Sent beside .INBOX.Sent" test -e "$NMS_MAILDIR/.Sent"
+check_eq "with NAMESPACE, after: the server's folders unchanged" \
+    "INBOX INBOX.Junk INBOX.Sent INBOX.Trash" "$(server_folders | paste -sd' ' -)"
 
 courier_start
 core_crash_loop

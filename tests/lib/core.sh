@@ -8,7 +8,11 @@
 #   SRV_SEP    its hierarchy separator ("/" or ".")
 #   srv_setup  a function: nmsync_setup for the server, with its arguments as extra lines
 #   srv_snapshot DIR / srv_restore DIR   copy the server's mail away and back (the crash loop)
-#   SRV_HAS_MOVE=1 when the server offers MOVE (a local move is then one MOVE)
+#   SRV_KEEPS_DELETED=1 when the server lacks UIDPLUS: nmsync's deletions stay there as
+#              \Deleted messages (never expunged, t306); the digest leaves them out, and a sync
+#              that exits 1 only to say so counts as a clean one (sync_ok)
+#   SRV_MOVE_SKIP="reason"  skip the scenarios that move messages (local move, rules, the
+#              crash loop's move) with that reason
 # Folders are named the user's way here ("Archive/2012", "Junk"); wire () gives the server's.
 # Messages are <ID@nmsync.test>; assertions compare "folder id flag-letters" lines of both
 # sides (side_digest), so they hold whatever UIDs each server gives.
@@ -38,14 +42,14 @@ core_msg () { mail_file "$CORE_MSGS/$1" "$1"; printf '%s\n' "$CORE_MSGS/$1"; }
 
 # "folder id letters" for every message of the server, sorted.
 server_digest () {
-    local f n
-    while IFS= read -r f; do
-        n=$(unwire "$f")
-        imapc ids "$f" | while IFS=$'\t' read -r _ id flags; do
-            # shellcheck disable=SC2086
-            printf '%s %s %s\n' "$n" "$id" "$(imap_letters $flags)"
-        done
-    done < <(server_folders)
+    local f uid id flags
+    imapc all | while IFS=$'\t' read -r f uid id flags; do
+        if [ -n "${SRV_KEEPS_DELETED:-}" ] && [[ " $flags " == *' \Deleted '* ]]; then
+            continue
+        fi
+        # shellcheck disable=SC2086
+        printf '%s %s %s\n' "$(unwire "$f")" "$id" "$(imap_letters $flags)"
+    done
     true
 }
 
@@ -81,18 +85,30 @@ sides_agree () {
     return 1
 }
 
+# No Message-ID twice in one folder of one side.
 no_duplicates () {
     local d
     d=$( { side_digest server | sed 's/^/server /'; side_digest local | sed 's/^/local /'; } |
-        awk '{ print $1, $3 }' | LC_ALL=C sort | uniq -d)
+        awk '{ print $1, $2, $3 }' | LC_ALL=C sort | uniq -d)
     [ -z "$d" ] && return 0
     printf 'more than one copy: %s\n' "$d"
     return 1
 }
 
+# The last nmsync_run exited 0, or (SRV_KEEPS_DELETED) 1 only to say that deletions stay
+# \Deleted on a server without UIDPLUS.
+sync_ok () {
+    [ "$NMS_RC" = 0 ] && return 0
+    [ -n "${SRV_KEEPS_DELETED:-}" ] && [ "$NMS_RC" = 1 ] &&
+        ! grep -v 'are marked \\Deleted on the server but not expunged: it lacks UIDPLUS' "$NMS_ERR" | grep -q . &&
+        return 0
+    echo "exit $NMS_RC:"; cat "$NMS_ERR"
+    return 1
+}
+
 quiet_sync () {
     nmsync_run sync
-    [ "$NMS_RC" = 0 ] && grep -q ": 0 new (0 B), 0 flags changed, 0 deleted; server: 0 uploaded (0 B), 0 flags changed, 0 deleted, 0 moved, 0 folders created" "$NMS_OUT" && return 0
+    sync_ok >/dev/null && grep -q ": 0 new (0 B), 0 flags changed, 0 deleted; server: 0 uploaded (0 B), 0 flags changed, 0 deleted, 0 moved, 0 folders created" "$NMS_OUT" && return 0
     cat "$NMS_OUT" "$NMS_ERR"
     return 1
 }
@@ -110,7 +126,7 @@ core_seed () {
 core_pull () {
     local f
     nmsync_run pull
-    check_eq "pull: exit 0" 0 "$NMS_RC"
+    check "pull: exit 0" sync_ok
     for f in INBOX Archive/2012; do
         check_eq "pull: $f byte for byte as the server serves it" "$(server_sum "$(wire "$f")")" "$(local_sum "$f")"
     done
@@ -121,7 +137,7 @@ core_pull () {
         "$(if [ -n "$SRV_PFX" ]; then find "$NMS_MAILDIR" -maxdepth 1 -name ".${SRV_PFX//./?}*"; fi)"
     check "pull: both sides agree" sides_agree
     nmsync_run sync
-    check_eq "first sync: exit 0" 0 "$NMS_RC"
+    check "first sync: exit 0" sync_ok
     check "first sync: no folder created or gone" no_folder_events
     check "second sync: nothing to do" quiet_sync
     check "second sync: no folder created or gone" no_folder_events
@@ -139,7 +155,7 @@ core_twoway () {
     cp "$(core_msg l1)" "$NMS_MAILDIR/.Archive.2012/new/1704189600.M1P931.host"
     rm -f "$(local_file Archive/2012 2)"
     nmsync_run sync
-    check_eq "two-way: exit 0" 0 "$NMS_RC"
+    check "two-way: exit 0" sync_ok
     for s in server local; do
         check_eq "two-way: $s INBOX" "i1:S i2:F i4:S s1:" "$(ids_on $s INBOX)"
         check_eq "two-way: $s Archive/2012" "a1:RS l1:" "$(ids_on $s Archive/2012)"
@@ -151,10 +167,14 @@ core_twoway () {
 
 core_move () {
     local f before
+    if [ -n "${SRV_MOVE_SKIP:-}" ]; then
+        skip "local move" "$SRV_MOVE_SKIP"
+        return 0
+    fi
     f=$(local_file INBOX 2)
     mv "$f" "$NMS_MAILDIR/.Archive.2012/cur/"
     nmsync_run sync
-    check_eq "local move: exit 0" 0 "$NMS_RC"
+    check "local move: exit 0" sync_ok
     check_match "local move: moved on the server, nothing uploaded" "server: 0 uploaded \(0 B\), 0 flags changed, 0 deleted, 1 moved" "$(cat "$NMS_OUT")"
     for s in server local; do
         check_eq "local move: $s INBOX" "i1:S i4:S s1:" "$(ids_on $s INBOX)"
@@ -169,6 +189,10 @@ core_move () {
 
 core_rules () {
     local junk
+    if [ -n "${SRV_MOVE_SKIP:-}" ]; then
+        skip "rules + server move" "$SRV_MOVE_SKIP"
+        return 0
+    fi
     srv_seed INBOX "$(core_msg spam1)"
     nmsync_run sync
     nmsync_notmuch
@@ -180,7 +204,7 @@ core_rules () {
     junk=$(find "$NMS_MAILDIR/.Junk/cur" "$NMS_MAILDIR/.Junk/new" -type f 2>/dev/null | wc -l)
     check_eq "rules: the spam is in the local Junk folder" 1 "$junk"
     nmsync_run sync
-    check_eq "rules: the sync after exits 0" 0 "$NMS_RC"
+    check "rules: the sync after exits 0" sync_ok
     check_match "rules: moved on the server, nothing uploaded" "server: 0 uploaded \(0 B\), [0-9]+ flags changed, 0 deleted, 1 moved" "$(cat "$NMS_OUT")"
     check_eq "rules: the server's Junk has it, read" "spam1:S" "$(ids_on server Junk)"
     check_match "rules: ... flagged \$Junk on the server" '\$Junk' "$(imapc ids "$(wire Junk)")"
@@ -204,7 +228,7 @@ core_uidvalidity () {
         return 0
     fi
     nmsync_run sync
-    check_eq "uidvalidity: exit 0" 0 "$NMS_RC"
+    check "uidvalidity: exit 0" sync_ok
     for s in server local; do
         check_eq "uidvalidity: $s Archive/2012" "a1:RS i2:F l1: u1:" "$(ids_on $s Archive/2012)"
     done
@@ -238,7 +262,7 @@ _crash_scenario () {
     f=$(local_file INBOX 3) && mv "$f" "${f%:2,*}:2,S"
     rm -f "$(local_file INBOX 4)"
     cp "$(core_msg k1)" "$NMS_MAILDIR/cur/1704189600.M1P931.host:2,S"
-    f=$(local_file INBOX 5) && mv "$f" "$NMS_MAILDIR/.Box/cur/"
+    [ -n "${SRV_MOVE_SKIP:-}" ] || { f=$(local_file INBOX 5) && mv "$f" "$NMS_MAILDIR/.Box/cur/"; }
 }
 
 core_crash_loop () {
@@ -248,10 +272,15 @@ core_crash_loop () {
     srv_snapshot "$snap/server"
     cp -a "$NMS_HOME" "$snap/home"
     nmsync_run sync
-    check_eq "crash loop, uninterrupted: exit 0" 0 "$NMS_RC"
+    check "crash loop, uninterrupted: exit 0" sync_ok
     reference="$(side_digest server)"
-    check_eq "crash loop, uninterrupted: INBOX" "c1:F c3:S k1:S" "$(ids_on server INBOX)"
-    check_eq "crash loop, uninterrupted: Box" "b1: b2: c5:" "$(ids_on server Box)"
+    if [ -n "${SRV_MOVE_SKIP:-}" ]; then
+        check_eq "crash loop, uninterrupted: INBOX" "c1:F c3:S c5: k1:S" "$(ids_on server INBOX)"
+        check_eq "crash loop, uninterrupted: Box" "b1: b2:" "$(ids_on server Box)"
+    else
+        check_eq "crash loop, uninterrupted: INBOX" "c1:F c3:S k1:S" "$(ids_on server INBOX)"
+        check_eq "crash loop, uninterrupted: Box" "b1: b2: c5:" "$(ids_on server Box)"
+    fi
     check "crash loop, uninterrupted: both sides agree" sides_agree
     for ((n = 1; n <= 40; n++)); do
         srv_restore "$snap/server"
@@ -261,12 +290,12 @@ core_crash_loop () {
         [ "$NMS_RC" = 137 ] || break
         points=$((points + 1))
         nmsync_run sync
-        [ "$NMS_RC" = 0 ] || nmsync_run sync
-        check_eq "N=$n: the resume exits 0" 0 "$NMS_RC"
+        sync_ok >/dev/null || nmsync_run sync
+        check "N=$n: the resume exits 0" sync_ok
         check_eq "N=$n: the server holds what the uninterrupted run left" "$reference" "$(side_digest server)"
         check "N=$n: both sides agree" sides_agree
         check "N=$n: no folder created or gone" no_folder_events
     done
-    check_eq "crash loop: past the last step the run exits 0" 0 "$NMS_RC"
+    check "crash loop: past the last step the run exits 0" sync_ok
     check "crash loop: more than 5 crash points ($points)" test "$points" -gt 5
 }

@@ -10,6 +10,8 @@
 #   uids FOLDER               UIDs ascending, space separated
 #   flags FOLDER UID          flags and keywords, sorted, space separated (no \Recent)
 #   ids FOLDER                "uid<TAB>message-id<TAB>flags" per message (ascending uid)
+#   all                       "folder<TAB>uid<TAB>message-id<TAB>flags" for every folder, in one
+#                             session
 #   sum FOLDER                "uid sha256" per message (ascending uid) of what the server serves,
 #                             CRLF read as LF (as nmsync stores it in the Maildir)
 #   append FOLDER FILE [FLAG...]   APPEND the file's bytes (CRLF line ends, as IMAP requires)
@@ -68,21 +70,31 @@ def fetch_items(m, what):
     return sorted(out, key=lambda t: t[0])
 
 
+def folders(m):
+    names = []
+    for line in ok(m.list('""', "*")):
+        mm = re.match(rb'\(([^)]*)\) (NIL|"(?:[^"\\]|\\.)*") (.*)$', line)
+        if not mm or b"\\noselect" in mm.group(1).lower():
+            continue
+        n = mm.group(3).decode()
+        if n.startswith('"'):
+            n = n[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        names.append(n)
+    return sorted(names)
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     m = connect()
     try:
         if cmd == "list":
-            names = []
-            for line in ok(m.list('""', "*")):
-                mm = re.match(rb'\(([^)]*)\) (NIL|"(?:[^"\\]|\\.)*") (.*)$', line)
-                if not mm or b"\\noselect" in mm.group(1).lower():
-                    continue
-                n = mm.group(3).decode()
-                if n.startswith('"'):
-                    n = n[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-                names.append(n)
-            print("\n".join(sorted(names)))
+            print("\n".join(folders(m)))
+        elif cmd == "all":
+            for folder in folders(m):
+                select(m, folder)
+                for uid, flags, lit in fetch_items(m, "(UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"):
+                    mid = re.search(rb"<[^>]*>", lit or b"")
+                    print("%s\t%d\t%s\t%s" % (folder, uid, mid.group(0).decode() if mid else "", " ".join(flags)))
         elif cmd == "caps":
             print(" ".join(m.capabilities))
         elif cmd == "status":
