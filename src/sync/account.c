@@ -90,7 +90,9 @@ static gboolean
 requested (const Run *run, const char *name)
 {
     if (run->options->folders == NULL)
-        return nms_config_folder_selected (run->account->folders, name, '/');
+        return nms_config_folder_selected (run->patterns != NULL ? run->patterns
+                                                                 : run->account->folders,
+                                           name, '/');
     return g_strv_contains ((const char *const *) run->options->folders, name);
 }
 
@@ -428,6 +430,32 @@ run_clear (Run *run)
     g_clear_pointer (&run->root_id, g_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
     g_clear_pointer (&run->prefix, g_free);
+    g_clear_pointer (&run->patterns, g_strfreev);
+}
+
+/* The account's folder patterns as they read once @prefix is left out of names: a pattern
+ * written with it, the server's way ("INBOX.Sent") or nmsync's ("INBOX/Sent"), loses it, so
+ * that a config written for the names before still selects the same folders. (transfer full) */
+static char **
+patterns_without_prefix (char *const *patterns, const char *prefix, const char *root)
+{
+    GPtrArray *out = g_ptr_array_new ();
+    gsize len = strlen (prefix);
+    char delim[2] = { prefix[len - 1], '\0' };
+
+    for (char *const *p = patterns; p != NULL && *p != NULL; p++) {
+        const char *neg = **p == '!' ? "!" : "";
+        const char *body = *p + strlen (neg);
+        g_autofree char *rest = NULL;
+
+        if (root != NULL && g_str_has_prefix (body, root) && body[strlen (root)] != '\0')
+            rest = g_strdup (body + strlen (root));
+        else if (g_str_has_prefix (body, prefix) && body[len] != '\0')
+            rest = g_strdelimit (g_strdup (body + len), delim, '/');
+        g_ptr_array_add (out, rest != NULL ? g_strconcat (neg, rest, NULL) : g_strdup (*p));
+    }
+    g_ptr_array_add (out, NULL);
+    return (char **) g_ptr_array_free (out, FALSE);
 }
 
 /* The personal namespace prefix ("INBOX." on Courier) is stripped from folder names, unless
@@ -463,6 +491,8 @@ choose_prefix (Run *run, GPtrArray *list)
         }
     }
     run->prefix = g_strdup (nms_imap_session_get_prefix (run->session));
+    if (*run->prefix != '\0')
+        run->patterns = patterns_without_prefix (run->account->folders, run->prefix, root);
 }
 
 gboolean

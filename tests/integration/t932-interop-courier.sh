@@ -21,6 +21,15 @@ core_run
 check "the server's folders: no doubled prefix, nothing created by mistake" test \
     "$(server_folders | paste -sd' ' -)" = "INBOX INBOX.Archive INBOX.Archive.2012 INBOX.Junk INBOX.Sent INBOX.Trash"
 
+# Folder patterns written with the prefix (the server's spelling or nmsync's) select the same
+# folders as before it was left out of names.
+nmsync_setup_courier "folders = INBOX.Archive* !INBOX/Archive/2012"
+nmsync_run pull
+check_eq "patterns with the prefix: exit 0" 0 "$NMS_RC"
+check "patterns with the prefix: Archive pulled" test -d "$NMS_MAILDIR/.Archive/cur"
+check_fails "patterns with the prefix: Archive/2012 excluded" test -e "$NMS_MAILDIR/.Archive.2012"
+check_fails "patterns with the prefix: Sent not selected" test -e "$NMS_MAILDIR/.Sent"
+
 # A tunnel that breaks off after its greeting: the message names the account, not
 # "server 'tunnel'".
 nmsync_setup <<'EOF2'
