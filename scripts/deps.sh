@@ -46,7 +46,13 @@ nmsync_fetch_servers () {
     echo "nmsync: unpacking $NMSYNC_SERVER_DEBS into $root" >&2
     # apt-get download runs as the _apt user when it can: the directory must be writable by it.
     chmod 0777 "$dl"
-    ( cd "$dl" && apt-get download -q $NMSYNC_SERVER_DEBS >/dev/null ) || { rm -rf "$dl"; return 1; }
+    # Package lists may be missing or stale (a fresh container): update once and retry.
+    if ! ( cd "$dl" && apt-get download -q $NMSYNC_SERVER_DEBS >/dev/null 2>&1 ); then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
+            ( cd "$dl" && apt-get download -q $NMSYNC_SERVER_DEBS >/dev/null ) || { rm -rf "$dl"; return 1; }
+    fi
     mkdir -p "$root.tmp" || { rm -rf "$dl"; return 1; }
     for deb in "$dl"/*.deb; do
         dpkg-deb -x "$deb" "$root.tmp" || { rm -rf "$dl" "$root.tmp"; return 1; }
