@@ -5,7 +5,7 @@
 NMSYNC_PACKAGES="build-essential libdpkg-perl meson ninja-build pkg-config
   libetpan-dev libnotmuch-dev libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libgnutls28-dev zlib1g-dev
   dovecot-imapd dovecot-core notmuch openssl gnutls-bin sqlite3 emacs-nox elpa-notmuch isync
-  clang libclang-rt-14-dev cyrus-common sasl2-bin gamin"
+  clang libclang-rt-14-dev cyrus-common sasl2-bin gamin python3"
 
 nmsync_install_deps () {
     local missing=() p
