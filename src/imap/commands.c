@@ -87,6 +87,72 @@ cut_at_nul (const GByteArray *raw, const char *name)
     return raw != NULL && memmem (raw->data, raw->len, name, len) != NULL;
 }
 
+/* The first personal namespace's prefix, "" without one or when NAMESPACE fails: the prefix
+ * only makes names nicer, and INBOX.Sent stays a working name. (transfer full) */
+static char *
+ask_prefix (NmsImapSession *session)
+{
+    struct mailimap_namespace_data *ns = NULL;
+    struct mailimap_namespace_info *info = NULL;
+    char *prefix;
+
+    if (nms_imap_session_has_capability (session, "NAMESPACE") &&
+        mailimap_namespace (session->imap, &ns) == MAILIMAP_NO_ERROR && ns != NULL &&
+        ns->ns_personal != NULL && ns->ns_personal->ns_data_list != NULL &&
+        clist_begin (ns->ns_personal->ns_data_list) != NULL)
+        info = clist_content (clist_begin (ns->ns_personal->ns_data_list));
+    prefix = g_strdup (info != NULL && info->ns_prefix != NULL ? info->ns_prefix : "");
+    if (ns != NULL)
+        mailimap_namespace_data_free (ns);
+    return prefix;
+}
+
+/* TRUE when a folder of @folders is a child of INBOX ("INBOX.Sent"): the mark of a personal
+ * namespace under INBOX, the one case worth a NAMESPACE round trip. */
+static gboolean
+inbox_children (GPtrArray *folders)
+{
+    for (guint i = 0; i < folders->len; i++) {
+        NmsImapFolder *f = g_ptr_array_index (folders, i);
+
+        if (f->delimiter != '\0' && g_ascii_strncasecmp (f->wire_name, "INBOX", 5) == 0 &&
+            f->wire_name[5] == f->delimiter && f->wire_name[6] != '\0')
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+folder_name (NmsImapSession *session, NmsImapFolder *f)
+{
+    g_autoptr (GError) local = NULL;
+
+    if (f->nul_cut)
+        return;
+    g_clear_pointer (&f->name, g_free);
+    g_clear_pointer (&f->problem, g_free);
+    f->name = nms_imap_folder_name_from_wire (f->wire_name, f->delimiter, session->prefix, &local);
+    if (f->name == NULL)
+        f->problem = g_strdup (local->message);
+}
+
+void
+nms_imap_folders_rename (NmsImapSession *session, GPtrArray *folders)
+{
+    for (guint i = 0; i < folders->len; i++)
+        folder_name (session, g_ptr_array_index (folders, i));
+}
+
+void
+nms_imap_list_names_finish (NmsImapSession *session, GPtrArray *folders)
+{
+    if (session->prefix != NULL)
+        return;
+    session->prefix = inbox_children (folders) ? ask_prefix (session) : g_strdup ("");
+    if (*session->prefix != '\0')
+        nms_imap_folders_rename (session, folders);
+}
+
 NmsImapFolder *
 nms_imap_folder_from_list (NmsImapSession *session, struct mailimap_mailbox_list *mb,
                            gboolean nul_seen, const GByteArray *raw)
@@ -96,19 +162,16 @@ nms_imap_folder_from_list (NmsImapSession *session, struct mailimap_mailbox_list
     /* nms_imap_folder_wire_name() needs it; servers use one delimiter per namespace */
     if (session->delimiter == 0)
         session->delimiter = mb->mb_delimiter;
-    g_autoptr (GError) local = NULL;
-
     f->wire_name = g_strdup (mb->mb_name);
     f->delimiter = mb->mb_delimiter;
     f->noselect = is_noselect (mb->mb_flag);
     f->special_use = special_use (mb->mb_flag);
     if (nul_seen && (raw == NULL || cut_at_nul (raw, f->wire_name))) {
+        f->nul_cut = TRUE;
         f->problem = g_strdup ("the server sent a folder name containing a NUL byte");
         return f;
     }
-    f->name = nms_imap_folder_name_from_wire (f->wire_name, f->delimiter, &local);
-    if (f->name == NULL)
-        f->problem = g_strdup (local->message);
+    folder_name (session, f);
     return f;
 }
 
@@ -142,6 +205,7 @@ nms_imap_list (NmsImapSession *session, GError **error)
                          nms_imap_folder_from_list (session, mb, nul_seen, complete ? raw : NULL));
     }
     mailimap_list_result_free (result);
+    nms_imap_list_names_finish (session, folders);
     return g_steal_pointer (&folders);
 }
 

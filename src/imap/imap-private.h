@@ -11,10 +11,11 @@
 
 struct _NmsImapSession {
     mailimap *imap;
-    char *host;          /* for messages: the account's host, or "tunnel" */
+    char *host;          /* for messages: the account's host, or "NAME (tunnel)" */
     GSubprocess *tunnel; /* NULL unless the account has a tunnel command */
     gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
     char delimiter;      /* first non-zero hierarchy delimiter LIST gave, 0 before */
+    char *prefix;        /* personal namespace prefix (wire form), NULL until known */
     gboolean no_move;    /* tests only: behave as if the server lacked MOVE */
     char *keywords[26];  /* keyword for the letters a-z (nms_imap_session_set_keywords), or NULL */
     gboolean qresync;    /* ENABLE QRESYNC succeeded (qresync.c) */
@@ -128,6 +129,9 @@ gboolean nms_imap_compress_start (NmsImapSession *s, const NmsAccount *account, 
 /* The folder of one LIST reply: the name decoded, or its problem named (invalid modified
  * UTF-7; a NUL byte, seen in @raw, the bytes of the reply, when @nul_seen). The first
  * hierarchy delimiter a reply names becomes @session's. (transfer full) */
+/* After a LIST: learns the personal namespace prefix when the names hint at one and none is
+ * known (NAMESPACE), and names @folders with it. */
+void nms_imap_list_names_finish (NmsImapSession *session, GPtrArray *folders);
 NmsImapFolder *nms_imap_folder_from_list (NmsImapSession *session,
                                           struct mailimap_mailbox_list *mb, gboolean nul_seen,
                                           const GByteArray *raw);

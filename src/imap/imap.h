@@ -73,6 +73,7 @@ typedef struct {
     char delimiter;  /* hierarchy delimiter, 0 for none */
     gboolean noselect;
     char *problem;   /* NULL, or why this folder cannot be used (invalid UTF-7, NUL ...) */
+    gboolean nul_cut; /* libetpan cut the wire name at a NUL byte: never usable */
     char *special_use; /* RFC 6154 attribute with its backslash ("\\Junk"), or NULL */
     /* STATUS, from nms_imap_list_status() only; all 0 when has_status is FALSE */
     gboolean has_status;
@@ -171,16 +172,32 @@ gboolean nms_imap_create (NmsImapSession *session, const char *wire_name, GError
  * hierarchy delimiter: decoded UTF-8 with '/' between levels ("Archives/2012" for the wire's
  * "Archives.2012" under '.'); NmsImapFolder.name is that name.
  *
+ * A personal namespace prefix (@prefix, the wire's "INBOX." on Courier; NULL or "" when none,
+ * ignored unless it ends with @delim) is not part of the name: "INBOX.Sent" is "Sent".
+ *
  * @name for the wire: '/' replaced by @delim ('/' kept when @delim is '/' or 0), then
- * modified UTF-7. (transfer full) */
-char *nms_imap_folder_name_to_wire (const char *name, char delim);
-/* The inverse: @wire_name decoded, @delim replaced by '/'. NULL with @error (naming the
- * folder) when it is not valid modified UTF-7, or when @delim is not '/' and a level holds a
- * '/' (it would read back as two levels). (transfer full) */
-char *nms_imap_folder_name_from_wire (const char *wire_name, char delim, GError **error);
+ * modified UTF-7, then @prefix in front (not for INBOX). (transfer full) */
+char *nms_imap_folder_name_to_wire (const char *name, char delim, const char *prefix);
+/* The inverse: @prefix removed, @wire_name decoded, @delim replaced by '/'. NULL with @error
+ * (naming the folder) when it is not valid modified UTF-7, when @delim is not '/' and a level
+ * holds a '/' (it would read back as two levels), or when a @prefix is in use and the folder
+ * is not INBOX and not under it (or is "INBOX.INBOX"): it would not come back to itself.
+ * (transfer full) */
+char *nms_imap_folder_name_from_wire (const char *wire_name, char delim, const char *prefix,
+                                      GError **error);
 /* nms_imap_folder_name_to_wire() with the delimiter @session learned from LIST ('/' when
- * unknown). (transfer full) */
+ * unknown) and its personal namespace prefix. (transfer full) */
 char *nms_imap_folder_wire_name (NmsImapSession *session, const char *name);
+/* The personal namespace prefix @session strips from names, "" for none. The first LIST asks
+ * NAMESPACE only when a listed folder starts with "INBOX" and the delimiter (Courier's
+ * "INBOX.Sent"): elsewhere a no-change sync stays one LIST. (transfer none) */
+const char *nms_imap_session_get_prefix (NmsImapSession *session);
+/* Makes @session use @prefix (a worker's session learns it from the run's first one; "" turns
+ * stripping off) and not ask NAMESPACE itself. */
+void nms_imap_session_set_prefix (NmsImapSession *session, const char *prefix);
+/* Names the NmsImapFolder @folders again with @session's current prefix (after
+ * nms_imap_session_set_prefix()). */
+void nms_imap_folders_rename (NmsImapSession *session, GPtrArray *folders);
 
 typedef struct {
     guint32 uid;

@@ -5,7 +5,12 @@
  * folder patterns and every message use it. A server whose delimiter is '.' (Dovecot's
  * default with Maildir storage, Courier) lists "Archives.2012"; reading that as one level
  * while the Maildir side reads ".Archives.2012" back as "Archives/2012" made one directory
- * two folders. */
+ * two folders.
+ *
+ * A server whose personal namespace has a prefix (Courier: NAMESPACE (("INBOX." "."))) lists
+ * every folder but INBOX under it: "INBOX.Sent". Users know that folder as "Sent" (mbsync's
+ * `Path INBOX.`, OfflineIMAP's nametrans), so the prefix is stripped here and put back on the
+ * way out; INBOX stays INBOX. */
 #include "config.h"
 
 #include "imap/imap.h"
@@ -15,10 +20,20 @@
 #include "imap/imap-private.h"
 #include "maildir/maildir.h"
 
+/* TRUE when @prefix is a prefix worth stripping: non-empty and ending with the delimiter. */
+static gboolean
+usable_prefix (const char *prefix, char delim)
+{
+    gsize len = prefix != NULL ? strlen (prefix) : 0;
+
+    return len > 0 && delim != '\0' && prefix[len - 1] == delim;
+}
+
 char *
-nms_imap_folder_name_to_wire (const char *name, char delim)
+nms_imap_folder_name_to_wire (const char *name, char delim, const char *prefix)
 {
     g_autofree char *delimited = NULL;
+    g_autofree char *wire = NULL;
 
     g_return_val_if_fail (name != NULL, NULL);
     delimited = g_strdup (name);
@@ -26,15 +41,32 @@ nms_imap_folder_name_to_wire (const char *name, char delim)
      * as it came. */
     if (delim != '\0' && delim != '/')
         g_strdelimit (delimited, "/", delim);
-    return nms_utf7_encode (delimited);
+    wire = nms_utf7_encode (delimited);
+    if (!usable_prefix (prefix, delim) || g_ascii_strcasecmp (name, "INBOX") == 0)
+        return g_steal_pointer (&wire);
+    return g_strconcat (prefix, wire, NULL);
 }
 
 char *
-nms_imap_folder_name_from_wire (const char *wire_name, char delim, GError **error)
+nms_imap_folder_name_from_wire (const char *wire_name, char delim, const char *prefix,
+                                GError **error)
 {
     g_autofree char *name = NULL;
 
     g_return_val_if_fail (wire_name != NULL, NULL);
+    if (usable_prefix (prefix, delim) && g_ascii_strcasecmp (wire_name, "INBOX") != 0) {
+        gsize len = strlen (prefix);
+
+        /* Outside the personal namespace (shared folders, "#news."), or a folder whose name
+         * without the prefix would be INBOX's: either would come back under another name. */
+        if (strncmp (wire_name, prefix, len) != 0 || wire_name[len] == '\0' ||
+            g_ascii_strcasecmp (wire_name + len, "INBOX") == 0) {
+            g_set_error (error, NMS_MAILDIR_ERROR, NMS_MAILDIR_ERROR_BAD_FOLDER,
+                         "folder '%s' is outside the personal namespace '%s'", wire_name, prefix);
+            return NULL;
+        }
+        wire_name += len;
+    }
     if ((name = nms_utf7_decode (wire_name, error)) == NULL)
         return NULL;
     if (delim == '\0' || delim == '/')
@@ -56,5 +88,5 @@ char *
 nms_imap_folder_wire_name (NmsImapSession *session, const char *name)
 {
     g_return_val_if_fail (session != NULL && name != NULL, NULL);
-    return nms_imap_folder_name_to_wire (name, session->delimiter);
+    return nms_imap_folder_name_to_wire (name, session->delimiter, session->prefix);
 }

@@ -522,7 +522,9 @@ nms_imap_session_connect (const NmsAccount *account, const char *password, GErro
 
     g_return_val_if_fail (account->tunnel != NULL || account->host != NULL, NULL);
     g_return_val_if_fail (port > 0 && port <= 65535, NULL);
-    s->host = g_strdup (account->tunnel != NULL ? "tunnel" : account->host);
+    /* A tunnel has no host: messages name the account, which the user knows the server by. */
+    s->host = account->tunnel != NULL ? g_strdup_printf ("%s (tunnel)", account->name)
+                                      : g_strdup (account->host);
     s->imap = mailimap_new (0, NULL);
     if (s->imap == NULL)
         g_error ("out of memory");
@@ -599,6 +601,7 @@ nms_imap_session_free (NmsImapSession *session)
     }
     nms_imap_session_set_keywords (session, NULL);
     g_free (session->host);
+    g_free (session->prefix);
     g_free (session);
 }
 
@@ -612,6 +615,19 @@ void
 nms_imap_session_set_delimiter (NmsImapSession *session, char delimiter)
 {
     session->delimiter = delimiter;
+}
+
+const char *
+nms_imap_session_get_prefix (NmsImapSession *session)
+{
+    return session->prefix != NULL ? session->prefix : "";
+}
+
+void
+nms_imap_session_set_prefix (NmsImapSession *session, const char *prefix)
+{
+    g_free (session->prefix);
+    session->prefix = g_strdup (prefix != NULL ? prefix : "");
 }
 
 int

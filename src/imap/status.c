@@ -242,6 +242,7 @@ list_status (NmsImapSession *s, GError **error)
     by_wire = index_by_wire (folders);
     take_statuses (resp, by_wire);
     mailimap_response_free (resp);
+    nms_imap_list_names_finish (s, folders);
     return g_steal_pointer (&folders);
 }
 

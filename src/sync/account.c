@@ -75,6 +75,8 @@ nms_sync_connect (Run *run, GError **error)
     /* A worker's connection exists only for folders with work: QRESYNC at once. */
     if (run->session != NULL)
         nms_imap_qresync_enable (run->session);
+    if (run->session != NULL && run->prefix != NULL)
+        nms_imap_session_set_prefix (run->session, run->prefix);
     if (run->session != NULL && run->delimiter != 0)
         nms_imap_session_set_delimiter (run->session, run->delimiter);
     else if (run->session != NULL && (list = nms_imap_list (run->session, error)) == NULL)
@@ -88,7 +90,9 @@ static gboolean
 requested (const Run *run, const char *name)
 {
     if (run->options->folders == NULL)
-        return nms_config_folder_selected (run->account->folders, name, '/');
+        return nms_config_folder_selected (run->patterns != NULL ? run->patterns
+                                                                 : run->account->folders,
+                                           name, '/');
     return g_strv_contains ((const char *const *) run->options->folders, name);
 }
 
@@ -426,6 +430,70 @@ run_clear (Run *run)
     g_clear_pointer (&run->root_id, g_free);
     g_clear_pointer (&run->later, nms_sync_later_free);
     g_clear_pointer (&run->keyword_letters, g_hash_table_unref);
+    g_clear_pointer (&run->prefix, g_free);
+    g_clear_pointer (&run->patterns, g_strfreev);
+}
+
+/* The account's folder patterns as they read once @prefix is left out of names: a pattern
+ * written with it, the server's way ("INBOX.Sent") or nmsync's ("INBOX/Sent"), loses it, so
+ * that a config written for the names before still selects the same folders. (transfer full) */
+static char **
+patterns_without_prefix (char *const *patterns, const char *prefix, const char *root)
+{
+    GPtrArray *out = g_ptr_array_new ();
+    gsize len = strlen (prefix);
+    char delim[2] = { prefix[len - 1], '\0' };
+
+    for (char *const *p = patterns; p != NULL && *p != NULL; p++) {
+        const char *neg = **p == '!' ? "!" : "";
+        const char *body = *p + strlen (neg);
+        g_autofree char *rest = NULL;
+
+        if (root != NULL && g_str_has_prefix (body, root) && body[strlen (root)] != '\0')
+            rest = g_strdup (body + strlen (root));
+        else if (g_str_has_prefix (body, prefix) && body[len] != '\0')
+            rest = g_strdelimit (g_strdup (body + len), delim, '/');
+        g_ptr_array_add (out, rest != NULL ? g_strconcat (neg, rest, NULL) : g_strdup (*p));
+    }
+    g_ptr_array_add (out, NULL);
+    return (char **) g_ptr_array_free (out, FALSE);
+}
+
+/* The personal namespace prefix ("INBOX." on Courier) is stripped from folder names, unless
+ * the state recorded folders with it (a version before the stripping, or the prefix spelt the
+ * server's way): those folders keep their names and directories, rather than each becoming a
+ * second folder beside its old self. @list, named by the first LIST, is named again then. */
+static void
+choose_prefix (Run *run, GPtrArray *list)
+{
+    const char *prefix = nms_imap_session_get_prefix (run->session);
+    gsize len = strlen (prefix);
+    g_autoptr (GPtrArray) known = NULL;
+    g_autofree char *root = NULL;
+
+    if (len > 1) {
+        g_autofree char *bare = g_strndup (prefix, len - 1);
+        g_autofree char *name = nms_imap_folder_name_from_wire (bare, prefix[len - 1], NULL, NULL);
+
+        root = name != NULL ? g_strconcat (name, "/", NULL) : NULL;
+        known = nms_state_folder_names (run->state, NULL);
+    }
+    for (guint i = 0; known != NULL && i < known->len; i++) {
+        const char *name = g_ptr_array_index (known, i);
+
+        if (g_str_has_prefix (name, prefix) || (root != NULL && g_str_has_prefix (name, root))) {
+            nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                             "%s: folder names keep the server's prefix '%s' (the state "
+                             "recorded '%s' so)",
+                             run->account->name, prefix, name);
+            nms_imap_session_set_prefix (run->session, "");
+            nms_imap_folders_rename (run->session, list);
+            break;
+        }
+    }
+    run->prefix = g_strdup (nms_imap_session_get_prefix (run->session));
+    if (*run->prefix != '\0')
+        run->patterns = patterns_without_prefix (run->account->folders, run->prefix, root);
 }
 
 /* The account lock; while another nmsync (an apply, a sync the timer started) holds it, waits
@@ -488,6 +556,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     if ((list = nms_imap_list_status (run.session, error)) == NULL ||
         !nms_sync_root_bind (&run, error))
         goto out;
+    choose_prefix (&run, list);
     run.delimiter = nms_imap_session_get_delimiter (run.session);
     adopt_old_names (&run, list);
     store_roles (&run, list);

@@ -25,6 +25,10 @@ typedef struct {
     char *password;
     NmsImapSession *session; /* NULL after a lost connection, until reconnected */
     char delimiter;          /* the server's hierarchy delimiter, once a LIST told it; 0 before */
+    char *prefix;            /* the personal namespace prefix stripped from folder names ("" for
+                              * none); NULL before the first session chose it (account.c) */
+    char **patterns;         /* the account's folder patterns with that prefix left out, or NULL
+                              * to use them as written */
     NmsState *state;
     guint steps;             /* intents recorded and actions done, for crash_after */
     GHashTable *keyword_letters; /* keyword -> letter, for every session (state/) */
