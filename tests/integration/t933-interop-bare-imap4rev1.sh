@@ -14,9 +14,6 @@ command -v notmuch >/dev/null 2>&1 || skip_all "notmuch is not installed"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
 export DOVECOT_CAPABILITY="IMAP4rev1 LITERAL+ ENABLE UNSELECT CHILDREN NAMESPACE"
 SRV_PFX="" SRV_SEP=/ SRV_KEEPS_DELETED=1
-# Without MOVE and UIDPLUS nmsync cannot tell the copy's UID: today it downloads the copy again
-# (issue Trust, "moves without MOVE", fixed on its own branch). Drop this line with that merge.
-SRV_MOVE_SKIP="a move without MOVE and UIDPLUS is downloaded again (issue Trust, its own branch)"
 srv_setup () { nmsync_setup_dovecot "$@"; }
 _imap_running () {
     local mpid
