@@ -526,6 +526,10 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     gboolean ok = FALSE;
     int lock = -1;
 
+    /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
+     * copy of the state. */
+    if (!ctx->dry_run && (lock = take_lock (&run, error)) < 0)
+        return FALSE;
     run.pending_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     run.budget = nms_sync_budget_new ();
     run.policy = (NmsPlanPolicy) {
@@ -539,10 +543,6 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         run.later = nms_sync_later_new ();
         run.policy.local_guard_later = TRUE;
     }
-    /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
-     * copy of the state. */
-    if (!ctx->dry_run && (lock = take_lock (&run, error)) < 0)
-        return FALSE;
     run.state = ctx->dry_run ? nms_state_open_copy (config->state_dir, account->name, error)
                              : nms_state_open (config->state_dir, account->name, error);
     if (run.state == NULL || !nms_sync_root_check (&run, error) ||
