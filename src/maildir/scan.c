@@ -122,13 +122,14 @@ static void
 drop_renamed_twice (GPtrArray *entries)
 {
     g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-    g_autoptr (GHashTable) twice = g_hash_table_new (g_str_hash, g_str_equal);
+    /* owns copies: the entries it was built from are freed as they are dropped below */
+    g_autoptr (GHashTable) twice = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
     for (guint i = 0; i < entries->len; i++) {
         NmsMaildirEntry *e = g_ptr_array_index (entries, i);
 
         if (e->name != NULL && !g_hash_table_add (seen, e->name->base))
-            g_hash_table_add (twice, e->name->base);
+            g_hash_table_add (twice, g_strdup (e->name->base));
     }
     for (guint i = entries->len; g_hash_table_size (twice) > 0 && i-- > 0;) {
         NmsMaildirEntry *e = g_ptr_array_index (entries, i);
