@@ -14,26 +14,7 @@
 command -v notmuch >/dev/null || skip_all "notmuch is not installed"
 dir=$(tap_tmpdir)
 # A server whose SELECT/EXAMINE answers after 4 s, with an empty INBOX.
-# shellcheck disable=SC2016 # $TAG is fakeimap's, not the shell's
-{
-    echo 'greeting * PREAUTH fake ready'
-    echo 'on CAPABILITY'
-    echo '  * CAPABILITY IMAP4rev1 UIDPLUS MOVE'
-    echo '  $TAG OK done'
-    echo 'on LIST'
-    echo '  * LIST () "/" "INBOX"'
-    echo '  $TAG OK done'
-    for cmd in SELECT EXAMINE; do
-        echo "on $cmd"
-        echo '  sleep 4'
-        echo '  * 0 EXISTS'
-        echo '  * OK [UIDVALIDITY 7] x'
-        echo '  * OK [UIDNEXT 1] x'
-        echo '  $TAG OK [READ-WRITE] done'
-    done
-    echo 'on *'
-    echo '  $TAG OK done'
-} >"$dir/slow"
+fakeimap_slow_select_script 4 >"$dir/slow"
 
 nmsync_setup <<EOF2
 tunnel = $(fakeimap_tunnel_cmd "$dir/slow")

@@ -13,6 +13,10 @@
 #                           or 124 if it is still running (it is left running; at_exit kills it).
 #   fakeimap_tunnel_cmd SCRIPT [fakeimap-options...]
 #                           print a `tunnel =` command running fakeimap --stdio SCRIPT.
+#   fakeimap_slow_select_script SECS
+#                           print a script: a preauthenticated server with an empty INBOX
+#                           whose SELECT/EXAMINE answers after SECS seconds (a run that holds
+#                           the account lock that long, for the lock tests).
 
 if [ -n "${_FAKEIMAP_SH_LOADED:-}" ]; then
     return 0
@@ -71,4 +75,27 @@ fakeimap_tunnel_cmd ()
     printf '%q --log %q' "$FAKEIMAP" "$script.log"
     [ $# -eq 0 ] || printf ' %q' "$@"
     printf ' --stdio %q\n' "$script"
+}
+
+fakeimap_slow_select_script ()
+{
+    local cmd
+    # shellcheck disable=SC2016 # $TAG is fakeimap's, not the shell's
+    echo 'greeting * PREAUTH fake ready'
+    echo 'on CAPABILITY'
+    echo '  * CAPABILITY IMAP4rev1 UIDPLUS MOVE'
+    echo '  $TAG OK done'
+    echo 'on LIST'
+    echo '  * LIST () "/" "INBOX"'
+    echo '  $TAG OK done'
+    for cmd in SELECT EXAMINE; do
+        echo "on $cmd"
+        echo "  sleep $1"
+        echo '  * 0 EXISTS'
+        echo '  * OK [UIDVALIDITY 7] x'
+        echo '  * OK [UIDNEXT 1] x'
+        echo '  $TAG OK [READ-WRITE] done'
+    done
+    echo 'on *'
+    echo '  $TAG OK done'
 }
