@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Sync state in SQLite. One database per account, prepared statements kept for the run. */
+ * Sync state in SQLite. One database per account, prepared statements kept for the run:
+ * opening and the schema, folders, messages and intents. The account lock is in lock.c, the
+ * small tables (roles, keyword letters, key-value meta, counts) in meta.c. */
 #include "config.h"
 
 #include "state/state.h"
+#include "state/state-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,25 +22,6 @@ G_DEFINE_QUARK (nms-state-error-quark, nms_state_error)
 
 #define SCHEMA_VERSION 4
 
-enum {
-    STMT_FOLDER_GET,
-    STMT_FOLDER_SET,
-    STMT_FOLDER_DELETE,
-    STMT_FOLDER_MESSAGES_DELETE,
-    STMT_FOLDER_NAMES,
-    STMT_MESSAGES,
-    STMT_MESSAGE_PUT,
-    STMT_MESSAGE_DELETE,
-    STMT_MESSAGE_EXISTS,
-    STMT_MESSAGE_FIND_BASE,
-    STMT_MESSAGE_SET_CONTENT,
-    STMT_MESSAGE_FIND_CONTENT,
-    STMT_MESSAGE_BASE_ELSEWHERE,
-    STMT_INTENT_ADD,
-    STMT_INTENT_REMOVE,
-    STMT_INTENTS,
-    N_STMTS
-};
 
 static const char *const stmt_sql[N_STMTS] = {
     [STMT_FOLDER_GET] = "SELECT uidvalidity, uidnext, highestmodseq, messages, cur_mtime,"
@@ -106,25 +90,20 @@ static const char migrate_3_sql[] =
     "ALTER TABLE messages ADD COLUMN message_id TEXT;"
     "ALTER TABLE messages ADD COLUMN size INTEGER NOT NULL DEFAULT 0;";
 
-struct _NmsState {
-    sqlite3 *db;
-    char *path;
-    sqlite3_stmt *stmts[N_STMTS];
-};
 
-static gboolean
-db_error (NmsState *state, GError **error, const char *what)
+gboolean
+nms_state_db_error (NmsState *state, GError **error, const char *what)
 {
     g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB, "state '%s': %s: %s", state->path,
                  what, sqlite3_errmsg (state->db));
     return FALSE;
 }
 
-static gboolean
-exec (NmsState *state, const char *sql, GError **error)
+gboolean
+nms_state_exec (NmsState *state, const char *sql, GError **error)
 {
     if (sqlite3_exec (state->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_error (state, error, sql);
+        return nms_state_db_error (state, error, sql);
     return TRUE;
 }
 
@@ -151,7 +130,7 @@ prepare_all (NmsState *state, GError **error)
     for (int i = 0; i < N_STMTS; i++) {
         if (sqlite3_prepare_v3 (state->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &state->stmts[i], NULL) != SQLITE_OK)
-            return db_error (state, error, "cannot prepare statement");
+            return nms_state_db_error (state, error, "cannot prepare statement");
     }
     return TRUE;
 }
@@ -163,18 +142,18 @@ check_version (NmsState *state, GError **error)
     int version = 0;
 
     if (sqlite3_prepare_v2 (state->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return db_error (state, error, "cannot read schema version");
+        return nms_state_db_error (state, error, "cannot read schema version");
     if (sqlite3_step (st) == SQLITE_ROW)
         version = sqlite3_column_int (st, 0);
     sqlite3_finalize (st);
     /* One transaction: a crash in the middle leaves the old version, migrated again later. */
     if (version >= 1 && version < 4) {
-        if (!exec (state, "BEGIN IMMEDIATE", error))
+        if (!nms_state_exec (state, "BEGIN IMMEDIATE", error))
             return FALSE;
-        if ((version == 1 && !exec (state, migrate_1_sql, error)) ||
-            (version <= 2 && !exec (state, migrate_2_sql, error)) ||
-            !exec (state, migrate_3_sql, error) ||
-            !exec (state, "PRAGMA user_version = 4; COMMIT", error)) {
+        if ((version == 1 && !nms_state_exec (state, migrate_1_sql, error)) ||
+            (version <= 2 && !nms_state_exec (state, migrate_2_sql, error)) ||
+            !nms_state_exec (state, migrate_3_sql, error) ||
+            !nms_state_exec (state, "PRAGMA user_version = 4; COMMIT", error)) {
             nms_state_rollback (state);
             return FALSE;
         }
@@ -188,7 +167,7 @@ check_version (NmsState *state, GError **error)
     /* Writing it when it is already right would cost a commit (an fdatasync) on every open. */
     if (version == SCHEMA_VERSION)
         return TRUE;
-    return exec (state, "PRAGMA user_version = " G_STRINGIFY (SCHEMA_VERSION), error);
+    return nms_state_exec (state, "PRAGMA user_version = " G_STRINGIFY (SCHEMA_VERSION), error);
 }
 
 /* SQLite's own busy timeout sleeps 1, 2, 5, 10 ... 100 ms between tries, so a worker waiting
@@ -232,7 +211,7 @@ nms_state_open (const char *dir, const char *account, GError **error)
     }
     if (sqlite3_open_v2 (state->path, &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                          NULL) != SQLITE_OK) {
-        db_error (state, error, "cannot open");
+        nms_state_db_error (state, error, "cannot open");
         nms_state_free (state);
         return NULL;
     }
@@ -242,8 +221,8 @@ nms_state_open (const char *dir, const char *account, GError **error)
     sqlite3_busy_handler (state->db, busy_wait, NULL);
     /* synchronous=FULL: a committed intent must survive a power loss, or the next run could
      * upload a message a second time. Downloads commit in batches, so this costs little. */
-    if (!exec (state, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", error) ||
-        !check_version (state, error) || !exec (state, schema_sql, error) ||
+    if (!nms_state_exec (state, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", error) ||
+        !check_version (state, error) || !nms_state_exec (state, schema_sql, error) ||
         !prepare_all (state, error)) {
         nms_state_free (state);
         return NULL;
@@ -300,12 +279,12 @@ nms_state_open_copy (const char *dir, const char *account, GError **error)
     state->path = nms_state_path (dir, account);
     if (sqlite3_open_v2 (":memory:", &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                          NULL) != SQLITE_OK) {
-        db_error (state, error, "cannot open a copy");
+        nms_state_db_error (state, error, "cannot open a copy");
         nms_state_free (state);
         return NULL;
     }
     if (!copy_into_memory (state, state->path, error) || !check_version (state, error) ||
-        !exec (state, schema_sql, error) || !prepare_all (state, error)) {
+        !nms_state_exec (state, schema_sql, error) || !prepare_all (state, error)) {
         nms_state_free (state);
         return NULL;
     }
@@ -327,78 +306,16 @@ nms_state_free (NmsState *state)
 
 /* The PID in the lock file at @fd, as the holder wrote it ("unknown" when it has not yet).
  * (transfer full) */
-static char *
-lock_holder (int fd)
-{
-    char buf[32] = "";
-    ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
-
-    buf[n > 0 ? n : 0] = '\0';
-    g_strstrip (buf);
-    return g_strdup (buf[0] ? buf : "unknown");
-}
-
-int
-nms_state_lock (const char *dir, const char *account, guint wait_ms, GError **error)
-{
-    g_autofree char *name = g_strconcat (account, ".lock", NULL);
-    g_autofree char *path = g_build_filename (dir, name, NULL);
-    g_autofree char *pid = NULL;
-    gint64 deadline = g_get_monotonic_time () + (gint64) wait_ms * 1000;
-    int fd;
-
-    if (!nms_fs_mkdir_p (dir, 0700, error))
-        return -1;
-    fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        nms_fs_set_error (error, errno, "cannot open lock file", path);
-        return -1;
-    }
-    /* flock() has no timeout: poll. 50 ms is nothing next to a run, and the holder's exit is
-     * seen within it. */
-    while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
-        g_autofree char *holder = NULL;
-
-        if (errno == EWOULDBLOCK && g_get_monotonic_time () < deadline) {
-            g_usleep (50 * 1000);
-            continue;
-        }
-        holder = lock_holder (fd);
-        if (wait_ms == 0)
-            g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED,
-                         "account '%s' is in use by another nmsync (pid %s)", account, holder);
-        else
-            g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED,
-                         "account '%s' is in use by another nmsync (pid %s); gave up after "
-                         "%u s", account, holder, (wait_ms + 999) / 1000);
-        nms_fd_clear (&fd);
-        return -1;
-    }
-    pid = g_strdup_printf ("%d\n", (int) getpid ());
-    if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, strlen (pid), 0) < 0) {
-        nms_fs_set_error (error, errno, "cannot write lock file", path);
-        nms_fd_clear (&fd);
-        return -1;
-    }
-    return fd;
-}
-
-void
-nms_state_unlock (int fd)
-{
-    nms_fd_clear (&fd);
-}
-
 gboolean
 nms_state_begin (NmsState *state, GError **error)
 {
-    return exec (state, "BEGIN IMMEDIATE", error);
+    return nms_state_exec (state, "BEGIN IMMEDIATE", error);
 }
 
 gboolean
 nms_state_commit (NmsState *state, GError **error)
 {
-    return exec (state, "COMMIT", error);
+    return nms_state_exec (state, "COMMIT", error);
 }
 
 void
@@ -419,14 +336,14 @@ stmt (NmsState *state, int which)
 }
 
 /* Runs a statement that returns no rows. */
-static gboolean
-step_done (NmsState *state, sqlite3_stmt *st, GError **error)
+gboolean
+nms_state_step_done (NmsState *state, sqlite3_stmt *st, GError **error)
 {
     int rc = sqlite3_step (st);
 
     sqlite3_reset (st);
     if (rc != SQLITE_DONE)
-        return db_error (state, error, "cannot write");
+        return nms_state_db_error (state, error, "cannot write");
     return TRUE;
 }
 
@@ -451,7 +368,7 @@ nms_state_folder_get (NmsState *state, const char *folder, NmsStateFolder *folde
     }
     sqlite3_reset (st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_error (state, error, "cannot read folder");
+        return nms_state_db_error (state, error, "cannot read folder");
     return TRUE;
 }
 
@@ -468,7 +385,7 @@ nms_state_folder_set (NmsState *state, const char *folder, const NmsStateFolder 
     sqlite3_bind_int64 (st, 5, value->messages);
     sqlite3_bind_int64 (st, 6, value->cur_mtime_ns);
     sqlite3_bind_int64 (st, 7, value->new_mtime_ns);
-    return step_done (state, st, error);
+    return nms_state_step_done (state, st, error);
 }
 
 gboolean
@@ -477,11 +394,11 @@ nms_state_folder_forget (NmsState *state, const char *folder, GError **error)
     sqlite3_stmt *st = stmt (state, STMT_FOLDER_MESSAGES_DELETE);
 
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
-    if (!step_done (state, st, error))
+    if (!nms_state_step_done (state, st, error))
         return FALSE;
     st = stmt (state, STMT_FOLDER_DELETE);
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
-    return step_done (state, st, error);
+    return nms_state_step_done (state, st, error);
 }
 
 /* One UPDATE of the rename, @from and @to bound as ?1 and ?2. */
@@ -492,12 +409,12 @@ rename_in (NmsState *state, const char *sql, const char *from, const char *to, G
     int rc;
 
     if (sqlite3_prepare_v2 (state->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error (state, error, "cannot prepare a folder rename");
+        return nms_state_db_error (state, error, "cannot prepare a folder rename");
     sqlite3_bind_text (st, 1, from, -1, SQLITE_STATIC);
     sqlite3_bind_text (st, 2, to, -1, SQLITE_STATIC);
     rc = sqlite3_step (st);
     sqlite3_finalize (st);
-    return rc == SQLITE_DONE || db_error (state, error, "cannot rename a folder");
+    return rc == SQLITE_DONE || nms_state_db_error (state, error, "cannot rename a folder");
 }
 
 gboolean
@@ -538,7 +455,7 @@ nms_state_folder_names (NmsState *state, GError **error)
         g_ptr_array_add (names, g_strdup ((const char *) sqlite3_column_text (st, 0)));
     sqlite3_reset (st);
     if (rc != SQLITE_DONE) {
-        db_error (state, error, "cannot list folders");
+        nms_state_db_error (state, error, "cannot list folders");
         return NULL;
     }
     return g_steal_pointer (&names);
@@ -579,7 +496,7 @@ nms_state_messages (NmsState *state, const char *folder, GError **error)
     }
     sqlite3_reset (st);
     if (rc != SQLITE_DONE) {
-        db_error (state, error, "cannot read messages");
+        nms_state_db_error (state, error, "cannot read messages");
         return NULL;
     }
     return g_steal_pointer (&messages);
@@ -595,7 +512,7 @@ nms_state_message_put (NmsState *state, const char *folder, guint32 uid, const c
     sqlite3_bind_int64 (st, 2, uid);
     sqlite3_bind_text (st, 3, flags, -1, SQLITE_STATIC);
     sqlite3_bind_text (st, 4, base != NULL ? base : "", -1, SQLITE_STATIC);
-    return step_done (state, st, error);
+    return nms_state_step_done (state, st, error);
 }
 
 gboolean
@@ -614,7 +531,7 @@ nms_state_message_find_base (NmsState *state, const char *base, char **folder_ou
     }
     sqlite3_reset (st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_error (state, error, "cannot look up a file name");
+        return nms_state_db_error (state, error, "cannot look up a file name");
     return TRUE;
 }
 
@@ -628,7 +545,7 @@ nms_state_message_set_content (NmsState *state, const char *folder, guint32 uid,
     sqlite3_bind_int64 (st, 2, uid);
     sqlite3_bind_text (st, 3, message_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (st, 4, (sqlite3_int64) size);
-    return step_done (state, st, error);
+    return nms_state_step_done (state, st, error);
 }
 
 GArray *
@@ -652,7 +569,7 @@ nms_state_message_find_content (NmsState *state, const char *message_id, guint64
     }
     sqlite3_reset (st);
     if (rc != SQLITE_DONE) {
-        db_error (state, error, "cannot look up a Message-ID");
+        nms_state_db_error (state, error, "cannot look up a Message-ID");
         return NULL;
     }
     return g_steal_pointer (&messages);
@@ -673,7 +590,7 @@ nms_state_message_base_elsewhere (NmsState *state, const char *base, const char 
         *folder_out = g_strdup ((const char *) sqlite3_column_text (st, 0));
     sqlite3_reset (st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_error (state, error, "cannot look up a file name");
+        return nms_state_db_error (state, error, "cannot look up a file name");
     return TRUE;
 }
 
@@ -684,7 +601,7 @@ nms_state_message_delete (NmsState *state, const char *folder, guint32 uid, GErr
 
     sqlite3_bind_text (st, 1, folder, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (st, 2, uid);
-    return step_done (state, st, error);
+    return nms_state_step_done (state, st, error);
 }
 
 gboolean
@@ -699,7 +616,7 @@ nms_state_message_exists (NmsState *state, const char *folder, guint32 uid, gboo
     rc = sqlite3_step (st);
     sqlite3_reset (st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_error (state, error, "cannot read");
+        return nms_state_db_error (state, error, "cannot read");
     *found_out = rc == SQLITE_ROW;
     return TRUE;
 }
@@ -736,7 +653,7 @@ nms_state_intent_add (NmsState *state, const NmsStateIntent *intent, GError **er
     sqlite3_bind_int64 (st, 6, intent->uidnext);
     bind_text_or_null (st, 7, intent->message_id);
     sqlite3_bind_int64 (st, 8, (sqlite3_int64) intent->size);
-    if (!step_done (state, st, error))
+    if (!nms_state_step_done (state, st, error))
         return 0;
     return sqlite3_last_insert_rowid (state->db);
 }
@@ -747,11 +664,11 @@ nms_state_intent_remove (NmsState *state, gint64 id, GError **error)
     sqlite3_stmt *st = stmt (state, STMT_INTENT_REMOVE);
 
     sqlite3_bind_int64 (st, 1, id);
-    return step_done (state, st, error);
+    return nms_state_step_done (state, st, error);
 }
 
-static char *
-column_strdup (sqlite3_stmt *st, int column)
+char *
+nms_state_column_strdup (sqlite3_stmt *st, int column)
 {
     const char *text = (const char *) sqlite3_column_text (st, column);
     return text != NULL ? g_strdup (text) : NULL;
@@ -770,258 +687,20 @@ nms_state_intents (NmsState *state, const char *folder, GError **error)
         NmsStateIntent in = {
             .id = sqlite3_column_int64 (st, 0),
             .kind = (NmsIntentKind) sqlite3_column_int (st, 1),
-            .folder = column_strdup (st, 2),
+            .folder = nms_state_column_strdup (st, 2),
             .uid = (guint32) sqlite3_column_int64 (st, 3),
-            .path = column_strdup (st, 4),
-            .dest = column_strdup (st, 5),
+            .path = nms_state_column_strdup (st, 4),
+            .dest = nms_state_column_strdup (st, 5),
             .uidnext = (guint32) sqlite3_column_int64 (st, 6),
-            .message_id = column_strdup (st, 7),
+            .message_id = nms_state_column_strdup (st, 7),
             .size = (guint64) sqlite3_column_int64 (st, 8),
         };
         g_array_append_val (intents, in);
     }
     sqlite3_reset (st);
     if (rc != SQLITE_DONE) {
-        db_error (state, error, "cannot read intents");
+        nms_state_db_error (state, error, "cannot read intents");
         return NULL;
     }
     return g_steal_pointer (&intents);
-}
-
-gboolean
-nms_state_roles_set (NmsState *state, GHashTable *roles, GError **error)
-{
-    GHashTableIter it;
-    gpointer role, folder;
-    sqlite3_stmt *st = NULL;
-
-    g_autoptr (GHashTable) stored = nms_state_roles (state, NULL);
-
-    /* Unchanged (the usual case): no write, so a run with nothing to do commits nothing. */
-    if (stored != NULL && g_hash_table_size (stored) == (roles != NULL ? g_hash_table_size (roles) : 0)) {
-        gboolean same = TRUE;
-
-        if (roles != NULL)
-            g_hash_table_iter_init (&it, roles);
-        while (same && roles != NULL && g_hash_table_iter_next (&it, &role, &folder))
-            same = g_strcmp0 (g_hash_table_lookup (stored, role), folder) == 0;
-        if (same)
-            return TRUE;
-    }
-    if (!exec (state, "SAVEPOINT roles; DELETE FROM roles;", error))
-        return FALSE;
-    if (sqlite3_prepare_v2 (state->db, "INSERT OR REPLACE INTO roles (role, folder) VALUES (?1, ?2)",
-                            -1, &st, NULL) != SQLITE_OK) {
-        exec (state, "ROLLBACK TO roles; RELEASE roles;", NULL);
-        return db_error (state, error, "cannot prepare statement");
-    }
-    if (roles != NULL)
-        g_hash_table_iter_init (&it, roles);
-    while (roles != NULL && g_hash_table_iter_next (&it, &role, &folder)) {
-        sqlite3_bind_text (st, 1, role, -1, SQLITE_STATIC);
-        sqlite3_bind_text (st, 2, folder, -1, SQLITE_STATIC);
-        if (!step_done (state, st, error)) {
-            sqlite3_finalize (st);
-            exec (state, "ROLLBACK TO roles; RELEASE roles;", NULL);
-            return FALSE;
-        }
-    }
-    sqlite3_finalize (st);
-    return exec (state, "RELEASE roles;", error);
-}
-
-GHashTable *
-nms_state_roles (NmsState *state, GError **error)
-{
-    g_autoptr (GHashTable) roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (sqlite3_prepare_v2 (state->db, "SELECT role, folder FROM roles", -1, &st, NULL) != SQLITE_OK) {
-        db_error (state, error, "cannot read roles");
-        return NULL;
-    }
-    while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-        g_hash_table_insert (roles, g_strdup ((const char *) sqlite3_column_text (st, 0)),
-                             g_strdup ((const char *) sqlite3_column_text (st, 1)));
-    sqlite3_finalize (st);
-    if (rc != SQLITE_DONE) {
-        db_error (state, error, "cannot read roles");
-        return NULL;
-    }
-    return g_steal_pointer (&roles);
-}
-
-static gboolean
-load_keywords (NmsState *state, GHashTable *letters, GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (sqlite3_prepare_v2 (state->db, "SELECT keyword, letter FROM keywords", -1, &st, NULL) !=
-        SQLITE_OK)
-        return db_error (state, error, "cannot read keywords");
-    while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-        g_hash_table_insert (letters, g_strdup ((const char *) sqlite3_column_text (st, 0)),
-                             g_strdup ((const char *) sqlite3_column_text (st, 1)));
-    sqlite3_finalize (st);
-    return rc == SQLITE_DONE || db_error (state, error, "cannot read keywords");
-}
-
-static gboolean
-letter_taken (GHashTable *letters, char c)
-{
-    GHashTableIter it;
-    gpointer value;
-
-    g_hash_table_iter_init (&it, letters);
-    while (g_hash_table_iter_next (&it, NULL, &value)) {
-        if (((const char *) value)[0] == c)
-            return TRUE;
-    }
-    return FALSE;
-}
-
-static gboolean
-add_keyword (NmsState *state, GHashTable *letters, const char *keyword, GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    char letter[2] = { 0, 0 };
-    gboolean ok;
-
-    for (char c = 'a'; c <= 'z' && letter[0] == 0; c++) {
-        if (!letter_taken (letters, c))
-            letter[0] = c;
-    }
-    if (letter[0] == 0) {
-        g_set_error (error, NMS_STATE_ERROR, NMS_STATE_ERROR_DB,
-                     "state '%s': no Maildir letter left for keyword '%s' (26 at most)",
-                     state->path, keyword);
-        return FALSE;
-    }
-    if (sqlite3_prepare_v2 (state->db, "INSERT INTO keywords (keyword, letter) VALUES (?1, ?2)", -1,
-                            &st, NULL) != SQLITE_OK)
-        return db_error (state, error, "cannot prepare statement");
-    sqlite3_bind_text (st, 1, keyword, -1, SQLITE_STATIC);
-    sqlite3_bind_text (st, 2, letter, -1, SQLITE_STATIC);
-    ok = step_done (state, st, error);
-    sqlite3_finalize (st);
-    if (ok)
-        g_hash_table_insert (letters, g_strdup (keyword), g_strdup (letter));
-    return ok;
-}
-
-GHashTable *
-nms_state_keyword_letters (NmsState *state, char *const *keywords, GError **error)
-{
-    g_autoptr (GHashTable) letters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-
-    if (!load_keywords (state, letters, error))
-        return NULL;
-    for (char *const *k = keywords; k != NULL && *k != NULL; k++) {
-        if (!g_hash_table_contains (letters, *k) && !add_keyword (state, letters, *k, error))
-            return NULL;
-    }
-    return g_steal_pointer (&letters);
-}
-
-gboolean
-nms_state_folders_reset_modseq (NmsState *state, GError **error)
-{
-    return exec (state, "UPDATE folders SET highestmodseq = 0", error);
-}
-
-gboolean
-nms_state_meta_get (NmsState *state, const char *key, char **value_out, GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *value_out = NULL;
-    if (sqlite3_prepare_v2 (state->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return db_error (state, error, "cannot read meta data");
-    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step (st);
-    if (rc == SQLITE_ROW)
-        *value_out = column_strdup (st, 0);
-    sqlite3_finalize (st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ||
-           db_error (state, error, "cannot read meta data");
-}
-
-/* Runs @sql, a count with one optional text parameter @arg. */
-static gboolean
-count_query (NmsState *state, const char *sql, const char *arg, guint64 *count_out,
-             GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *count_out = 0;
-    if (sqlite3_prepare_v2 (state->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error (state, error, "cannot count messages");
-    if (arg != NULL)
-        sqlite3_bind_text (st, 1, arg, -1, SQLITE_STATIC);
-    rc = sqlite3_step (st);
-    if (rc == SQLITE_ROW)
-        *count_out = (guint64) sqlite3_column_int64 (st, 0);
-    sqlite3_finalize (st);
-    return rc == SQLITE_ROW || db_error (state, error, "cannot count messages");
-}
-
-gboolean
-nms_state_message_count (NmsState *state, guint64 *count_out, GError **error)
-{
-    return count_query (state, "SELECT count(*) FROM messages", NULL, count_out, error);
-}
-
-gboolean
-nms_state_folder_message_count (NmsState *state, const char *folder, guint64 *count_out,
-                                GError **error)
-{
-    return count_query (state, "SELECT count(*) FROM messages WHERE folder = ?1", folder,
-                        count_out, error);
-}
-
-gboolean
-nms_state_has_messages (NmsState *state, gboolean *any_out, GError **error)
-{
-    guint64 n = 0;
-    gboolean ok = count_query (state, "SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1)",
-                               NULL, &n, error);
-
-    *any_out = n > 0;
-    return ok;
-}
-
-/* Runs @sql, a write to the meta table with the key as ?1 and @value (if any) as ?2. */
-static gboolean
-meta_write (NmsState *state, const char *sql, const char *key, const char *value,
-            GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    gboolean ok;
-
-    if (sqlite3_prepare_v2 (state->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error (state, error, "cannot prepare statement");
-    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
-    if (value != NULL)
-        sqlite3_bind_text (st, 2, value, -1, SQLITE_STATIC);
-    ok = step_done (state, st, error);
-    sqlite3_finalize (st);
-    return ok;
-}
-
-gboolean
-nms_state_meta_delete (NmsState *state, const char *key, GError **error)
-{
-    return meta_write (state, "DELETE FROM meta WHERE key = ?1", key, NULL, error);
-}
-
-gboolean
-nms_state_meta_set (NmsState *state, const char *key, const char *value, GError **error)
-{
-    return meta_write (state, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", key,
-                       value, error);
 }
