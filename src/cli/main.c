@@ -18,7 +18,7 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    { "sync", nms_cmd_sync, "both ways, as one three-way merge per folder" },
+    { "sync", nms_cmd_sync, "the whole pipeline: rules, both ways, index, rules" },
     { "pull", nms_cmd_pull, "server -> local only" },
     { "push", nms_cmd_push, "local -> server only" },
     { "apply", nms_cmd_apply, "the tag <-> flag <-> folder rules, locally, no network" },
@@ -26,14 +26,17 @@ static const Command commands[] = {
 };
 
 static const char usage_text[] =
-    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox]\n"
+    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
     "              COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n"
-    "  sync     both ways, as one three-way merge per folder (the default)\n"
+    "  sync     the whole pipeline (the default): rules (tags -> folders and flags), both\n"
+    "           ways as one three-way merge per folder, notmuch index, rules (folders and\n"
+    "           flags -> tags)\n"
     "  pull     server -> local only: new messages, flag changes, expunges\n"
     "  push     local -> server only: new messages, flag changes, deletions, moves\n"
-    "  apply    the tag <-> flag <-> folder rules, locally, no network\n"
+    "  apply    the tag <-> flag <-> folder rules, locally, no network (--all: every\n"
+    "           message, not only those changed since the last run)\n"
     "  rules    check the rule set: unknown folders, overlaps, rules that undo themselves\n"
     "\n"
     "options:\n"
@@ -44,6 +47,8 @@ static const char usage_text[] =
     "  -n, --dry-run      print what would be done, change nothing\n"
     "      --force        lift the deletion guards (half of a folder, max-deletions)\n"
     "      --no-sandbox   do not confine writes with Landlock (see nmsync(1))\n"
+    "      --no-rules     sync without its rule stages\n"
+    "      --json         one JSON object per account instead of the summary line\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -67,6 +72,8 @@ main (int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' },         { "dry-run", no_argument, NULL, 'n' },
         { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
+        { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
+        { "json", no_argument, NULL, 'J' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -93,6 +100,15 @@ main (int argc, char **argv)
             break;
         case 'S':
             options.no_sandbox = TRUE;
+            break;
+        case 'R':
+            options.no_rules = TRUE;
+            break;
+        case 'A':
+            options.all = TRUE;
+            break;
+        case 'J':
+            options.json = TRUE;
             break;
         case 'h':
             fputs (usage_text, stdout);

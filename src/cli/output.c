@@ -114,12 +114,12 @@ nms_output_account_begin (NmsContext *ctx, const char *account)
 
 void
 nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
-                        gboolean pushed)
+                        gboolean pushed, const NmsApplyCounts *rules)
 {
     Output *o = output_of (ctx);
     const NmsProgress *p = &ctx->progress, *s = &o->at_start;
     double secs = (g_get_monotonic_time () - o->started) / (double) G_USEC_PER_SEC;
-    g_autofree char *server = NULL;
+    g_autofree char *server = NULL, *by_rules = NULL;
     char size[32];
 
     clear_line (ctx->user_data);
@@ -139,11 +139,15 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
             p->deleted_server - s->deleted_server, p->moved - s->moved,
             p->folders_created - s->folders_created);
     }
+    if (rules != NULL && (rules->moved > 0 || rules->reflagged > 0 || rules->retagged > 0))
+        by_rules = g_strdup_printf ("; rules: %u moved, %u flags changed, %u tags changed",
+                                    rules->moved, rules->reflagged, rules->retagged);
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted%s; %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
+            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
             account, p->messages_added - s->messages_added, size,
             p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
-            server ? server : "", p->skipped - s->skipped, p->folders_done - s->folders_done, secs,
+            server ? server : "", by_rules ? by_rules : "", p->skipped - s->skipped,
+            p->folders_done - s->folders_done, secs,
             failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
     fflush (stdout);
 }

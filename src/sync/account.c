@@ -467,7 +467,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     };
     /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
      * copy of the state. */
-    if (!ctx->dry_run && (lock = take_lock (&run, error)) < 0)
+    if (!ctx->dry_run && !options->lock_held && (lock = take_lock (&run, error)) < 0)
         return FALSE;
     run.state = ctx->dry_run ? nms_state_open_copy (config->state_dir, account->name, error)
                              : nms_state_open (config->state_dir, account->name, error);
