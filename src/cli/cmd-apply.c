@@ -109,7 +109,8 @@ nms_cmd_apply (const NmsCliOptions *options)
     nms_confine_apply (&ctx, options, config, db);
     files = nms_apply_rule_files (config, db);
     if (files == NULL) {
-        fprintf (stderr, "nmsync: no rules: set 'rules' in [general] of '%s'\n", config->path);
+        fprintf (stderr, "nmsync: no rules: set 'rules' in [general] of '%s' (or nmsync.rules "
+                 "in notmuch's config)\n", config->path);
         status = NMS_EXIT_USAGE;
         goto out;
     }
