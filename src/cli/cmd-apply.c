@@ -133,8 +133,8 @@ nms_cmd_apply (const NmsCliOptions *options)
     if (ctx.progress.skipped > 0)
         status = MAX (status, NMS_EXIT_SKIPPED);
     if (options->verbosity >= 0)
-        printf ("apply: %u messages looked at, %u moved, %u flags changed, %u tags changed in "
-                "%.2f s\n", counts.looked_at, counts.moved, counts.reflagged, counts.retagged,
+        printf ("apply: %u message%s looked at, %u moved, %u flags changed, %u tags changed in "
+                "%.2f s\n", counts.looked_at, counts.looked_at == 1 ? "" : "s", counts.moved, counts.reflagged, counts.retagged,
                 (g_get_monotonic_time () - started) / (double) G_USEC_PER_SEC);
 out:
     /* notmuch commits here: the account locks are held until it has. */

@@ -53,6 +53,14 @@ nms_cli_load_config (const NmsCliOptions *options)
     }
     for (guint i = 0; i < config->warnings->len; i++)
         fprintf (stderr, "nmsync: warning: %s\n", (char *) g_ptr_array_index (config->warnings, i));
+    /* Checked before anything is created: an empty file (or one with only [general]) is a
+     * mistake, not a request to make a state directory and sync nothing. */
+    if (config->accounts->len == 0) {
+        fprintf (stderr, "nmsync: '%s' has no [account NAME] section; see nmsync.conf(5)\n",
+                 config->path);
+        nms_config_free (config);
+        return NULL;
+    }
     return config;
 }
 
@@ -171,6 +179,26 @@ rules_stage (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
         nms_context_skip (ctx, "%s: rules: %s", account->name, error->message);
 }
 
+/* A first sync with notmuch set up but no database yet creates it, as a first `notmuch new`
+ * would, so that what the sync downloads is indexed in process; said at normal verbosity, and
+ * so is a database that cannot be made (the files land either way; `notmuch new` indexes
+ * them). Without any notmuch config nmsync is a plain sync tool: said at -v by the indexer. */
+static void
+ensure_database (NmsContext *ctx, const NmsConfig *config)
+{
+    g_autoptr (GError) error = NULL;
+    gboolean created = FALSE;
+
+    if (nms_db_ensure (config->notmuch_config, &created, &error)) {
+        if (created)
+            nms_context_log (ctx, NMS_LEVEL_WARNING, "notmuch: created a new database (as a "
+                             "first 'notmuch new' would); what the sync brings is indexed");
+    } else if (config->notmuch_config != NULL ||
+               !g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_NO_CONFIG)) {
+        nms_context_log (ctx, NMS_LEVEL_WARNING, "not indexing: %s", error->message);
+    }
+}
+
 /* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
@@ -275,6 +303,9 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
         if (g_hash_table_size (targets) == 0 || g_hash_table_contains (targets, account->name))
             g_ptr_array_add (run, account);
     }
+    /* Before the sandbox: the database may live outside every directory it lets us write. */
+    if (!options->dry_run)
+        ensure_database (&ctx, config);
     prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) nms_prefetched_free);
     nms_confine_sync (&ctx, options, config, run, prefetched);

@@ -21,6 +21,26 @@ typedef struct {
 } Output;
 
 
+/* "s" unless @n is 1: "1 folder", "2 folders". */
+static const char *
+plural (guint64 n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* Nothing crossed, nothing changed, nothing skipped or failed: a run a timer starts every few
+ * minutes does not fill the journal with zeros (the line comes back at -v). */
+static gboolean
+nothing_happened (const NmsProgress *p, const NmsProgress *s, const NmsApplyCounts *rules)
+{
+    return p->messages_added == s->messages_added && p->flags_changed == s->flags_changed &&
+           p->messages_deleted == s->messages_deleted && p->uploaded == s->uploaded &&
+           p->flags_pushed == s->flags_pushed && p->deleted_server == s->deleted_server &&
+           p->moved == s->moved && p->folders_created == s->folders_created &&
+           p->skipped == s->skipped &&
+           (rules == NULL || (rules->moved == 0 && rules->reflagged == 0 && rules->retagged == 0));
+}
+
 static Output *
 output_of (NmsContext *ctx)
 {
@@ -67,10 +87,11 @@ draw (NmsContext *ctx, gboolean force)
     bytes = (double) (p->bytes_added - o->at_start.bytes_added);
     format_bytes (size, sizeof size, bytes);
     format_bytes (rate, sizeof rate, bytes / secs);
-    fprintf (stderr, "\r\033[K%s: folders %u/%u, %" G_GUINT64_FORMAT " messages, %s, %s/s",
+    fprintf (stderr, "\r\033[K%s: folders %u/%u, %" G_GUINT64_FORMAT " message%s, %s, %s/s",
              o->account, p->folders_done - o->at_start.folders_done,
              p->folders_total - o->at_start.folders_total,
-             p->messages_added - o->at_start.messages_added, size, rate);
+             p->messages_added - o->at_start.messages_added,
+             plural (p->messages_added - o->at_start.messages_added), size, rate);
     fflush (stderr);
     o->line_shown = TRUE;
 }
@@ -126,6 +147,8 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
     o->account = NULL;
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
         return;
+    if (ctx->verbosity == 0 && failure == NULL && nothing_happened (p, s, rules))
+        return;
     format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
     if (pushed) {
         char up[32];
@@ -134,20 +157,21 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
         server = g_strdup_printf (
             "; server: %" G_GUINT64_FORMAT " uploaded (%s), %" G_GUINT64_FORMAT
             " flags changed, %" G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " moved, %"
-            G_GUINT64_FORMAT " folders created",
+            G_GUINT64_FORMAT " folder%s created",
             p->uploaded - s->uploaded, up, p->flags_pushed - s->flags_pushed,
             p->deleted_server - s->deleted_server, p->moved - s->moved,
-            p->folders_created - s->folders_created);
+            p->folders_created - s->folders_created,
+            plural (p->folders_created - s->folders_created));
     }
     if (rules != NULL && (rules->moved > 0 || rules->reflagged > 0 || rules->retagged > 0))
         by_rules = g_strdup_printf ("; rules: %u moved, %u flags changed, %u tags changed",
                                     rules->moved, rules->reflagged, rules->retagged);
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
+            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folder%s in %.1f s%s%s\n",
             account, p->messages_added - s->messages_added, size,
             p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
             server ? server : "", by_rules ? by_rules : "", p->skipped - s->skipped,
-            p->folders_done - s->folders_done, secs,
+            p->folders_done - s->folders_done, plural (p->folders_done - s->folders_done), secs,
             failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
     fflush (stdout);
 }
