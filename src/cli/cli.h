@@ -32,8 +32,8 @@ typedef struct {
 /* ---- output.c ---- */
 
 /* Sets up @ctx to write messages to stderr and, on a terminal, a status line updated in
- * place. */
-void nms_output_init (NmsContext *ctx, int verbosity);
+ * place; with @json each account's summary is one JSON object on stdout (--json). */
+void nms_output_init (NmsContext *ctx, int verbosity, gboolean json);
 /* Starts the status line for an account. */
 void nms_output_account_begin (NmsContext *ctx, const char *account);
 /* Ends it: clears the status line and prints the one-line summary for the account (with the

@@ -96,7 +96,7 @@ nms_cmd_apply (const NmsCliOptions *options)
 
     if (config == NULL)
         return NMS_EXIT_USAGE;
-    nms_output_init (&ctx, options->verbosity);
+    nms_output_init (&ctx, options->verbosity, options->json);
     locks = lock_accounts (&ctx, options, config, accounts, &status);
     db = nms_db_open (config->notmuch_config, !options->dry_run, LOCK_WAIT_MS, &error);
     if (db == NULL) {

@@ -296,7 +296,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
         return NMS_EXIT_USAGE;
     rules = load_rules (config);
     keywords = rule_keywords (rules);
-    nms_output_init (&ctx, options->verbosity);
+    nms_output_init (&ctx, options->verbosity, options->json);
     for (guint i = 0; i < config->accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (config->accounts, i);
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "util/json.h"
+
 
 /* Lives in ctx->user_data for the run. */
 typedef struct {
@@ -18,6 +20,8 @@ typedef struct {
     gint64 started;
     const char *account;
     NmsProgress at_start;
+    gboolean json;     /* --json: one object per account instead of the summary line */
+    GPtrArray *errors; /* the account's NMS_LEVEL_ERROR lines, for --json (char*) */
 } Output;
 
 
@@ -99,6 +103,11 @@ draw (NmsContext *ctx, gboolean force)
 static void
 emit (NmsContext *ctx, NmsLevel level, const char *text)
 {
+    Output *o = output_of (ctx);
+
+    /* Runs under the context's lock (nms_context_log), so the array needs none of its own. */
+    if (o->json && o->account != NULL && level == NMS_LEVEL_ERROR)
+        g_ptr_array_add (o->errors, g_strdup (text));
     clear_line (ctx->user_data);
     fprintf (stderr, "%s%s\n", level == NMS_LEVEL_ERROR ? "nmsync: " : "", text);
     draw (ctx, TRUE);
@@ -111,10 +120,12 @@ progress_changed (NmsContext *ctx)
 }
 
 void
-nms_output_init (NmsContext *ctx, int verbosity)
+nms_output_init (NmsContext *ctx, int verbosity, gboolean json)
 {
     Output *o = g_new0 (Output, 1);
 
+    o->json = json;
+    o->errors = g_ptr_array_new_with_free_func (g_free);
     o->tty = isatty (STDERR_FILENO);
     ctx->user_data = o;
     ctx->verbosity = verbosity;
@@ -128,9 +139,76 @@ nms_output_account_begin (NmsContext *ctx, const char *account)
     Output *o = output_of (ctx);
 
     o->account = account;
+    g_ptr_array_set_size (o->errors, 0);
     o->started = g_get_monotonic_time ();
     o->at_start = ctx->progress;
     draw (ctx, TRUE);
+}
+
+static void
+append_count (GString *out, const char *key, guint64 n)
+{
+    nms_json_append_key (out, key);
+    g_string_append_printf (out, "%" G_GUINT64_FORMAT ",", n);
+}
+
+/* The summary as one JSON object on one line: always printed (scripts count on one object per
+ * account), -q or not. */
+static void
+print_json (NmsContext *ctx, const char *account, const char *failure, gboolean pushed,
+            const NmsApplyCounts *rules, double secs)
+{
+    Output *o = output_of (ctx);
+    const NmsProgress *p = &ctx->progress, *s = &o->at_start;
+    g_autoptr (GString) out = g_string_new ("{");
+
+    nms_json_append_key (out, "account");
+    nms_json_append_string (out, account);
+    g_string_append_printf (out, ",\"ok\":%s,", failure == NULL && p->skipped == s->skipped
+                                                      ? "true" : "false");
+    nms_json_append_key (out, "failure");
+    nms_json_append_string (out, failure);
+    g_string_append_c (out, ',');
+    append_count (out, "new", p->messages_added - s->messages_added);
+    append_count (out, "bytes", p->bytes_added - s->bytes_added);
+    append_count (out, "flags_changed", p->flags_changed - s->flags_changed);
+    append_count (out, "deleted", p->messages_deleted - s->messages_deleted);
+    if (pushed) {
+        g_string_append (out, "\"server\":{");
+        append_count (out, "uploaded", p->uploaded - s->uploaded);
+        append_count (out, "bytes", p->bytes_uploaded - s->bytes_uploaded);
+        append_count (out, "flags_changed", p->flags_pushed - s->flags_pushed);
+        append_count (out, "deleted", p->deleted_server - s->deleted_server);
+        append_count (out, "moved", p->moved - s->moved);
+        append_count (out, "folders_created", p->folders_created - s->folders_created);
+        g_string_truncate (out, out->len - 1);
+        g_string_append (out, "},");
+    }
+    if (rules != NULL) {
+        g_string_append (out, "\"rules\":{");
+        append_count (out, "looked_at", rules->looked_at);
+        append_count (out, "moved", rules->moved);
+        append_count (out, "flags_changed", rules->reflagged);
+        append_count (out, "tags_changed", rules->retagged);
+        g_string_truncate (out, out->len - 1);
+        g_string_append (out, "},");
+    }
+    append_count (out, "skipped", p->skipped - s->skipped);
+    append_count (out, "folders", p->folders_done - s->folders_done);
+    nms_json_append_key (out, "errors");
+    g_string_append_c (out, '[');
+    for (guint i = 0; i < o->errors->len; i++) {
+        if (i > 0)
+            g_string_append_c (out, ',');
+        nms_json_append_string (out, g_ptr_array_index (o->errors, i));
+    }
+    g_string_append (out, "],");
+    nms_json_append_key (out, "seconds");
+    nms_json_append_double (out, secs, 3);
+    g_string_append (out, "}\n");
+    fputs (out->str, stdout);
+    fflush (stdout);
+    g_ptr_array_set_size (o->errors, 0);
 }
 
 void
@@ -145,6 +223,10 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
 
     clear_line (ctx->user_data);
     o->account = NULL;
+    if (o->json) {
+        print_json (ctx, account, failure, pushed, rules, secs);
+        return;
+    }
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
         return;
     if (ctx->verbosity == 0 && failure == NULL && nothing_happened (p, s, rules))
@@ -179,6 +261,9 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
 void
 nms_output_finish (NmsContext *ctx)
 {
-    clear_line (ctx->user_data);
+    Output *o = output_of (ctx);
+
+    clear_line (o);
+    g_ptr_array_unref (o->errors);
     g_clear_pointer (&ctx->user_data, g_free);
 }
