@@ -162,7 +162,11 @@ nms_apply_account_load (NmsApplyAccount *acct, const NmsAccount *account, const 
                              : nms_rules_resolve_folder (rule->otherwise,
                                                          (char **) acct->names->pdata, acct->roles));
         if (rule->match != NULL) {
-            query = g_strdup_printf ("(%s) and (%s)", rule->match, candidates);
+            /* notmuch takes "*" for every message only as the whole query: inside
+             * parentheses it matches nothing. */
+            query = strcmp (candidates, "*") == 0
+                        ? g_strdup (rule->match)
+                        : g_strdup_printf ("(%s) and (%s)", rule->match, candidates);
             if ((ids = nms_db_query_ids (db, query, error)) == NULL) {
                 g_prefix_error (error, "%s:%d: [folder %s]: ", rule->file, rule->line, rule->folder);
                 return FALSE;
