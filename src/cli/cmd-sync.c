@@ -182,9 +182,12 @@ rules_stage (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
 /* A first sync with notmuch set up but no database yet creates it, as a first `notmuch new`
  * would, so that what the sync downloads is indexed in process; said at normal verbosity, and
  * so is a database that cannot be made (the files land either way; `notmuch new` indexes
- * them). Without any notmuch config nmsync is a plain sync tool: said at -v by the indexer. */
-static void
-ensure_database (NmsContext *ctx, const NmsConfig *config)
+ * them). Without any notmuch config nmsync is a plain sync tool: said at -v by the indexer.
+ * Tried before the sandbox (the database may live outside what it lets us write) and, when
+ * that failed, once more after it (@last), which has created the Maildir the database usually
+ * lives in. FALSE when it should be tried again. */
+static gboolean
+ensure_database (NmsContext *ctx, const NmsConfig *config, gboolean last)
 {
     g_autoptr (GError) error = NULL;
     gboolean created = FALSE;
@@ -193,10 +196,13 @@ ensure_database (NmsContext *ctx, const NmsConfig *config)
         if (created)
             nms_context_log (ctx, NMS_LEVEL_WARNING, "notmuch: created a new database (as a "
                              "first 'notmuch new' would); what the sync brings is indexed");
-    } else if (config->notmuch_config != NULL ||
-               !g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_NO_CONFIG)) {
-        nms_context_log (ctx, NMS_LEVEL_WARNING, "not indexing: %s", error->message);
+        return TRUE;
     }
+    if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_NO_CONFIG))
+        return TRUE;
+    if (last)
+        nms_context_log (ctx, NMS_LEVEL_WARNING, "not indexing: %s", error->message);
+    return last;
 }
 
 /* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
@@ -284,6 +290,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     g_autoptr (GPtrArray) run = g_ptr_array_new ();
     g_auto (GStrv) keywords = NULL;
     g_autoptr (NmsRules) rules = NULL;
+    gboolean database_ready;
     NmsContext ctx = { .dry_run = options->dry_run };
     int status = NMS_EXIT_OK;
 
@@ -303,12 +310,12 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
         if (g_hash_table_size (targets) == 0 || g_hash_table_contains (targets, account->name))
             g_ptr_array_add (run, account);
     }
-    /* Before the sandbox: the database may live outside every directory it lets us write. */
-    if (!options->dry_run)
-        ensure_database (&ctx, config);
+    database_ready = options->dry_run || ensure_database (&ctx, config, FALSE);
     prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) nms_prefetched_free);
     nms_confine_sync (&ctx, options, config, run, prefetched);
+    if (!database_ready)
+        ensure_database (&ctx, config, TRUE);
     for (guint i = 0; i < run->len; i++) {
         NmsAccount *account = g_ptr_array_index (run, i);
         GPtrArray *folders = g_hash_table_lookup (targets, account->name);

@@ -33,7 +33,7 @@ mail_file "$T/f1.eml" first1
 mail_file "$T/f2.eml" first2
 dovecot_seed INBOX "$T/f1.eml" "$T/f2.eml"
 nmsync_setup_dovecot
-mkdir -p "$NMS_MAILDIR"
+# The Maildir (the database's path) does not exist yet either: the sync makes both.
 printf '[database]\npath=%s\n[new]\ntags=unread;inbox\nignore=maildirfolder;.nmsync-maildir\n' \
     "$NMS_MAILDIR" >"$NOTMUCH_CONFIG"
 nmsync_run sync
