@@ -160,8 +160,8 @@ background."
   (nmsync--tag nmsync-spam-tags (or beg (point)) (or end beg (point))))
 
 ;;;###autoload
+(defun nmsync-not-spam (&optional beg end)
   "Tag as not spam, then let `nmsync apply' move it back to INBOX.
-  "Tag as not spam, then let `nmsync apply' move it out of the junk folder to INBOX.
 Applies `nmsync-not-spam-tags' to the thread (search buffer) or message (show
 and tree buffers) at point, or to those in the region when it is active; BEG
 and END give the region when called from Lisp.  Then runs `nmsync-apply' in
