@@ -297,9 +297,24 @@ nms_apply_rule_files (const NmsConfig *config, NmsDb *db)
     from_notmuch = nms_db_config_get (db, "nmsync.rules");
     if (own != NULL)
         nms_db_close (own, NULL);
-    if (from_notmuch == NULL || *g_strstrip (from_notmuch) == '\0')
+    if (from_notmuch == NULL)
         return NULL;
-    return g_strsplit (from_notmuch, ";", -1);
+    /* As [general] rules are read: blanks around a name dropped, empty entries skipped. */
+    {
+        g_auto (GStrv) parts = g_strsplit (from_notmuch, ";", -1);
+        GPtrArray *files = g_ptr_array_new ();
+
+        for (char **p = parts; *p != NULL; p++) {
+            if (*g_strstrip (*p) != '\0')
+                g_ptr_array_add (files, g_strdup (*p));
+        }
+        if (files->len == 0) {
+            g_ptr_array_free (files, TRUE);
+            return NULL;
+        }
+        g_ptr_array_add (files, NULL);
+        return (char **) g_ptr_array_free (files, FALSE);
+    }
 }
 
 gboolean

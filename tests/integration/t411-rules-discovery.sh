@@ -24,7 +24,7 @@ check_match "and it names both places" "nmsync.rules in notmuch's config" "$(cat
 nmsync_run apply
 check_eq "no rules anywhere: apply exit 2" 2 "$NMS_RC"
 
-notmuch config set nmsync.rules "$NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules"
+notmuch config set nmsync.rules " $NMSYNC_SRCDIR/rules/default.rules ; $NMSYNC_SRCDIR/rules/spam.rules;"
 nmsync_run rules
 check_eq "rules from notmuch's nmsync.rules: rules exit 0" 0 "$NMS_RC"
 check_match "and it checked them" "no problems" "$(cat "$NMS_OUT")"
