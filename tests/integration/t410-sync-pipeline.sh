@@ -115,4 +115,16 @@ nmsync_run sync
 check_eq "rules from notmuch's config: spam moved it to Junk" 1 "$(server_has Junk pipe-ham1)"
 check_match "rules from notmuch's config: [keywords] synced (\$Junk on the server)" '\$Junk' \
     "$(dv fetch flags mailbox Junk header message-id '<pipe-ham1@nmsync.test>')"
+
+# (7) a rule whose folder the server does not have: the same sync creates it (CREATE) and the
+# message is moved there (the same message).
+printf '[folder Projects/nmsync]\nmatch = tag:work\n' >"$T/work.rules"
+notmuch config set nmsync.rules "$NMSYNC_SRCDIR/rules/default.rules;$NMSYNC_SRCDIR/rules/spam.rules;$T/work.rules"
+guid=$(guid_of INBOX pipe-spam1)
+notmuch tag +work -- id:pipe-spam1@nmsync.test
+nmsync_run sync
+check_eq "new folder: exit 0" 0 "$NMS_RC"
+check_eq "new folder: the server has Projects/nmsync with the message" 1 "$(server_has Projects/nmsync pipe-spam1)"
+check_eq "new folder: the same message (GUID)" "$guid" "$(guid_of Projects/nmsync pipe-spam1)"
+check_eq "new folder: not in INBOX any more" 0 "$(server_has INBOX pipe-spam1)"
 check_eq "dovecot logged no errors" "" "$(dovecot_log_errors)"
