@@ -325,9 +325,16 @@ nms_apply_run (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules, 
     Apply ap = { .ctx = ctx, .config = config, .rules = rules, .db = db, .account = account,
                  .counts = counts, .crash_after = options->crash_after, .all = options->all };
     guint64 skipped = ctx->progress.skipped;
+    guint changed = 0;
     gboolean ok;
 
     choose_candidates (&ap);
+    /* Nothing changed since the last run (the common case for a sync every few minutes): no
+     * folder scan, no state, no per-rule query. */
+    if (!ap.full && !ap.all && nms_db_count (db, ap.candidates, &changed, NULL) && changed == 0) {
+        g_free (ap.candidates);
+        return TRUE;
+    }
     ok = apply_account (&ap, account, error);
     /* An account with a message skipped keeps its candidates for the next run. */
     if (ok && !ctx->dry_run && ctx->progress.skipped == skipped)
