@@ -128,3 +128,14 @@ check_eq "new folder: the server has Projects/nmsync with the message" 1 "$(serv
 check_eq "new folder: the same message (GUID)" "$guid" "$(guid_of Projects/nmsync pipe-spam1)"
 check_eq "new folder: not in INBOX any more" 0 "$(server_has INBOX pipe-spam1)"
 check_eq "dovecot logged no errors" "" "$(dovecot_log_errors)"
+
+# (8) -n sync: the first rule stage says what it would change, and nothing changes anywhere.
+notmuch tag +spam -- id:pipe-filed1@nmsync.test
+before=$(server_has Lists pipe-filed1)
+nmsync_run -n sync
+check_eq "-n sync: exit 0" 0 "$NMS_RC"
+check_match "-n sync: says the rules would move it to Junk" "would change id:pipe-filed1@nmsync.test: folder 'Lists' -> 'Junk'" "$(cat "$NMS_ERR")"
+check_eq "-n sync: the server still has it in Lists" "$before" "$(server_has Lists pipe-filed1)"
+check_match "-n sync: the file is still in .Lists" "/\.Lists/cur/" "$(files_of pipe-filed1)"
+nmsync_run sync
+check_eq "then the real sync moves it" 1 "$(server_has Junk pipe-filed1)"
