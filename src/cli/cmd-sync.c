@@ -161,8 +161,14 @@ rules_stage (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
 {
     g_autoptr (GError) error = NULL;
     NmsApplyRunOptions run_options = { .crash_after = 0 };
-    NmsDb *db = nms_db_open (config->notmuch_config, !ctx->dry_run, LOCK_WAIT_MS, &error);
+    NmsDb *db;
 
+    /* A Maildir that is not there (an unmounted disk, a first run that failed before making
+     * it) is the sync's to report, with what to do (sync/root.c); the rules have nothing to
+     * move there. */
+    if (!g_file_test (account->maildir, G_FILE_TEST_IS_DIR))
+        return;
+    db = nms_db_open (config->notmuch_config, !ctx->dry_run, LOCK_WAIT_MS, &error);
     if (db == NULL) {
         if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN))
             nms_context_log (ctx, NMS_LEVEL_INFO, "%s: rules not run: %s", account->name,
