@@ -17,8 +17,9 @@
 ;; message at point or the messages in the region (show and tree buffers), through notmuch.el's
 ;; own tagging functions, so the buffer shows the new tags and `notmuch-tag-undo' works.  Then
 ;; they start `nmsync apply' in the background, so that nmsync's rules file the message at once
-;; (a message tagged spam moves to the junk folder; the next `nmsync sync' moves it on the
-;; server too).  When `nmsync apply' fails, its error output is shown in the echo area (and
+;; (a message tagged spam moves to the junk folder, one untagged from there back to INBOX,
+;; with the shipped rules/spam.rules; the next `nmsync sync' moves it on the server too, and
+;; runs the rules itself, so without the background apply nothing is lost).  When `nmsync apply' fails, its error output is shown in the echo area (and
 ;; kept in *Messages*).
 ;;
 ;; Set-up: put this file in `load-path' and add
@@ -160,7 +161,7 @@ background."
 
 ;;;###autoload
 (defun nmsync-not-spam (&optional beg end)
-  "Tag as not spam, then let `nmsync apply' file it again.
+  "Tag as not spam, then let `nmsync apply' move it back to INBOX.
 Applies `nmsync-not-spam-tags' to the thread (search buffer) or message (show
 and tree buffers) at point, or to those in the region when it is active; BEG
 and END give the region when called from Lisp.  Then runs `nmsync-apply' in

@@ -20,6 +20,7 @@ nms_apply_account_clear (NmsApplyAccount *acct)
     g_clear_pointer (&acct->rules.flags, g_ptr_array_unref);
     g_clear_pointer (&acct->keyword_flags, g_ptr_array_unref);
     g_clear_pointer (&acct->resolved, g_ptr_array_unref);
+    g_clear_pointer (&acct->otherwise, g_ptr_array_unref);
     g_clear_pointer (&acct->names, g_ptr_array_unref);
     g_clear_pointer (&acct->by_dir, g_hash_table_unref);
     g_clear_pointer (&acct->folders, g_ptr_array_unref);
@@ -146,6 +147,7 @@ nms_apply_account_load (NmsApplyAccount *acct, const NmsAccount *account, const 
     if (!account_state (rules, state_dir, dry_run, acct, error))
         return FALSE;
     acct->resolved = g_ptr_array_new_with_free_func (g_free);
+    acct->otherwise = g_ptr_array_new_with_free_func (g_free);
     acct->matches = g_ptr_array_new_with_free_func (ids_free);
     for (guint i = 0; i < rules->folders->len; i++) {
         NmsFolderRule *rule = g_ptr_array_index (rules->folders, i);
@@ -154,8 +156,17 @@ nms_apply_account_load (NmsApplyAccount *acct, const NmsAccount *account, const 
 
         g_ptr_array_add (acct->resolved, nms_rules_resolve_folder (
                                              rule->folder, (char **) acct->names->pdata, acct->roles));
+        g_ptr_array_add (acct->otherwise,
+                         rule->otherwise == NULL
+                             ? NULL
+                             : nms_rules_resolve_folder (rule->otherwise,
+                                                         (char **) acct->names->pdata, acct->roles));
         if (rule->match != NULL) {
-            query = g_strdup_printf ("(%s) and (%s)", rule->match, candidates);
+            /* notmuch takes "*" for every message only as the whole query: inside
+             * parentheses it matches nothing. */
+            query = strcmp (candidates, "*") == 0
+                        ? g_strdup (rule->match)
+                        : g_strdup_printf ("(%s) and (%s)", rule->match, candidates);
             if ((ids = nms_db_query_ids (db, query, error)) == NULL) {
                 g_prefix_error (error, "%s:%d: [folder %s]: ", rule->file, rule->line, rule->folder);
                 return FALSE;

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "notmuch/notmuch.h"
 #include "rules/rules.h"
+#include "util/context.h"
 
 /* ---- files.c: filenames notmuch lists that are gone ---------------------------------------
  * An apply renames a file, then tells notmuch; notmuch (Xapian) commits only when the database
@@ -46,6 +47,7 @@ typedef struct {
     GHashTable *by_dir;   /* absolute folder dir -> name (transfer none) */
     GPtrArray *names;     /* char* (transfer none), NULL-terminated */
     GPtrArray *resolved;  /* char*, same indexes as rules->folders, entries may be NULL */
+    GPtrArray *otherwise; /* char*, the rules' "otherwise" resolved, the same way */
     GPtrArray *matches;   /* GHashTable of ids, or NULL for a rule without match */
     GHashTable *roles;    /* special-use role -> folder, from the account's last sync */
     NmsRules rules;       /* the rules, with [keywords] as flag rules on this account's letters:
@@ -71,3 +73,28 @@ const char *nms_apply_account_file (const NmsApplyAccount *acct, char *const *pa
 /* The index of the first folder rule (with a folder in this account) whose match selects
  * message @id, or -1. */
 int nms_apply_account_first_match (const NmsApplyAccount *acct, const char *id);
+
+/* ---- run.c: the executor, for `nmsync apply` and the rule stages of `nmsync sync` ---------- */
+
+/* The rule files every command uses: [general] rules of @config, else the ';'-separated
+ * `nmsync.rules` of notmuch's config (read from @db, or when @db is NULL from the database
+ * notmuch's lookup finds, opened read-only); NULL when neither names any. (transfer full) */
+char **nms_apply_rule_files (const NmsConfig *config, NmsDb *db);
+
+typedef struct {
+    guint looked_at, moved, reflagged, retagged;
+} NmsApplyCounts;
+
+typedef struct {
+    gboolean all;      /* every message, not only those changed since the last run */
+    guint crash_after; /* test hook NMSYNC_TEST_CRASH_AFTER: SIGKILL after that many steps */
+} NmsApplyRunOptions;
+
+/* Runs @rules on @account's messages in @db (open writable, unless ctx->dry_run: then only
+ * says what it would change) that changed since the account's last run, adding to @counts.
+ * The caller holds the account lock. A skipped message is named through @ctx and keeps the
+ * account's candidates for the next run (the revision is stored only after a clean run).
+ * FALSE with @error when the account's folders, state or the query fail. */
+gboolean nms_apply_run (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
+                        NmsDb *db, const NmsAccount *account, const NmsApplyRunOptions *options,
+                        NmsApplyCounts *counts, GError **error);

@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "apply/apply.h"
 #include "config/config.h"
 #include "util/context.h"
 
@@ -22,20 +23,23 @@ typedef struct {
     gboolean dry_run;
     gboolean force;
     gboolean no_sandbox;     /* --no-sandbox */
+    gboolean no_rules;       /* --no-rules: sync without its rule stages */
+    gboolean all;            /* --all: apply the rules to every message */
+    gboolean json;           /* --json: one JSON object per account instead of the summary */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 
 /* ---- output.c ---- */
 
 /* Sets up @ctx to write messages to stderr and, on a terminal, a status line updated in
- * place. */
-void nms_output_init (NmsContext *ctx, int verbosity);
+ * place; with @json each account's summary is one JSON object on stdout (--json). */
+void nms_output_init (NmsContext *ctx, int verbosity, gboolean json);
 /* Starts the status line for an account. */
 void nms_output_account_begin (NmsContext *ctx, const char *account);
 /* Ends it: clears the status line and prints the one-line summary for the account (with the
- * server side's counts when @pushed). */
+ * server side's counts when @pushed, and what the rule stages did when @rules). */
 void nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
-                             gboolean pushed);
+                             gboolean pushed, const NmsApplyCounts *rules);
 void nms_output_finish (NmsContext *ctx);
 
 /* ---- index.c: what a sync did, into notmuch ---- */
@@ -99,6 +103,12 @@ guint nms_cli_crash_after (void);
 /* Finds and loads the config (-c, $NMSYNC_CONFIG, XDG), printing its warnings on stderr.
  * Returns NULL after printing the error (exit status 2). (transfer full) */
 NmsConfig *nms_cli_load_config (const NmsCliOptions *options);
+
+/* The account lock (the one sync, pull, push and apply take), waiting up to
+ * nms_cli_lock_wait_ms for another nmsync that holds it (said at -v). The fd, or -1 with
+ * @error (NMS_STATE_ERROR_LOCKED when another nmsync kept it). */
+int nms_cli_lock_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
+                          GError **error);
 
 /* ---- commands ---- */
 int nms_cmd_pull (const NmsCliOptions *options);

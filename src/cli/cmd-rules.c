@@ -13,6 +13,7 @@
 
 #include "maildir/maildir.h"
 #include "notmuch/notmuch.h"
+#include "apply/apply.h"
 #include "rules/rules.h"
 #include "state/state.h"
 
@@ -98,6 +99,11 @@ check_folders (const NmsConfig *config, const NmsRules *rules, GPtrArray *proble
                                                   ? " (no folder has this role on the server or "
                                                     "one of its common names)"
                                                   : " (a sync creates it once mail goes there)"));
+        if (rule->otherwise != NULL && rule->match == NULL)
+            g_ptr_array_add (problems,
+                             g_strdup_printf ("%s:%d: [folder %s]: 'otherwise' has no effect "
+                                              "without 'match'", rule->file, rule->line,
+                                              rule->folder));
     }
 }
 
@@ -168,15 +174,17 @@ nms_cmd_rules (const NmsCliOptions *options)
     g_autoptr (GError) error = NULL;
     g_autoptr (NmsRules) rules = NULL;
     g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+    g_auto (GStrv) files = NULL;
     NmsDb *db;
 
     if (config == NULL)
         return NMS_EXIT_USAGE;
-    if (config->rules == NULL || config->rules[0] == NULL) {
-        fprintf (stderr, "nmsync: no rules: set 'rules' in [general] of '%s'\n", config->path);
+    if ((files = nms_apply_rule_files (config, NULL)) == NULL) {
+        fprintf (stderr, "nmsync: no rules: set 'rules' in [general] of '%s' (or nmsync.rules "
+                 "in notmuch's config)\n", config->path);
         return NMS_EXIT_USAGE;
     }
-    if ((rules = nms_rules_load (config->rules, &error)) == NULL) {
+    if ((rules = nms_rules_load (files, &error)) == NULL) {
         fprintf (stderr, "nmsync: %s\n", error->message);
         return NMS_EXIT_USAGE;
     }

@@ -11,30 +11,42 @@
 
 #include "imap/imap.h"
 
+/* What a command needs set up before it runs. */
+typedef enum {
+    NEEDS_NETWORK = 1 << 0, /* IMAP (libetpan, GnuTLS): global init */
+} Needs;
+
 typedef struct {
     const char *name;
     int (*run) (const NmsCliOptions *options);
-    const char *summary;
+    Needs needs;
+    const char *summary; /* for --help: lines of at most 64 columns, '\n' between them */
 } Command;
 
 static const Command commands[] = {
-    { "sync", nms_cmd_sync, "both ways, as one three-way merge per folder" },
-    { "pull", nms_cmd_pull, "server -> local only" },
-    { "push", nms_cmd_push, "local -> server only" },
-    { "apply", nms_cmd_apply, "the tag <-> flag <-> folder rules, locally, no network" },
-    { "rules", nms_cmd_rules, "check the rule set" },
+    { "sync", nms_cmd_sync, NEEDS_NETWORK,
+      "the whole pipeline (the default): rules (tags -> folders and flags),\n"
+      "both ways as one three-way merge per folder, notmuch index, rules\n"
+      "(folders and flags -> tags); --no-rules: without the rules" },
+    { "pull", nms_cmd_pull, NEEDS_NETWORK,
+      "server -> local only: new messages, flag changes, expunges" },
+    { "push", nms_cmd_push, NEEDS_NETWORK,
+      "local -> server only: new messages, flag changes, deletions, moves" },
+    { "apply", nms_cmd_apply, 0,
+      "the tag <-> flag <-> folder rules, locally, no network (--all:\n"
+      "every message, not only those changed since the last run)" },
+    { "rules", nms_cmd_rules, 0,
+      "check the rule set: unknown folders, overlaps, rules that undo\n"
+      "themselves" },
 };
 
-static const char usage_text[] =
-    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox]\n"
+static const char usage_head[] =
+    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
     "              COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
-    "commands:\n"
-    "  sync     both ways, as one three-way merge per folder (the default)\n"
-    "  pull     server -> local only: new messages, flag changes, expunges\n"
-    "  push     local -> server only: new messages, flag changes, deletions, moves\n"
-    "  apply    the tag <-> flag <-> folder rules, locally, no network\n"
-    "  rules    check the rule set: unknown folders, overlaps, rules that undo themselves\n"
+    "commands:\n";
+
+static const char usage_tail[] =
     "\n"
     "options:\n"
     "  -c, --config FILE  config file (default $NMSYNC_CONFIG, then\n"
@@ -44,11 +56,27 @@ static const char usage_text[] =
     "  -n, --dry-run      print what would be done, change nothing\n"
     "      --force        lift the deletion guards (half of a folder, max-deletions)\n"
     "      --no-sandbox   do not confine writes with Landlock (see nmsync(1))\n"
+    "      --no-rules     sync without its rule stages\n"
+    "      --json         one JSON object per account instead of the summary line\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
     "config error, 3 cannot connect or log in, 4 account locked by another nmsync.\n"
     "See nmsync(1) and nmsync.conf(5).\n";
+
+/* The help text, its command list made from the table. */
+static void
+print_usage (void)
+{
+    fputs (usage_head, stdout);
+    for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
+        g_auto (GStrv) lines = g_strsplit (commands[i].summary, "\n", -1);
+
+        for (char **l = lines; *l != NULL; l++)
+            printf ("  %-8s %s\n", l == lines ? commands[i].name : "", *l);
+    }
+    fputs (usage_tail, stdout);
+}
 
 static int
 usage_error (const char *fmt, const char *arg)
@@ -67,6 +95,8 @@ main (int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' },         { "dry-run", no_argument, NULL, 'n' },
         { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
+        { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
+        { "json", no_argument, NULL, 'J' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -94,8 +124,17 @@ main (int argc, char **argv)
         case 'S':
             options.no_sandbox = TRUE;
             break;
+        case 'R':
+            options.no_rules = TRUE;
+            break;
+        case 'A':
+            options.all = TRUE;
+            break;
+        case 'J':
+            options.json = TRUE;
+            break;
         case 'h':
-            fputs (usage_text, stdout);
+            print_usage ();
             return NMS_EXIT_OK;
         case 'V':
             printf ("nmsync %s\n", NMSYNC_VERSION);
@@ -109,7 +148,8 @@ main (int argc, char **argv)
     options.args = &argv[optind];
     for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
         if (strcmp (commands[i].name, command) == 0) {
-            nms_imap_global_init ();
+            if (commands[i].needs & NEEDS_NETWORK)
+                nms_imap_global_init ();
             return commands[i].run (&options);
         }
     }

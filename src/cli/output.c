@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "util/json.h"
+
 
 /* Lives in ctx->user_data for the run. */
 typedef struct {
@@ -18,8 +20,30 @@ typedef struct {
     gint64 started;
     const char *account;
     NmsProgress at_start;
+    gboolean json;     /* --json: one object per account instead of the summary line */
+    GPtrArray *errors; /* the account's NMS_LEVEL_ERROR lines, for --json (char*) */
 } Output;
 
+
+/* "s" unless @n is 1: "1 folder", "2 folders". */
+static const char *
+plural (guint64 n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* Nothing crossed, nothing changed, nothing skipped or failed: a run a timer starts every few
+ * minutes does not fill the journal with zeros (the line comes back at -v). */
+static gboolean
+nothing_happened (const NmsProgress *p, const NmsProgress *s, const NmsApplyCounts *rules)
+{
+    return p->messages_added == s->messages_added && p->flags_changed == s->flags_changed &&
+           p->messages_deleted == s->messages_deleted && p->uploaded == s->uploaded &&
+           p->flags_pushed == s->flags_pushed && p->deleted_server == s->deleted_server &&
+           p->moved == s->moved && p->folders_created == s->folders_created &&
+           p->skipped == s->skipped &&
+           (rules == NULL || (rules->moved == 0 && rules->reflagged == 0 && rules->retagged == 0));
+}
 
 static Output *
 output_of (NmsContext *ctx)
@@ -67,10 +91,11 @@ draw (NmsContext *ctx, gboolean force)
     bytes = (double) (p->bytes_added - o->at_start.bytes_added);
     format_bytes (size, sizeof size, bytes);
     format_bytes (rate, sizeof rate, bytes / secs);
-    fprintf (stderr, "\r\033[K%s: folders %u/%u, %" G_GUINT64_FORMAT " messages, %s, %s/s",
+    fprintf (stderr, "\r\033[K%s: folders %u/%u, %" G_GUINT64_FORMAT " message%s, %s, %s/s",
              o->account, p->folders_done - o->at_start.folders_done,
              p->folders_total - o->at_start.folders_total,
-             p->messages_added - o->at_start.messages_added, size, rate);
+             p->messages_added - o->at_start.messages_added,
+             plural (p->messages_added - o->at_start.messages_added), size, rate);
     fflush (stderr);
     o->line_shown = TRUE;
 }
@@ -78,6 +103,11 @@ draw (NmsContext *ctx, gboolean force)
 static void
 emit (NmsContext *ctx, NmsLevel level, const char *text)
 {
+    Output *o = output_of (ctx);
+
+    /* Runs under the context's lock (nms_context_log), so the array needs none of its own. */
+    if (o->json && o->account != NULL && level == NMS_LEVEL_ERROR)
+        g_ptr_array_add (o->errors, g_strdup (text));
     clear_line (ctx->user_data);
     fprintf (stderr, "%s%s\n", level == NMS_LEVEL_ERROR ? "nmsync: " : "", text);
     draw (ctx, TRUE);
@@ -90,10 +120,12 @@ progress_changed (NmsContext *ctx)
 }
 
 void
-nms_output_init (NmsContext *ctx, int verbosity)
+nms_output_init (NmsContext *ctx, int verbosity, gboolean json)
 {
     Output *o = g_new0 (Output, 1);
 
+    o->json = json;
+    o->errors = g_ptr_array_new_with_free_func (g_free);
     o->tty = isatty (STDERR_FILENO);
     ctx->user_data = o;
     ctx->verbosity = verbosity;
@@ -107,24 +139,97 @@ nms_output_account_begin (NmsContext *ctx, const char *account)
     Output *o = output_of (ctx);
 
     o->account = account;
+    g_ptr_array_set_size (o->errors, 0);
     o->started = g_get_monotonic_time ();
     o->at_start = ctx->progress;
     draw (ctx, TRUE);
 }
 
+static void
+append_count (GString *out, const char *key, guint64 n)
+{
+    nms_json_append_key (out, key);
+    g_string_append_printf (out, "%" G_GUINT64_FORMAT ",", n);
+}
+
+/* The summary as one JSON object on one line: always printed (scripts count on one object per
+ * account), -q or not. */
+static void
+print_json (NmsContext *ctx, const char *account, const char *failure, gboolean pushed,
+            const NmsApplyCounts *rules, double secs)
+{
+    Output *o = output_of (ctx);
+    const NmsProgress *p = &ctx->progress, *s = &o->at_start;
+    g_autoptr (GString) out = g_string_new ("{");
+
+    nms_json_append_key (out, "account");
+    nms_json_append_string (out, account);
+    g_string_append_printf (out, ",\"ok\":%s,", failure == NULL && p->skipped == s->skipped
+                                                      ? "true" : "false");
+    nms_json_append_key (out, "failure");
+    nms_json_append_string (out, failure);
+    g_string_append_c (out, ',');
+    append_count (out, "new", p->messages_added - s->messages_added);
+    append_count (out, "bytes", p->bytes_added - s->bytes_added);
+    append_count (out, "flags_changed", p->flags_changed - s->flags_changed);
+    append_count (out, "deleted", p->messages_deleted - s->messages_deleted);
+    if (pushed) {
+        g_string_append (out, "\"server\":{");
+        append_count (out, "uploaded", p->uploaded - s->uploaded);
+        append_count (out, "bytes", p->bytes_uploaded - s->bytes_uploaded);
+        append_count (out, "flags_changed", p->flags_pushed - s->flags_pushed);
+        append_count (out, "deleted", p->deleted_server - s->deleted_server);
+        append_count (out, "moved", p->moved - s->moved);
+        append_count (out, "folders_created", p->folders_created - s->folders_created);
+        g_string_truncate (out, out->len - 1);
+        g_string_append (out, "},");
+    }
+    if (rules != NULL) {
+        g_string_append (out, "\"rules\":{");
+        append_count (out, "looked_at", rules->looked_at);
+        append_count (out, "moved", rules->moved);
+        append_count (out, "flags_changed", rules->reflagged);
+        append_count (out, "tags_changed", rules->retagged);
+        g_string_truncate (out, out->len - 1);
+        g_string_append (out, "},");
+    }
+    append_count (out, "skipped", p->skipped - s->skipped);
+    append_count (out, "folders", p->folders_done - s->folders_done);
+    nms_json_append_key (out, "errors");
+    g_string_append_c (out, '[');
+    for (guint i = 0; i < o->errors->len; i++) {
+        if (i > 0)
+            g_string_append_c (out, ',');
+        nms_json_append_string (out, g_ptr_array_index (o->errors, i));
+    }
+    g_string_append (out, "],");
+    nms_json_append_key (out, "seconds");
+    nms_json_append_double (out, secs, 3);
+    g_string_append (out, "}\n");
+    fputs (out->str, stdout);
+    fflush (stdout);
+    g_ptr_array_set_size (o->errors, 0);
+}
+
 void
 nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
-                        gboolean pushed)
+                        gboolean pushed, const NmsApplyCounts *rules)
 {
     Output *o = output_of (ctx);
     const NmsProgress *p = &ctx->progress, *s = &o->at_start;
     double secs = (g_get_monotonic_time () - o->started) / (double) G_USEC_PER_SEC;
-    g_autofree char *server = NULL;
+    g_autofree char *server = NULL, *by_rules = NULL;
     char size[32];
 
     clear_line (ctx->user_data);
     o->account = NULL;
+    if (o->json) {
+        print_json (ctx, account, failure, pushed, rules, secs);
+        return;
+    }
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
+        return;
+    if (ctx->verbosity == 0 && failure == NULL && nothing_happened (p, s, rules))
         return;
     format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
     if (pushed) {
@@ -134,16 +239,21 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
         server = g_strdup_printf (
             "; server: %" G_GUINT64_FORMAT " uploaded (%s), %" G_GUINT64_FORMAT
             " flags changed, %" G_GUINT64_FORMAT " deleted, %" G_GUINT64_FORMAT " moved, %"
-            G_GUINT64_FORMAT " folders created",
+            G_GUINT64_FORMAT " folder%s created",
             p->uploaded - s->uploaded, up, p->flags_pushed - s->flags_pushed,
             p->deleted_server - s->deleted_server, p->moved - s->moved,
-            p->folders_created - s->folders_created);
+            p->folders_created - s->folders_created,
+            plural (p->folders_created - s->folders_created));
     }
+    if (rules != NULL && (rules->moved > 0 || rules->reflagged > 0 || rules->retagged > 0))
+        by_rules = g_strdup_printf ("; rules: %u moved, %u flags changed, %u tags changed",
+                                    rules->moved, rules->reflagged, rules->retagged);
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted%s; %" G_GUINT64_FORMAT " skipped, %u folders in %.1f s%s%s\n",
+            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folder%s in %.1f s%s%s\n",
             account, p->messages_added - s->messages_added, size,
             p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
-            server ? server : "", p->skipped - s->skipped, p->folders_done - s->folders_done, secs,
+            server ? server : "", by_rules ? by_rules : "", p->skipped - s->skipped,
+            p->folders_done - s->folders_done, plural (p->folders_done - s->folders_done), secs,
             failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
     fflush (stdout);
 }
@@ -151,6 +261,9 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
 void
 nms_output_finish (NmsContext *ctx)
 {
-    clear_line (ctx->user_data);
+    Output *o = output_of (ctx);
+
+    clear_line (o);
+    g_ptr_array_unref (o->errors);
     g_clear_pointer (&ctx->user_data, g_free);
 }

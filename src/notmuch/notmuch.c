@@ -79,6 +79,51 @@ open_mode (const char *config_path, notmuch_database_mode_t mode, GError **error
     return NULL;
 }
 
+gboolean
+nms_db_ensure (const char *config_path, gboolean *created_out, GError **error)
+{
+    notmuch_database_t *nm = NULL;
+    char *message = NULL;
+    notmuch_status_t st = notmuch_database_open_with_config (
+        NULL, NOTMUCH_DATABASE_MODE_READ_ONLY, config_path, NULL, &nm, &message);
+
+    *created_out = FALSE;
+    /* A missing database is NO_DATABASE or, with a path configured but no .notmuch yet, a
+     * FILE_ERROR; create refuses an existing one (DATABASE_EXISTS), so trying it is safe, and
+     * when it fails too the open's error is the one that explains. */
+    if (st != NOTMUCH_STATUS_SUCCESS && st != NOTMUCH_STATUS_NO_CONFIG) {
+        notmuch_database_t *made = NULL;
+        char *made_message = NULL;
+        notmuch_status_t made_st
+            = notmuch_database_create_with_config (NULL, config_path, NULL, &made, &made_message);
+
+        if (made_st == NOTMUCH_STATUS_SUCCESS) {
+            if (nm != NULL)
+                notmuch_database_destroy (nm);
+            free (message);
+            nm = made;
+            message = NULL;
+            st = made_st;
+            *created_out = TRUE;
+        } else if (made != NULL) {
+            notmuch_database_destroy (made);
+        }
+        free (made_message);
+    }
+    if (nm != NULL)
+        notmuch_database_destroy (nm);
+    if (st != NOTMUCH_STATUS_SUCCESS)
+        g_set_error (error, NMS_DB_ERROR,
+                     st == NOTMUCH_STATUS_NO_CONFIG ? NMS_DB_ERROR_NO_CONFIG : NMS_DB_ERROR_OPEN,
+                     "cannot %s notmuch database%s%s%s: %s%s%s",
+                     st == NOTMUCH_STATUS_NO_CONFIG ? "open" : "open or create",
+                     config_path != NULL ? " (config '" : "", config_path != NULL ? config_path : "",
+                     config_path != NULL ? "')" : "", notmuch_status_to_string (st),
+                     message != NULL ? ": " : "", message != NULL ? g_strstrip (message) : "");
+    free (message);
+    return st == NOTMUCH_STATUS_SUCCESS;
+}
+
 /* TRUE when some open file description or process holds Xapian's write lock: byte 0 of
  * <xapian dir>/flintlock, taken with F_OFD_SETLKW (Xapian 1.4 on Linux; older kernels: a
  * classic F_SETLKW in a forked child). F_GETLK reports either kind, also one held by another

@@ -11,6 +11,7 @@ GQuark nms_db_error_quark (void);
 
 typedef enum {
     NMS_DB_ERROR_OPEN,   /* no config or database, or it cannot be opened */
+    NMS_DB_ERROR_NO_CONFIG, /* nms_db_ensure: no notmuch config at all (notmuch not set up) */
     NMS_DB_ERROR_LOCKED, /* another process kept the write lock longer than we waited */
     NMS_DB_ERROR_WRITE,  /* a write or the final commit failed (Xapian's message included) */
     NMS_DB_ERROR_QUERY,  /* a query did not parse */
@@ -29,6 +30,11 @@ NmsDb *nms_db_open (const char *config_path, gboolean writable, guint lock_timeo
 /* Closes and frees @db; a failed final commit is reported (the database then keeps what was
  * committed before). Accepts NULL (returns TRUE). */
 gboolean nms_db_close (NmsDb *db, GError **error);
+/* Creates the database notmuch's config names (@config_path, else notmuch's own lookup) when
+ * that config exists and the database does not, as a first `notmuch new` would; *@created_out
+ * says whether this call made it. FALSE with NMS_DB_ERROR_NO_CONFIG when there is no notmuch
+ * config at all, NMS_DB_ERROR_OPEN when the database cannot be opened or made. */
+gboolean nms_db_ensure (const char *config_path, gboolean *created_out, GError **error);
 
 /* The directory notmuch writes the database into (Xapian's: <path>/xapian in the split
  * layout, else <path>/.notmuch/xapian), for write confinement. (transfer full) */

@@ -44,6 +44,21 @@ arrival_rule (const NmsRules *rules, const NmsRuleInput *in, const char *folder)
     return NULL;
 }
 
+/* Where a message leaves its folder for when no rule matches it any more: the "otherwise" of
+ * the first rule with a match that resolves to its folder, or NULL. */
+static const char *
+otherwise (const NmsRules *rules, const NmsRuleInput *in)
+{
+    for (guint i = 0; in->rule_otherwise != NULL && i < rules->folders->len; i++) {
+        const NmsFolderRule *r = rules->folders->pdata[i];
+        const char *resolved = in->rule_folders[i];
+
+        if (r->match != NULL && resolved != NULL && nms_rules_folder_equal (resolved, in->folder))
+            return in->rule_otherwise[i];
+    }
+    return NULL;
+}
+
 /* Where the message belongs; *@arrival_out is the rule whose tags it gets by arriving there
  * (moved by someone else, new, or moved now because of its tags), or NULL. */
 static const char *
@@ -56,9 +71,9 @@ decide_folder (const NmsRules *rules, const NmsRuleInput *in, const NmsFolderRul
         *arrival_out = arrival_rule (rules, in, in->folder);
         return in->folder;
     }
-    if (!in->tags_changed || in->matched_rule < 0)
+    if (!in->tags_changed)
         return in->folder;
-    target = in->rule_folders[in->matched_rule];
+    target = in->matched_rule >= 0 ? in->rule_folders[in->matched_rule] : otherwise (rules, in);
     if (target == NULL || nms_rules_folder_equal (target, in->folder))
         return in->folder;
     *arrival_out = arrival_rule (rules, in, target);

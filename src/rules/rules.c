@@ -48,7 +48,7 @@ typedef struct {
     int line;
     Section section;
     NmsFolderRule *folder; /* the rule of the current [folder X] section */
-    int match_line, tags_line;
+    int match_line, tags_line, otherwise_line;
     GPtrArray *flags;    /* NmsFlagRule of this file */
     GPtrArray *keywords; /* NmsKeywordRule of this file */
     GPtrArray *folders;  /* NmsFolderRule of this file */
@@ -92,6 +92,7 @@ folder_rule_free (NmsFolderRule *r)
 {
     g_free (r->folder);
     g_free (r->match);
+    g_free (r->otherwise);
     g_strfreev (r->add_tags);
     g_strfreev (r->remove_tags);
     g_free (r->file);
@@ -237,7 +238,7 @@ static void
 close_section (Parser *p)
 {
     p->folder = NULL;
-    p->match_line = p->tags_line = 0;
+    p->match_line = p->tags_line = p->otherwise_line = 0;
 }
 
 static gboolean
@@ -383,15 +384,31 @@ parse_tags (Parser *p, const char *value, GError **error)
     return TRUE;
 }
 
+/* "otherwise = FOLDER": a folder name or a role, as in a [folder] header. */
+static gboolean
+parse_otherwise (Parser *p, const char *value, GError **error)
+{
+    if (*value == '\0' || has_trailing_comment (value))
+        return fail_at (error, p, "key 'otherwise': '%s' is not a folder name or role", value);
+    if (value[0] == '\\' ? role_index (value) < 0 : !folder_name_valid (value))
+        return fail_at (error, p, "key 'otherwise': '%s' is not a folder name (levels are "
+                        "separated by one '/') or a role (\\Junk \\Sent \\Trash \\Archive "
+                        "\\Drafts)", value);
+    p->folder->otherwise = g_strdup (value);
+    return TRUE;
+}
+
 static gboolean
 parse_folder_key (Parser *p, const char *key, const char *value, GError **error)
 {
-    int *seen = strcmp (key, "match") == 0  ? &p->match_line
-                : strcmp (key, "tags") == 0 ? &p->tags_line
-                                            : NULL;
+    int *seen = strcmp (key, "match") == 0       ? &p->match_line
+                : strcmp (key, "tags") == 0      ? &p->tags_line
+                : strcmp (key, "otherwise") == 0 ? &p->otherwise_line
+                                                 : NULL;
 
     if (seen == NULL)
-        return fail_at (error, p, "key '%s': unknown key in [folder %s]; expected match or tags",
+        return fail_at (error, p,
+                        "key '%s': unknown key in [folder %s]; expected match, tags or otherwise",
                         key, p->folder->folder);
     if (*seen != 0)
         return fail_at (error, p, "key '%s': given twice in [folder %s], first on line %d", key,
@@ -399,6 +416,8 @@ parse_folder_key (Parser *p, const char *key, const char *value, GError **error)
     *seen = p->line;
     if (seen == &p->tags_line)
         return parse_tags (p, value, error);
+    if (seen == &p->otherwise_line)
+        return parse_otherwise (p, value, error);
     if (has_trailing_comment (value))
         return fail_at (error, p, "key 'match': '%s' has a '#' (" COMMENT_HINT ")", value);
     p->folder->match = g_strdup (value);

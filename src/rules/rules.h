@@ -31,6 +31,9 @@ typedef struct {
     char *match;      /* notmuch query; NULL: the rule only tags arrivals */
     char **add_tags;  /* from "tags = +a -b": applied when a message arrives here */
     char **remove_tags;
+    char *otherwise;  /* folder or role a message in this folder leaves for when its tags
+                       * changed and "match" no longer selects it ("not spam" moves back);
+                       * NULL: it stays. Only with a match. */
     char *file;       /* where it was written, for messages */
     int line;
 } NmsFolderRule;
@@ -81,6 +84,8 @@ typedef struct {
                                  * (nms_rules_resolve_folder), same indexes; an entry may be
                                  * NULL (role without a folder: the rule is skipped; the
                                  * caller leaves it out of matched_rule) */
+    char *const *rule_otherwise; /* the rules' "otherwise" resolved the same way, same indexes;
+                                  * NULL (the array or an entry): none */
 } NmsRuleInput;
 
 typedef struct {
@@ -99,8 +104,10 @@ void nms_rule_outcome_clear (NmsRuleOutcome *outcome);
  *   arrival), the folder wins: it stays, and the "tags" of that folder's rule are applied (if
  *   the folder has one); else, if tags_changed, the tags win: the folder of the matched rule
  *   (when there is one and it resolved), and if that is a move, that folder's "tags" are
- *   applied too; else it stays. "That folder's rule": the first that resolves to it and has
- *   "tags".
+ *   applied too; else, if tags_changed and no rule matches, the "otherwise" folder of the
+ *   first rule with a match that resolves to the message's folder (the user took back what
+ *   sent it there), with that folder's "tags"; else it stays. "That folder's rule": the
+ *   first that resolves to it and has "tags".
  * - flags: if they differ from agreed_flags (changed by a sync or a mail client), the flags
  *   win: [flags] tags follow the letters; else, if tags_changed (or the tags of a folder rule
  *   were just applied), the letters follow the [flags] tags; letters [flags] does not map are

@@ -528,7 +528,7 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
 
     /* A dry run writes nothing at all: no lock file, no state directory; it reads a private
      * copy of the state. */
-    if (!ctx->dry_run && (lock = take_lock (&run, error)) < 0)
+    if (!ctx->dry_run && !options->lock_held && (lock = take_lock (&run, error)) < 0)
         return FALSE;
     run.pending_moves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     run.budget = nms_sync_budget_new ();

@@ -38,6 +38,8 @@ typedef struct {
     guint crash_after;          /* test hook NMSYNC_TEST_CRASH_AFTER: 0 off, else SIGKILL the
                                  * process after that many steps (nms_sync_step) */
     guint lock_wait_ms;         /* how long to wait for the account lock another nmsync holds */
+    gboolean lock_held;         /* the caller holds the account lock already (nmsync sync's
+                                 * rule stages run under the same lock as the IMAP stage) */
     char **keywords;            /* IMAP keywords synced as Maildir letters a-z ([keywords] rules);
                                  * NULL: none */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */

@@ -37,9 +37,9 @@ check_eq "second pull: no message body transferred (server log)" 0 "$(bodies_sin
 check_eq "second pull: every file untouched (names, inodes, sizes)" "$before" \
     "$(find "$NMS_MAILDIR" -type f -printf '%p %i %s\n' | sort)"
 
-nmsync_run pull test/Sent
+nmsync_run -v pull test/Sent
 check_eq "ACCOUNT/FOLDER argument: exit status 0" 0 "$NMS_RC"
-check_match "ACCOUNT/FOLDER: one folder synced" "1 folders" "$(cat "$NMS_OUT")"
+check_match "ACCOUNT/FOLDER: one folder synced" "1 folder in" "$(cat "$NMS_OUT")"
 nmsync_run pull test/NoSuchFolder
 check_eq "unknown folder argument: exit status 1" 1 "$NMS_RC"
 check_match "unknown folder is named" "'NoSuchFolder' does not exist" "$(cat "$NMS_ERR")"

@@ -49,7 +49,8 @@ done
 files=$(( $(local_count INBOX) + $(local_count "$LONG") ))
 
 for run in 1 2 3; do
-    nmsync_run sync
+    # -v: the summary line also for a run that changes nothing
+    nmsync_run -v sync
     case $NMS_RC in
         0) check "sync $run: exit 0" true ;;
         1) check_match "sync $run: exit 1 names a file notmuch cannot index" \

@@ -168,7 +168,12 @@ test_load_errors (void)
         { "[folder junk]\nmatch = tag:a\n\nmatch = tag:b\n",
           "F:4: key 'match': given twice in [folder junk], first on line 2" },
         { "[folder junk]\nfolder = Junk\n",
-          "F:2: key 'folder': unknown key in [folder junk]; expected match or tags" },
+          "F:2: key 'folder': unknown key in [folder junk]; expected match, tags or otherwise" },
+        { "[folder junk]\nmatch = tag:spam\notherwise = \\Nowhere\n",
+          "F:3: key 'otherwise': '\\Nowhere' is not a folder name (levels are separated by one "
+          "'/') or a role (\\Junk \\Sent \\Trash \\Archive \\Drafts)" },
+        { "[folder junk]\notherwise = INBOX\notherwise = Lists\n",
+          "F:3: key 'otherwise': given twice in [folder junk], first on line 2" },
         { "[flags]\r\nunread = !S\r\n\xff\r\n", "F:3: not valid UTF-8 text" },
         { "[flags]\nunread = !S\n\n\xc3\n", "F:4: not valid UTF-8 text" },
     };
@@ -485,6 +490,58 @@ test_decide_unmapped_letters (void)
 }
 
 /* A later rule for the same folder still gives the tags when an earlier one only matches. */
+/* "Not spam": a message in Junk whose tags changed so that the Junk rule's match no longer
+ * selects it (and no other rule does) goes to the rule's "otherwise" folder, with that
+ * folder's tags; three-way, a message the user filed elsewhere by hand stays there, and one
+ * whose tags did not change, or that still matches, stays in Junk. */
+static void
+test_decide_otherwise (void)
+{
+    g_autoptr (NmsRules) rules = load_text (
+        "[flags]\nunread = !S\n"
+        "[folder \\Junk]\nmatch = tag:spam\notherwise = INBOX\ntags = +spam -inbox -unread\n"
+        "[folder INBOX]\ntags = +inbox -spam\n");
+    char *folders[] = { "Junk", "INBOX" };
+    char *otherwise[] = { "INBOX", NULL };
+    Message not_spam = { "inbox", "Junk", "S", "Junk", "S", TRUE, -1 };
+    Message still_spam = { "spam", "Junk", "S", "Junk", "S", TRUE, 0 };
+    Expected e_stays = { "Junk", "S", "", "" };
+    Message unchanged = { "inbox", "Junk", "S", "Junk", "S", FALSE, -1 };
+    Message filed = { "inbox", "Lists", "S", "Junk", "S", TRUE, -1 };
+    Expected e_filed = { "Lists", "S", "", "" };
+    NmsRuleOutcome out = { 0 };
+    g_auto (GStrv) tags = g_strsplit ("inbox", " ", -1);
+    NmsRuleInput in = { .tags = tags, .folder = "Junk", .flags = "S", .agreed_folder = "Junk",
+                        .agreed_flags = "S", .tags_changed = TRUE, .matched_rule = -1,
+                        .rule_folders = folders, .rule_otherwise = otherwise };
+
+    nms_rules_decide (rules, &in, &out);
+    g_assert_cmpstr (out.folder, ==, "INBOX");
+    g_assert_cmpuint (out.add_tags->len, ==, 0);
+    nms_rule_outcome_clear (&out);
+    in.matched_rule = 0; /* still spam */
+    in.tags = (char *[]) { "spam", NULL };
+    nms_rules_decide (rules, &in, &out);
+    g_assert_cmpstr (out.folder, ==, "Junk");
+    nms_rule_outcome_clear (&out);
+    in.matched_rule = -1;
+    in.tags_changed = FALSE; /* nothing changed: stays */
+    nms_rules_decide (rules, &in, &out);
+    g_assert_cmpstr (out.folder, ==, "Junk");
+    nms_rule_outcome_clear (&out);
+    in.tags_changed = TRUE;
+    in.folder = "Lists"; /* filed by hand */
+    in.tags = tags;
+    nms_rules_decide (rules, &in, &out);
+    g_assert_cmpstr (out.folder, ==, "Lists");
+    nms_rule_outcome_clear (&out);
+    /* Without rule_otherwise (the older callers): stays. */
+    check_decision (rules, folders, &not_spam, &e_stays);
+    check_decision (rules, folders, &still_spam, &e_stays);
+    check_decision (rules, folders, &unchanged, &e_stays);
+    check_decision (rules, folders, &filed, &e_filed);
+}
+
 static void
 test_decide_arrival_rule (void)
 {
@@ -829,6 +886,7 @@ main (int argc, char **argv)
     g_test_add_func ("/rules/decide/unresolved-role", test_decide_unresolved_role);
     g_test_add_func ("/rules/decide/unmapped-letters", test_decide_unmapped_letters);
     g_test_add_func ("/rules/decide/arrival-rule", test_decide_arrival_rule);
+    g_test_add_func ("/rules/decide/otherwise", test_decide_otherwise);
     g_test_add_func ("/rules/decide/idempotent", test_decide_idempotent);
     g_test_add_func ("/rules/check-self/message", test_check_self_message);
     g_test_add_func ("/rules/check-self/cases", test_check_self_cases);
