@@ -187,9 +187,13 @@ move_server (Run *run, const Folder *source, const NmsStateMessage *msg, const F
     /* Without COPYUID the copy is the newest message of @dest with this Message-ID and size
      * that the state does not know; the UIDNEXT @dest had at the start of the run bounds the
      * search (every copy of this run lands at or above it). */
-    if (new_uid == 0 &&
-        (new_uid = find_moved (run, dest, dest->has_status ? dest->uidnext : 1, message_id,
-                               size, error)) == 0) {
+    if (new_uid == 0 && dest->has_status && dest->uidnext > 1)
+        new_uid = find_moved (run, dest, dest->uidnext, message_id, size, error);
+    /* Not there: another client moved the same message the same way before this run (the
+     * server then had nothing left to move and said nothing); its copy is older. */
+    if (new_uid == 0 && (error == NULL || *error == NULL))
+        new_uid = find_moved (run, dest, 1, message_id, size, error);
+    if (new_uid == 0) {
         if (error != NULL && *error == NULL)
             g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MESSAGE,
                          "moved on the server, but its new UID cannot be found yet");
