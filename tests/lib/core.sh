@@ -108,7 +108,8 @@ sync_ok () {
 
 quiet_sync () {
     nmsync_run sync
-    sync_ok >/dev/null && grep -q ": 0 new (0 B), 0 flags changed, 0 deleted; server: 0 uploaded (0 B), 0 flags changed, 0 deleted, 0 moved, 0 folders created" "$NMS_OUT" && return 0
+    # A run that changed nothing prints no summary line (nmsync(1) OUTPUT).
+    sync_ok >/dev/null && [ ! -s "$NMS_OUT" ] && return 0
     cat "$NMS_OUT" "$NMS_ERR"
     return 1
 }
