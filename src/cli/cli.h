@@ -22,6 +22,7 @@ typedef struct {
     gboolean dry_run;
     gboolean force;
     gboolean no_sandbox;     /* --no-sandbox */
+    gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 
@@ -104,5 +105,6 @@ NmsConfig *nms_cli_load_config (const NmsCliOptions *options);
 int nms_cmd_pull (const NmsCliOptions *options);
 int nms_cmd_push (const NmsCliOptions *options);
 int nms_cmd_sync (const NmsCliOptions *options);
+int nms_cmd_adopt (const NmsCliOptions *options);
 int nms_cmd_apply (const NmsCliOptions *options);
 int nms_cmd_rules (const NmsCliOptions *options);

@@ -21,6 +21,7 @@ static const Command commands[] = {
     { "sync", nms_cmd_sync, "both ways, as one three-way merge per folder" },
     { "pull", nms_cmd_pull, "server -> local only" },
     { "push", nms_cmd_push, "local -> server only" },
+    { "adopt", nms_cmd_adopt, "pair a Maildir that already holds the mail, then exit" },
     { "apply", nms_cmd_apply, "the tag <-> flag <-> folder rules, locally, no network" },
     { "rules", nms_cmd_rules, "check the rule set" },
 };
@@ -33,6 +34,9 @@ static const char usage_text[] =
     "  sync     both ways, as one three-way merge per folder (the default)\n"
     "  pull     server -> local only: new messages, flag changes, expunges\n"
     "  push     local -> server only: new messages, flag changes, deletions, moves\n"
+    "  adopt    pair a Maildir that already holds the mail (a copy of the server's\n"
+    "           Dovecot Maildir, an mbsync spool, any other) with the server: no\n"
+    "           re-download, nothing written to the server; then use sync\n"
     "  apply    the tag <-> flag <-> folder rules, locally, no network\n"
     "  rules    check the rule set: unknown folders, overlaps, rules that undo themselves\n"
     "\n"

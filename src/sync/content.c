@@ -377,10 +377,11 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessa
 }
 
 /* Records @pairs: files renamed and state rows written in one transaction (dry run: said,
- * and only applied to the snapshot in memory). */
+ * with @how, and only applied to the snapshot in memory). */
 static gboolean
 record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
-              GPtrArray *candidates, GPtrArray *idents, GArray *pairs, GError **error)
+              GPtrArray *candidates, GPtrArray *idents, GArray *pairs, const char *how,
+              GError **error)
 {
     if (pairs->len == 0)
         return TRUE;
@@ -398,8 +399,8 @@ record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
                       m.flags);
         if (run->ctx->dry_run)
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                             "%s: %s: would pair '%s' with UID %u (same Message-ID and size)",
-                             run->account->name, folder->name, e->path, uid);
+                             "%s: %s: would pair '%s' with UID %u (%s)",
+                             run->account->name, folder->name, e->path, uid, how);
         else if (!take_uid (run, folder, e, id, m.flags, error)) {
             nms_state_rollback (run->state);
             return FALSE;
@@ -464,6 +465,35 @@ hold (Run *run, const Folder *folder, guint32 uidvalidity, GPtrArray *scan,
     return TRUE;
 }
 
+/* adopt: the candidates another program's records pair exactly (adopt.c) take their UIDs
+ * first, with nothing read from the server, and leave @candidates; the rest pair by content. */
+static gboolean
+pair_exactly (Run *run, const Folder *folder, guint32 uidvalidity, GArray *server,
+              GArray *saved, GPtrArray *candidates, GError **error)
+{
+    g_autoptr (GArray) exact = nms_sync_adopt_exact (run, folder, uidvalidity, server, candidates);
+    g_autoptr (GPtrArray) idents =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) nms_imap_message_ident_free);
+    g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (NmsPair));
+
+    for (guint i = 0; i < exact->len; i++) {
+        const NmsAdoptPair *a = &g_array_index (exact, NmsAdoptPair, i);
+        NmsImapMessageIdent *id = g_new0 (NmsImapMessageIdent, 1);
+        NmsPair p = { .local = a->local, .server = idents->len };
+
+        id->uid = a->uid;
+        g_ptr_array_add (idents, id);
+        g_array_append_val (pairs, p);
+    }
+    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs,
+                       "exactly, by the records of the program that wrote the Maildir", error))
+        return FALSE;
+    run->adopt_exact = pairs->len;
+    for (guint i = exact->len; i-- > 0;)
+        g_ptr_array_remove_index (candidates, g_array_index (exact, NmsAdoptPair, i).local);
+    return TRUE;
+}
+
 gboolean
 nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArray *server,
                       GArray *saved, GPtrArray *scan, gboolean *held_out, GError **error)
@@ -475,6 +505,9 @@ nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArra
     g_autofree gboolean *paired = NULL;
 
     *held_out = FALSE;
+    if (candidates->len > 0 && run->options->adopt &&
+        !pair_exactly (run, folder, uidvalidity, server, saved, candidates, error))
+        return FALSE;
     if (candidates->len == 0)
         return TRUE;
     if ((idents = unknown_idents (run, server, saved, &fetch_error)) != NULL && idents->len > 0)
@@ -489,8 +522,10 @@ nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArra
         *held_out = TRUE;
         return hold (run, folder, uidvalidity, scan, candidates, fetch_error, error);
     }
-    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs, error))
+    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs,
+                       "same Message-ID and size", error))
         return FALSE;
+    run->adopt_content = pairs->len;
     paired = g_new0 (gboolean, candidates->len);
     for (guint i = 0; i < pairs->len; i++)
         paired[g_array_index (pairs, NmsPair, i).local] = TRUE;

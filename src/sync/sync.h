@@ -40,6 +40,9 @@ typedef struct {
     guint lock_wait_ms;         /* how long to wait for the account lock another nmsync holds */
     char **keywords;            /* IMAP keywords synced as Maildir letters a-z ([keywords] rules);
                                  * NULL: none */
+    gboolean adopt;             /* `nmsync adopt` (a pull): a state without messages; files pair
+                                 * exactly from dovecot-uidlist or .mbsyncstate, then by content;
+                                 * one summary line per folder */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */
     gpointer on_file_data;
 } NmsSyncOptions;
