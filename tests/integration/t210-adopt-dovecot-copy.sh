@@ -117,3 +117,21 @@ check "both sides agree UID by UID" agree_by_uid
 nmsync_run adopt
 check_eq "adopt again over a state with messages: refused (exit 2)" 2 "$NMS_RC"
 check_match "adopt again: says how to start over" "move the files 'test\\.\\*'" "$(cat "$NMS_ERR")"
+
+# Starting over: a Maildir whose marker is gone is refused, saying how to start over; with the
+# state moved away, adopt pairs it again (exactly by dovecot-uidlist, m6 by content), nothing
+# downloaded.
+rm "$NMS_MAILDIR/.nmsync-maildir"
+nmsync_run sync
+check_eq "sync without the marker: refused (exit 2)" 2 "$NMS_RC"
+check_match "the refusal names adopt" "move the state files 'test\\.\\*' out of .* run 'nmsync adopt'" "$(cat "$NMS_ERR")"
+mv "$NMS_STATE" "$NMS_STATE.old"
+mkdir -m 700 "$NMS_STATE"
+dovecot_mark
+nmsync_run adopt
+check_eq "adopt from a new state: exit 0" 0 "$NMS_RC"
+check_eq "adopt from a new state: nothing downloaded" 0 "$(bodies_since_mark)"
+check_match "adopt from a new state: INBOX summary" \
+    "test: INBOX: 4 paired exactly, 1 by content, 0 downloaded, 0 local-only" "$(cat "$NMS_ERR")"
+collect_sides
+check "both sides still agree UID by UID" agree_by_uid
