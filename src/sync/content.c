@@ -81,18 +81,49 @@ digest_update (GChecksum *sum, const char *data, gsize len)
     }
 }
 
+/* Where mbsync's "X-TUID: " line starts in the header at the start of @buf, and its length
+ * with its line end (*@len_out 0: none): the server's copy has no such line. */
+static gsize
+tuid_line (const char *buf, gsize n, gsize *len_out)
+{
+    gsize i = 0;
+
+    *len_out = 0;
+    while (i < n && buf[i] != '\n' && !(buf[i] == '\r' && i + 1 < n && buf[i + 1] == '\n')) {
+        const char *nl = memchr (buf + i, '\n', n - i);
+        gsize end = nl != NULL ? (gsize) (nl - buf) + 1 : n;
+
+        if (end - i >= 8 && memcmp (buf + i, "X-TUID: ", 8) == 0) {
+            *len_out = end - i;
+            return i;
+        }
+        i = end;
+    }
+    return 0;
+}
+
 static char *
 file_digest (const char *path)
 {
     g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
     char buf[65536];
     FILE *f = fopen (path, "rb");
+    gboolean first = TRUE;
     gsize n;
 
     if (f == NULL)
         return NULL; /* unreadable: it cannot pair, so it is uploaded (and fails there, named) */
-    while ((n = fread (buf, 1, sizeof buf, f)) > 0)
-        digest_update (sum, buf, n);
+    while ((n = fread (buf, 1, sizeof buf, f)) > 0) {
+        gsize len, at = first ? tuid_line (buf, n, &len) : 0;
+
+        if (first && len > 0) {
+            digest_update (sum, buf, at);
+            digest_update (sum, buf + at + len, n - at - len);
+        } else {
+            digest_update (sum, buf, n);
+        }
+        first = FALSE;
+    }
     if (ferror (f)) {
         fclose (f);
         return NULL;
@@ -184,7 +215,8 @@ server_digests (Run *run, GPtrArray *idents, GArray *need, Keys *k, GError **err
     return ok;
 }
 
-/* The local keys: Message-ID and CRLF size of each candidate file. The size needs the whole
+/* The local keys: Message-ID and CRLF size of each candidate file (without the X-TUID field
+ * mbsync adds to what it stores, which the server's copy lacks). The size needs the whole
  * file read, so only files whose Message-ID a server message has (or that have none, when a
  * server message has none) get one; the others cannot pair. A file that cannot be read gets
  * a key no server message has (it is then uploaded, and that names the problem). */
@@ -207,6 +239,7 @@ local_keys (Run *run, const Folder *folder, GPtrArray *candidates, GPtrArray *id
         g_autoptr (GError) error = NULL;
         char *message_id = NULL;
         NmsPairKey key = { .size = G_MAXUINT64 };
+        gsize tuid = 0;
         gboolean wanted;
 
         if (!nms_maildir_message_id (e->path, &message_id, &error)) {
@@ -216,10 +249,13 @@ local_keys (Run *run, const Folder *folder, GPtrArray *candidates, GPtrArray *id
             continue;
         }
         wanted = message_id != NULL ? g_hash_table_contains (ids, message_id) : server_without_id;
-        if (wanted && !nms_maildir_crlf_size (e->path, &key.size, &error)) {
+        if (wanted && (!nms_maildir_crlf_size (e->path, &key.size, &error) ||
+                       !nms_maildir_message_tuid_size (e->path, &tuid, &error))) {
             nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s",
                              run->account->name, folder->name, error->message);
             key.size = G_MAXUINT64;
+        } else if (wanted) {
+            key.size -= tuid; /* an mbsync spool's copy: the server's has no X-TUID field */
         }
         key.message_id = keep (k, message_id);
         g_array_append_val (k->local, key);

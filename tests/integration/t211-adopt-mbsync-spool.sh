@@ -68,6 +68,7 @@ for k in INBOX:m1 INBOX:m4 INBOX:m5 INBOX:m7 INBOX:m8 Archive:a2 Archive:a3; do
     ino[$k]=$(stat -c %i "$(file_of "${k%%:*}" "${k##*:}")")
 done
 srv0=$(server_state)
+cp -a "$mb" "$NMS_HOME/spool2"
 # mbsync's sessions (through the tunnel) reach the log later and without a date: only the
 # daemon's sessions, nmsync's, are counted.
 dovecot_mark () { _MARK=$(dovecot_log | grep -c '^[A-Z][a-z][a-z] [0-9].*Logged out'); }
@@ -123,3 +124,20 @@ check_eq "both sides agree UID by UID (flags)" "$(flags_by_uid)" "$(flags_by_uid
 check_eq "still each file with its own message (by Message-ID)" "$(by_id_srv)" "$(by_id_loc)"
 check_eq "no server folder or message named after an mbsync file" "" \
     "$(printf '%s\n' "$SRV" | grep -i 'mbsync\|uidvalidity')"
+
+# The same spool without mbsync's state (as with SyncState naming a directory of its own):
+# the files pair by content, although mbsync added an X-TUID field to each; only m9 is
+# downloaded, nothing is on either side twice.
+spool2=$NMS_HOME/spool2
+nmsync_setup_dovecot
+cp -a "$spool2" "$NMS_MAILDIR"
+find "$NMS_MAILDIR" -name '.mbsyncstate*' -delete
+mkdir -m 700 -p "$NMS_STATE"
+dovecot_mark
+nmsync_run adopt
+check_eq "adopt without .mbsyncstate: exit 0" 0 "$NMS_RC"
+check_eq "adopt without .mbsyncstate: one body read (m9)" 1 "$(bodies_since_mark)"
+check_match "adopt without .mbsyncstate: INBOX summary" \
+    "test: INBOX: 0 paired exactly, 5 by content, 1 downloaded, 0 local-only" "$(cat "$NMS_ERR")"
+collect_sides
+check_eq "by content: each file carries its own message's UID (by Message-ID)" "$(by_id_srv)" "$(by_id_loc)"
