@@ -23,6 +23,7 @@ typedef struct {
     gboolean force;
     gboolean no_sandbox;     /* --no-sandbox */
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
+    const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 

@@ -136,7 +136,8 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
                                     .crash_after = nms_cli_crash_after (),
                                     .lock_wait_ms = nms_cli_lock_wait_ms (), .keywords = keywords,
-                                    .adopt = options->adopt };
+                                    .adopt = options->adopt,
+                                    .mbsync_state = options->mbsync_state };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
     gboolean ok;

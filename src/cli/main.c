@@ -48,6 +48,7 @@ static const char usage_text[] =
     "  -n, --dry-run      print what would be done, change nothing\n"
     "      --force        lift the deletion guards (half of a folder, max-deletions)\n"
     "      --no-sandbox   do not confine writes with Landlock (see nmsync(1))\n"
+    "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -71,6 +72,7 @@ main (int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' },         { "dry-run", no_argument, NULL, 'n' },
         { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
+        { "mbsync-state", required_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -97,6 +99,9 @@ main (int argc, char **argv)
             break;
         case 'S':
             options.no_sandbox = TRUE;
+            break;
+        case 'M':
+            options.mbsync_state = optarg;
             break;
         case 'h':
             fputs (usage_text, stdout);

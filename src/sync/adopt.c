@@ -6,7 +6,8 @@
  *   "<uid> [fields] :<base>", or "<uid> <base>" in the first format).
  * - An mbsync spool: ".mbsyncstate" pairs mbsync's Maildir UIDs (the ",U=" it wrote) with the
  *   server's ("FarUidValidity N" / "NearUidValidity N" header lines, an empty line, then
- *   "<far_uid> <near_uid> <flags>"), and ".uidvalidity" says which Maildir UIDs the names carry.
+ *   "<far_uid> <near_uid> <flags>"), and ".uidvalidity" says which Maildir UIDs the names carry;
+ *   with SyncState naming a directory (adopt --mbsync-state DIR), the state files are there.
  * A record is used only when its UIDVALIDITY is the server's (and, for mbsync, the Maildir's):
  * otherwise its UIDs name other messages, and the files pair by content. A UID the server no
  * longer has, or that two files claim, pairs nothing. Nothing here writes. */
@@ -92,10 +93,38 @@ dovecot_map (const char *dir, guint32 uidvalidity, gboolean *other_out)
 
 /* .mbsyncstate (mbsync 1.4; 1.3 spelled the header Master/Slave): mbsync's Maildir UID ->
  * server UID, NULL when absent or not for @uidvalidity and the Maildir's .uidvalidity. */
-static GHashTable *
-mbsync_map (const char *dir, guint32 uidvalidity, gboolean *other_out)
+/* The state file mbsync keeps for @folder in its SyncState directory @state_dir (NULL: none):
+ * "<near box>" for a channel's SyncState, ":<far store>:<box>_:<near store>:<near box>" for
+ * the global one, '/' in box names written as '!'. (transfer full) */
+static char *
+mbsync_state_text (const char *state_dir, const char *folder)
 {
-    g_autofree char *text = read_record (dir, ".mbsyncstate");
+    g_autofree char *box = g_strdelimit (g_strdup (folder), "/", '!');
+    g_autofree char *suffix = g_strconcat (":", box, NULL);
+    g_autoptr (GDir) dir = NULL;
+    const char *name;
+    char *text;
+
+    if ((text = read_record (state_dir, box)) != NULL)
+        return text;
+    if ((dir = g_dir_open (state_dir, 0, NULL)) == NULL)
+        return NULL;
+    while ((name = g_dir_read_name (dir)) != NULL) {
+        const char *near = strstr (name, "_:");
+        const char *near_box = near != NULL ? strchr (near + 2, ':') : NULL;
+
+        if (name[0] == ':' && near_box != NULL && strcmp (near_box, suffix) == 0)
+            return read_record (state_dir, name);
+    }
+    return NULL;
+}
+
+static GHashTable *
+mbsync_map (const char *dir, const char *state_dir, const char *folder, guint32 uidvalidity,
+            gboolean *other_out)
+{
+    g_autofree char *text = state_dir != NULL ? mbsync_state_text (state_dir, folder)
+                                              : read_record (dir, ".mbsyncstate");
     g_autofree char *near_text = read_record (dir, ".uidvalidity");
     g_auto (GStrv) lines = NULL;
     g_autoptr (GHashTable) map = NULL;
@@ -154,7 +183,8 @@ nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidity, GArra
 {
     gboolean other_dovecot = FALSE, other_mbsync = FALSE;
     g_autoptr (GHashTable) dovecot = dovecot_map (folder->dir, uidvalidity, &other_dovecot);
-    g_autoptr (GHashTable) mbsync = mbsync_map (folder->dir, uidvalidity, &other_mbsync);
+    g_autoptr (GHashTable) mbsync = mbsync_map (folder->dir, run->options->mbsync_state,
+                                                folder->name, uidvalidity, &other_mbsync);
     g_autoptr (GHashTable) claims = g_hash_table_new (NULL, NULL); /* uid -> claims + 1 */
     g_autofree guint32 *uid_of = g_new0 (guint32, candidates->len);
     GArray *out = g_array_new (FALSE, FALSE, sizeof (NmsAdoptPair));
@@ -206,4 +236,20 @@ nms_sync_adopt_check (Run *run, GError **error)
                      "out of '%s' and run adopt again; nothing was changed",
                      run->account->name, run->account->name, run->config->state_dir);
     return !any;
+}
+
+void
+nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only)
+{
+    guint downloads = 0;
+
+    for (guint i = 0; i < plan->len; i++) {
+        if (g_array_index (plan, NmsAction, i).kind == NMS_ACTION_DOWNLOAD)
+            downloads++;
+    }
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: %s: %u paired exactly, %u by content, %u %s, %u local-only (uploaded "
+                     "by the next sync)", run->account->name, folder->name, run->adopt_exact,
+                     run->adopt_content, downloads,
+                     run->ctx->dry_run ? "to download" : "downloaded", local_only);
 }

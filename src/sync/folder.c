@@ -706,24 +706,6 @@ went_back (Run *run, const Folder *folder, const NmsStateFolder *saved,
     return TRUE;
 }
 
-/* adopt's line per folder, the same with -n: what paired how, what the run downloads, and
- * the files it leaves for the next sync to upload. */
-static void
-report_adopt (Run *run, const Folder *folder, const Snapshot *s)
-{
-    guint downloads = 0;
-
-    for (guint i = 0; i < s->plan->len; i++) {
-        if (g_array_index (s->plan, NmsAction, i).kind == NMS_ACTION_DOWNLOAD)
-            downloads++;
-    }
-    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                     "%s: %s: %u paired exactly, %u by content, %u %s, %u local-only (uploaded "
-                     "by the next sync)", run->account->name, folder->name, run->adopt_exact,
-                     run->adopt_content, downloads,
-                     run->ctx->dry_run ? "to download" : "downloaded", s->local_only);
-}
-
 gboolean
 nms_sync_folder (Run *run, Folder *folder, GError **error)
 {
@@ -767,7 +749,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (!snapshot_take (run, folder, &fs, qresync, &snap, &incomplete, error))
         return FALSE;
     if (run->options->adopt)
-        report_adopt (run, folder, &snap);
+        nms_sync_adopt_report (run, folder, snap.plan, snap.local_only);
     if (run->ctx->dry_run) {
         /* as the real run below: deletions said at the end of the run (server-moves.c) */
         nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);

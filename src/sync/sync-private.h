@@ -186,6 +186,9 @@ GArray *nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidit
 /* adopt starts from a state that records no message: else fails (NMS_SYNC_ERROR_MAILDIR)
  * saying how to start over. */
 gboolean nms_sync_adopt_check (Run *run, GError **error);
+/* adopt's line per folder, the same with -n: what paired how (run->adopt_exact, _content),
+ * what @plan downloads, and the @local_only files left for the next sync to upload. */
+void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only);
 
 /* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
  * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does

@@ -141,3 +141,28 @@ check_match "adopt without .mbsyncstate: INBOX summary" \
     "test: INBOX: 0 paired exactly, 5 by content, 1 downloaded, 0 local-only" "$(cat "$NMS_ERR")"
 collect_sides
 check_eq "by content: each file carries its own message's UID (by Message-ID)" "$(by_id_srv)" "$(by_id_loc)"
+
+# mbsync with its state in a directory of its own (a global "SyncState DIR/", state files
+# named ":far-store:box_:near-store:box"): adopt --mbsync-state DIR pairs exactly again.
+nmsync_setup_dovecot
+mb=$NMS_MAILDIR
+mkdir -p "$mb" "$NMS_HOME/mbstate"
+{
+    printf 'SyncState %s/mbstate/\n\n' "$NMS_HOME"
+    sed '/^SyncState/d' "$spool2/../mbsyncrc" | sed "s|^Inbox .*|Inbox $mb/|"
+} >"$NMS_HOME/mbsyncrc"
+check "mbsync -a into a new Maildir, SyncState in a directory" mbsync_run
+check "mbsync wrote no .mbsyncstate in the folders" test ! -e "$mb/.mbsyncstate"
+check_match "mbsync wrote its state file for INBOX in the directory" ':INBOX_:.*:INBOX' \
+    "$(ls "$NMS_HOME/mbstate")"
+mkdir -m 700 -p "$NMS_STATE"
+dovecot_mark
+nmsync_run --mbsync-state "$NMS_HOME/mbstate" adopt
+check_eq "adopt --mbsync-state: exit 0" 0 "$NMS_RC"
+check_eq "adopt --mbsync-state: nothing downloaded" 0 "$(bodies_since_mark)"
+check_match "adopt --mbsync-state: INBOX summary" \
+    "test: INBOX: 6 paired exactly, 0 by content, 0 downloaded, 0 local-only" "$(cat "$NMS_ERR")"
+check_match "adopt --mbsync-state: Archive summary" \
+    "test: Archive: 2 paired exactly, 0 by content, 0 downloaded, 0 local-only" "$(cat "$NMS_ERR")"
+collect_sides
+check_eq "--mbsync-state: each file carries its own message's UID (by Message-ID)" "$(by_id_srv)" "$(by_id_loc)"
