@@ -225,8 +225,27 @@ nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidity, GArra
 gboolean
 nms_sync_adopt_check (Run *run, GError **error)
 {
+    const char *name = run->account->name;
     gboolean any = FALSE;
 
+    /* ACCOUNT/FOLDER: only those folders start over; the others keep what they agreed. */
+    for (char **f = run->options->folders; f != NULL && *f != NULL; f++) {
+        guint64 count = 0;
+
+        if (!nms_state_folder_message_count (run->state, *f, &count, error))
+            return FALSE;
+        if (count > 0) {
+            g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MAILDIR,
+                         "the state of account '%s' already records %" G_GUINT64_FORMAT
+                         " messages of folder '%s': adopt pairs folders nmsync holds no state "
+                         "for; to start over, move the files '%s.*' out of '%s' and run adopt "
+                         "again; nothing was changed",
+                         name, count, *f, name, run->config->state_dir);
+            return FALSE;
+        }
+    }
+    if (run->options->folders != NULL)
+        return TRUE;
     if (!nms_state_has_messages (run->state, &any, error))
         return FALSE;
     if (any)
@@ -234,7 +253,7 @@ nms_sync_adopt_check (Run *run, GError **error)
                      "the state of account '%s' already records messages: adopt pairs a "
                      "Maildir nmsync holds no state for; to start over, move the files '%s.*' "
                      "out of '%s' and run adopt again; nothing was changed",
-                     run->account->name, run->account->name, run->config->state_dir);
+                     name, name, run->config->state_dir);
     return !any;
 }
 

@@ -87,3 +87,27 @@ check_eq "sync: Archive unchanged" "1 2 3" "$(server_uids Archive)"
 collect_sides
 check "both sides agree UID by UID (bytes and flags)" agree_by_uid
 check "every local file carries a UID" all_uploaded
+
+# ACCOUNT/FOLDER: a folder the state has messages of is refused; a folder it has none of is
+# adopted while the others keep their state.
+nmsync_run adopt test/Archive
+check_eq "adopt test/Archive (synced): refused (exit 2)" 2 "$NMS_RC"
+check_match "adopt test/Archive: names the folder" "messages of folder 'Archive'" "$(cat "$NMS_ERR")"
+mail_file "$src/l1" l1
+mail_file "$src/l2" l2
+dovecot_seed Lists "$src/l1" "$src/l2"             # UIDs 1, 2
+mkdir -p "$d/.Lists/cur" "$d/.Lists/new" "$d/.Lists/tmp"
+cp "$src/l1" "$d/.Lists/cur/1700000021_0.100.host,U=7,FMD5=bb:2,S"
+cp "$src/l2" "$d/.Lists/cur/1700000022_0.100.host,U=8,FMD5=bb:2,"
+dovecot_mark
+nmsync_run adopt test/Lists
+check_eq "adopt test/Lists: exit 0" 0 "$NMS_RC"
+check_eq "adopt test/Lists: nothing downloaded" 0 "$(bodies_since_mark)"
+check_match "adopt test/Lists: summary" \
+    "test: Lists: 0 paired exactly, 2 by content, 0 downloaded, 0 local-only" "$(cat "$NMS_ERR")"
+check_eq "adopt test/Lists: only Lists was adopted" 1 "$(grep -c 'paired exactly' "$NMS_ERR")"
+nmsync_run sync
+check_eq "sync after: exit 0" 0 "$NMS_RC"
+check_eq "sync after: Lists unchanged on the server" "1 2" "$(server_uids Lists)"
+collect_sides
+check "both sides agree UID by UID" agree_by_uid
