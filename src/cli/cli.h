@@ -26,6 +26,8 @@ typedef struct {
     gboolean no_rules;       /* --no-rules: sync without its rule stages */
     gboolean all;            /* --all: apply the rules to every message */
     gboolean json;           /* --json: one JSON object per account instead of the summary */
+    gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
+    const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 
@@ -114,5 +116,6 @@ int nms_cli_lock_account (NmsContext *ctx, const NmsConfig *config, const NmsAcc
 int nms_cmd_pull (const NmsCliOptions *options);
 int nms_cmd_push (const NmsCliOptions *options);
 int nms_cmd_sync (const NmsCliOptions *options);
+int nms_cmd_adopt (const NmsCliOptions *options);
 int nms_cmd_apply (const NmsCliOptions *options);
 int nms_cmd_rules (const NmsCliOptions *options);

@@ -225,7 +225,9 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     NmsAccount with_password;
     NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
                                     .crash_after = nms_cli_crash_after (),
-                                    .lock_wait_ms = nms_cli_lock_wait_ms (), .keywords = keywords };
+                                    .lock_wait_ms = nms_cli_lock_wait_ms (), .keywords = keywords,
+                                    .adopt = options->adopt,
+                                    .mbsync_state = options->mbsync_state };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
     gboolean ok;
@@ -355,4 +357,16 @@ int
 nms_cmd_sync (const NmsCliOptions *options)
 {
     return run_command (options, NMS_PLAN_SYNC);
+}
+
+/* adopt: a pull (nothing written to the server) from a state without messages, pairing
+ * exactly where dovecot-uidlist or .mbsyncstate allow; local-only files wait for the next
+ * sync. */
+int
+nms_cmd_adopt (const NmsCliOptions *options)
+{
+    NmsCliOptions adopt = *options;
+
+    adopt.adopt = TRUE;
+    return run_command (&adopt, NMS_PLAN_PULL);
 }

@@ -32,6 +32,10 @@ static const Command commands[] = {
       "server -> local only: new messages, flag changes, expunges" },
     { "push", nms_cmd_push, NEEDS_NETWORK,
       "local -> server only: new messages, flag changes, deletions, moves" },
+    { "adopt", nms_cmd_adopt, NEEDS_NETWORK,
+      "pair a Maildir that already holds the mail (a copy of the server's\n"
+      "Dovecot Maildir, an mbsync spool, any other) with the server: no\n"
+      "re-download, nothing written to the server; then use sync" },
     { "apply", nms_cmd_apply, 0,
       "the tag <-> flag <-> folder rules, locally, no network (--all:\n"
       "every message, not only those changed since the last run)" },
@@ -58,6 +62,7 @@ static const char usage_tail[] =
     "      --no-sandbox   do not confine writes with Landlock (see nmsync(1))\n"
     "      --no-rules     sync without its rule stages\n"
     "      --json         one JSON object per account instead of the summary line\n"
+    "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -97,6 +102,7 @@ main (int argc, char **argv)
         { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
         { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
         { "json", no_argument, NULL, 'J' },
+        { "mbsync-state", required_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -132,6 +138,9 @@ main (int argc, char **argv)
             break;
         case 'J':
             options.json = TRUE;
+            break;
+        case 'M':
+            options.mbsync_state = optarg;
             break;
         case 'h':
             print_usage ();

@@ -247,6 +247,11 @@ char *nms_maildir_message_id_parse (const char *header, gsize len);
  * copy nmsync uploads): bytes plus the LFs that no CR precedes. Reads the file in 64 KiB
  * chunks. IO error naming @path as for nms_maildir_message_id(). */
 gboolean nms_maildir_crlf_size (const char *path, guint64 *size_out, GError **error);
+/* mbsync adds an "X-TUID: <id>" header field to every message it stores in a Maildir (to find
+ * it again), which the server's copy does not have. The CRLF size of that field's line in
+ * @header (0: none), and the same for the file at @path (IO error as above). */
+gsize nms_maildir_tuid_size (const char *header, gsize len);
+gboolean nms_maildir_message_tuid_size (const char *path, gsize *size_out, GError **error);
 
 /* Renames @path so that it carries ",U=@uid" (@uid 0: drops the field), keeping the rest of
  * the name and its directory; durable, never overwrites. An existing ",U=" field is replaced

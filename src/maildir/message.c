@@ -144,6 +144,48 @@ nms_maildir_message_id (const char *path, char **message_id_out, GError **error)
     return TRUE;
 }
 
+gsize
+nms_maildir_tuid_size (const char *header, gsize len)
+{
+    static const char field[] = "X-TUID: ";
+    const char *p = header, *end = header + len;
+
+    while (p < end) {
+        const char *nl = memchr (p, '\n', (gsize) (end - p));
+        gsize line = (gsize) ((nl != NULL ? nl : end) - p);
+
+        if (line >= sizeof field - 1 && memcmp (p, field, sizeof field - 1) == 0) {
+            if (line > 0 && p[line - 1] == '\r')
+                line--;
+            return line + 2;
+        }
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+gboolean
+nms_maildir_message_tuid_size (const char *path, gsize *size_out, GError **error)
+{
+    g_autoptr (GByteArray) header = g_byte_array_new ();
+    gboolean no_header = FALSE;
+    int fd;
+
+    *size_out = 0;
+    if ((fd = open_message (path, error)) < 0)
+        return FALSE;
+    if (!read_header (fd, path, header, &no_header, error)) {
+        nms_fd_clear (&fd);
+        return FALSE;
+    }
+    nms_fd_clear (&fd);
+    if (!no_header)
+        *size_out = nms_maildir_tuid_size ((const char *) header->data, header->len);
+    return TRUE;
+}
+
 /* The line-end bytes in @data[0..@len) that going out as CRLF adds: one for each LF no CR
  * precedes and one for each CR no LF follows (libetpan's APPEND turns both into CRLF).
  * *@prev_cr carries whether the byte before @data was a CR, across chunks. */

@@ -146,10 +146,26 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
               NmsDbStats *stats, GError **error)
 {
     IndexResult r = index_file (db, path, opts, error);
+    g_autofree char *older = NULL, *key = NULL, *key2 = NULL;
     gboolean found;
 
+    /* Renamed twice before the first was indexed (a pairing, then a flag): the next event
+     * renames @path on, and that one removes @old_path too. */
+    if (r == INDEXED_VANISHED) {
+        if (db->stale == NULL)
+            db->stale = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+        if (!g_hash_table_steal_extended (db->stale, old_path, (gpointer *) &key,
+                                          (gpointer *) &older))
+            older = g_strdup (old_path);
+        g_hash_table_replace (db->stale, g_strdup (path), g_steal_pointer (&older));
+    }
     if (r == INDEXED_FAILED || r == INDEXED_VANISHED)
         return count_index (r, stats);
+    if (db->stale != NULL &&
+        g_hash_table_steal_extended (db->stale, old_path, (gpointer *) &key2,
+                                     (gpointer *) &older) &&
+        !remove_file (db, older, &found, error))
+        return FALSE;
     if (!remove_file (db, old_path, &found, error))
         return FALSE;
     if (r == INDEXED_DUPLICATE) {

@@ -22,6 +22,9 @@ struct _NmsDb {
     gboolean writable;
     gboolean synchronize_flags;
     char **new_tags;
+    GHashTable *stale;  /* index.c: a rename's new name that had moved on again before it was
+                         * indexed -> the old name kept meanwhile (so the message keeps a file
+                         * and its tags); the next rename from that name removes it */
 };
 
 /* Sets @error (domain NMS_DB_ERROR, @code) to "<what>: <notmuch status>[: <detail>]" where

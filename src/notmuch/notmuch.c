@@ -328,6 +328,7 @@ nms_db_close (NmsDb *db, GError **error)
     notmuch_database_destroy (db->nm);
     g_free (db->path);
     g_free (db->mail_root);
+    g_clear_pointer (&db->stale, g_hash_table_unref);
     g_strfreev (db->new_tags);
     g_free (db);
     return ok;

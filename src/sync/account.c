@@ -545,7 +545,8 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
     }
     run.state = ctx->dry_run ? nms_state_open_copy (config->state_dir, account->name, error)
                              : nms_state_open (config->state_dir, account->name, error);
-    if (run.state == NULL || !nms_sync_root_check (&run, error) ||
+    if (run.state == NULL || (options->adopt && !nms_sync_adopt_check (&run, error)) ||
+        !nms_sync_root_check (&run, error) ||
         (run.keyword_letters = nms_state_keyword_letters (run.state, options->keywords, error)) ==
             NULL ||
         (run.password = nms_account_get_password (account, error)) == NULL ||

@@ -81,18 +81,49 @@ digest_update (GChecksum *sum, const char *data, gsize len)
     }
 }
 
+/* Where mbsync's "X-TUID: " line starts in the header at the start of @buf, and its length
+ * with its line end (*@len_out 0: none): the server's copy has no such line. */
+static gsize
+tuid_line (const char *buf, gsize n, gsize *len_out)
+{
+    gsize i = 0;
+
+    *len_out = 0;
+    while (i < n && buf[i] != '\n' && !(buf[i] == '\r' && i + 1 < n && buf[i + 1] == '\n')) {
+        const char *nl = memchr (buf + i, '\n', n - i);
+        gsize end = nl != NULL ? (gsize) (nl - buf) + 1 : n;
+
+        if (end - i >= 8 && memcmp (buf + i, "X-TUID: ", 8) == 0) {
+            *len_out = end - i;
+            return i;
+        }
+        i = end;
+    }
+    return 0;
+}
+
 static char *
 file_digest (const char *path)
 {
     g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
     char buf[65536];
     FILE *f = fopen (path, "rb");
+    gboolean first = TRUE;
     gsize n;
 
     if (f == NULL)
         return NULL; /* unreadable: it cannot pair, so it is uploaded (and fails there, named) */
-    while ((n = fread (buf, 1, sizeof buf, f)) > 0)
-        digest_update (sum, buf, n);
+    while ((n = fread (buf, 1, sizeof buf, f)) > 0) {
+        gsize len, at = first ? tuid_line (buf, n, &len) : 0;
+
+        if (first && len > 0) {
+            digest_update (sum, buf, at);
+            digest_update (sum, buf + at + len, n - at - len);
+        } else {
+            digest_update (sum, buf, n);
+        }
+        first = FALSE;
+    }
     if (ferror (f)) {
         fclose (f);
         return NULL;
@@ -184,7 +215,8 @@ server_digests (Run *run, GPtrArray *idents, GArray *need, Keys *k, GError **err
     return ok;
 }
 
-/* The local keys: Message-ID and CRLF size of each candidate file. The size needs the whole
+/* The local keys: Message-ID and CRLF size of each candidate file (without the X-TUID field
+ * mbsync adds to what it stores, which the server's copy lacks). The size needs the whole
  * file read, so only files whose Message-ID a server message has (or that have none, when a
  * server message has none) get one; the others cannot pair. A file that cannot be read gets
  * a key no server message has (it is then uploaded, and that names the problem). */
@@ -207,6 +239,7 @@ local_keys (Run *run, const Folder *folder, GPtrArray *candidates, GPtrArray *id
         g_autoptr (GError) error = NULL;
         char *message_id = NULL;
         NmsPairKey key = { .size = G_MAXUINT64 };
+        gsize tuid = 0;
         gboolean wanted;
 
         if (!nms_maildir_message_id (e->path, &message_id, &error)) {
@@ -216,10 +249,13 @@ local_keys (Run *run, const Folder *folder, GPtrArray *candidates, GPtrArray *id
             continue;
         }
         wanted = message_id != NULL ? g_hash_table_contains (ids, message_id) : server_without_id;
-        if (wanted && !nms_maildir_crlf_size (e->path, &key.size, &error)) {
+        if (wanted && (!nms_maildir_crlf_size (e->path, &key.size, &error) ||
+                       !nms_maildir_message_tuid_size (e->path, &tuid, &error))) {
             nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s",
                              run->account->name, folder->name, error->message);
             key.size = G_MAXUINT64;
+        } else if (wanted) {
+            key.size -= tuid; /* an mbsync spool's copy: the server's has no X-TUID field */
         }
         key.message_id = keep (k, message_id);
         g_array_append_val (k->local, key);
@@ -377,10 +413,11 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessa
 }
 
 /* Records @pairs: files renamed and state rows written in one transaction (dry run: said,
- * and only applied to the snapshot in memory). */
+ * with @how, and only applied to the snapshot in memory). */
 static gboolean
 record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
-              GPtrArray *candidates, GPtrArray *idents, GArray *pairs, GError **error)
+              GPtrArray *candidates, GPtrArray *idents, GArray *pairs, const char *how,
+              GError **error)
 {
     if (pairs->len == 0)
         return TRUE;
@@ -398,8 +435,8 @@ record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
                       m.flags);
         if (run->ctx->dry_run)
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                             "%s: %s: would pair '%s' with UID %u (same Message-ID and size)",
-                             run->account->name, folder->name, e->path, uid);
+                             "%s: %s: would pair '%s' with UID %u (%s)",
+                             run->account->name, folder->name, e->path, uid, how);
         else if (!take_uid (run, folder, e, id, m.flags, error)) {
             nms_state_rollback (run->state);
             return FALSE;
@@ -464,6 +501,35 @@ hold (Run *run, const Folder *folder, guint32 uidvalidity, GPtrArray *scan,
     return TRUE;
 }
 
+/* adopt: the candidates another program's records pair exactly (adopt.c) take their UIDs
+ * first, with nothing read from the server, and leave @candidates; the rest pair by content. */
+static gboolean
+pair_exactly (Run *run, const Folder *folder, guint32 uidvalidity, GArray *server,
+              GArray *saved, GPtrArray *candidates, GError **error)
+{
+    g_autoptr (GArray) exact = nms_sync_adopt_exact (run, folder, uidvalidity, server, candidates);
+    g_autoptr (GPtrArray) idents =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) nms_imap_message_ident_free);
+    g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (NmsPair));
+
+    for (guint i = 0; i < exact->len; i++) {
+        const NmsAdoptPair *a = &g_array_index (exact, NmsAdoptPair, i);
+        NmsImapMessageIdent *id = g_new0 (NmsImapMessageIdent, 1);
+        NmsPair p = { .local = a->local, .server = idents->len };
+
+        id->uid = a->uid;
+        g_ptr_array_add (idents, id);
+        g_array_append_val (pairs, p);
+    }
+    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs,
+                       "exactly, by the records of the program that wrote the Maildir", error))
+        return FALSE;
+    run->adopt_exact = pairs->len;
+    for (guint i = exact->len; i-- > 0;)
+        g_ptr_array_remove_index (candidates, g_array_index (exact, NmsAdoptPair, i).local);
+    return TRUE;
+}
+
 gboolean
 nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArray *server,
                       GArray *saved, GPtrArray *scan, gboolean *held_out, GError **error)
@@ -475,6 +541,9 @@ nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArra
     g_autofree gboolean *paired = NULL;
 
     *held_out = FALSE;
+    if (candidates->len > 0 && run->options->adopt &&
+        !pair_exactly (run, folder, uidvalidity, server, saved, candidates, error))
+        return FALSE;
     if (candidates->len == 0)
         return TRUE;
     if ((idents = unknown_idents (run, server, saved, &fetch_error)) != NULL && idents->len > 0)
@@ -489,8 +558,10 @@ nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArra
         *held_out = TRUE;
         return hold (run, folder, uidvalidity, scan, candidates, fetch_error, error);
     }
-    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs, error))
+    if (!record_pairs (run, folder, server, saved, candidates, idents, pairs,
+                       "same Message-ID and size", error))
         return FALSE;
+    run->adopt_content = pairs->len;
     paired = g_new0 (gboolean, candidates->len);
     for (guint i = 0; i < pairs->len; i++)
         paired[g_array_index (pairs, NmsPair, i).local] = TRUE;

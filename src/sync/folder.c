@@ -404,6 +404,7 @@ typedef struct {
     GPtrArray *entries; /* entries with a UID, matching the plan's local indexes */
     GPtrArray *fresh;   /* entries without a UID */
     guint known;        /* messages the state knew (for the deferred local guard) */
+    guint local_only;   /* files without a UID, also where this run does not upload them */
 } Snapshot;
 
 static void
@@ -569,6 +570,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (folder->replaced)
         keep_local_only (agreed, local);
     *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
+    s->local_only = s->fresh->len;
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
     s->plan = nms_plan_folder ((NmsPlanMessage *) server->data, server->len,
@@ -743,8 +745,11 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
             return FALSE;
     }
+    run->adopt_exact = run->adopt_content = 0;
     if (!snapshot_take (run, folder, &fs, qresync, &snap, &incomplete, error))
         return FALSE;
+    if (run->options->adopt)
+        nms_sync_adopt_report (run, folder, snap.plan, snap.local_only);
     if (run->ctx->dry_run) {
         /* as the real run below: deletions said at the end of the run (server-moves.c) */
         nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);

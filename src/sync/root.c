@@ -131,6 +131,16 @@ refuse (GError **error, const char *format, ...)
     return FALSE;
 }
 
+/* What a refusal says when the Maildir is the right one after all (restored, copied, another
+ * tool's): nmsync starts over from a new state, pairing what the Maildir holds. */
+static char *
+start_over (const Run *run)
+{
+    return g_strdup_printf (" If this is the right Maildir and nmsync should start over with "
+                            "it, move the state files '%s.*' out of '%s' and run 'nmsync adopt'",
+                            run->account->name, run->config->state_dir);
+}
+
 /* Remembers that the binding is to be (re)written, by nms_sync_root_bind once the server has
  * answered: a run that cannot log in leaves the Maildir as it found it. */
 static gboolean
@@ -164,6 +174,7 @@ check_bound (Run *run, const char *id, guint64 count, GError **error)
 {
     const NmsAccount *a = run->account;
     g_autofree char *marker = NULL, *root = NULL, *layout = NULL;
+    g_autofree char *hint = start_over (run);
     g_autoptr (GError) local = NULL;
 
     if ((marker = read_marker (a->maildir, NULL, &local)) == NULL && local != NULL) {
@@ -175,13 +186,14 @@ check_bound (Run *run, const char *id, guint64 count, GError **error)
                        "maildir '%s' is not the Maildir this account was synced with: its marker "
                        "file %s is missing, and the state remembers %" G_GUINT64_FORMAT
                        " messages there. Is its disk mounted? Does maildir = name the right "
-                       "directory?",
-                       a->maildir, MARKER_NAME, count);
+                       "directory?%s",
+                       a->maildir, MARKER_NAME, count, hint);
     if (strcmp (marker, id) != 0)
         return refuse (error,
                        "maildir '%s' belongs to another nmsync state (its marker %s says %s, this "
-                       "account's state is %s): does maildir = name another account's Maildir?",
-                       a->maildir, MARKER_NAME, marker, id);
+                       "account's state is %s): does maildir = name another account's "
+                       "Maildir?%s",
+                       a->maildir, MARKER_NAME, marker, id, hint);
     if (!nms_state_meta_get (run->state, KEY_LAYOUT, &layout, error) ||
         !nms_state_meta_get (run->state, KEY_ROOT, &root, error))
         return FALSE;
@@ -231,11 +243,13 @@ nms_sync_root_check (Run *run, GError **error)
     if (count > 0 && !holds_known_folder (run, error)) {
         if (error != NULL && *error != NULL)
             return FALSE;
+        g_autofree char *hint = start_over (run);
+
         return refuse (error,
                        "maildir '%s' holds none of the folders the state remembers (%"
                        G_GUINT64_FORMAT " messages). Is its disk mounted? Does maildir = name "
-                       "the right directory?",
-                       a->maildir, count);
+                       "the right directory?%s",
+                       a->maildir, count, hint);
     }
     if ((marker = read_marker (a->maildir, &owner, &local)) == NULL && local != NULL) {
         g_propagate_error (error, g_steal_pointer (&local));

@@ -44,6 +44,8 @@ typedef struct {
                               * read only their names, wire names and directories */
     NmsSyncLater *later;     /* local deletions deferred to the end of the run, shared by the
                               * workers (server-moves.c); NULL: none deferred (dry run, push) */
+    guint adopt_exact, adopt_content; /* adopt: files of the current folder paired exactly and
+                                       * by content (each worker syncs one folder at a time) */
 } Run;
 
 /* A folder taking part in the run. */
@@ -172,6 +174,26 @@ GPtrArray *nms_sync_pair_candidates (GArray *saved, GPtrArray *scan);
  * files, fetches those bodies). Nothing is renamed. (transfer full: GArray of NmsPair) */
 GArray *nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidates,
                              GPtrArray *idents, GError **error);
+/* ---- adopt.c ---- */
+typedef struct {
+    guint local;  /* index into the candidates */
+    guint32 uid;  /* the server's UID for it */
+} NmsAdoptPair;
+
+/* The candidates (content.c) that another program's records in @folder's directory pair
+ * exactly with server messages of @server (sorted NmsImapMessageInfo): dovecot-uidlist of a
+ * copy of the server's Dovecot Maildir, .mbsyncstate of an mbsync spool, each only under the
+ * server's @uidvalidity. No I/O beyond reading those files. (transfer full: GArray of
+ * NmsAdoptPair, by ascending local index) */
+GArray *nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidity,
+                              GArray *server, GPtrArray *candidates);
+/* adopt starts from a state that records no message: else fails (NMS_SYNC_ERROR_MAILDIR)
+ * saying how to start over. */
+gboolean nms_sync_adopt_check (Run *run, GError **error);
+/* adopt's line per folder, the same with -n: what paired how (run->adopt_exact, _content),
+ * what @plan downloads, and the @local_only files left for the next sync to upload. */
+void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only);
+
 /* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
  * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does
  * not hold (one UID FETCH of their sizes and Message-IDs, only when there are such files). A

@@ -42,6 +42,11 @@ typedef struct {
                                  * rule stages run under the same lock as the IMAP stage) */
     char **keywords;            /* IMAP keywords synced as Maildir letters a-z ([keywords] rules);
                                  * NULL: none */
+    gboolean adopt;             /* `nmsync adopt` (a pull): a state without messages; files pair
+                                 * exactly from dovecot-uidlist or .mbsyncstate, then by content;
+                                 * one summary line per folder */
+    const char *mbsync_state;   /* adopt --mbsync-state: mbsync's SyncState directory; NULL:
+                                 * .mbsyncstate in each folder */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */
     gpointer on_file_data;
 } NmsSyncOptions;

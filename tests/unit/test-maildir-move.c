@@ -203,6 +203,30 @@ test_crlf_size (Fixture *f, gconstpointer data)
     g_assert_cmpuint (crlf_size_of (f, "ends in CR\r", -1), ==, 12);
 }
 
+/* mbsync's X-TUID field: its CRLF line size, only in the header, whatever the line ends. */
+static void
+test_tuid_size (Fixture *f, gconstpointer data)
+{
+    static const char lf[] = "From: a\nX-TUID: 1jW5I1Ubnegc\nSubject: s\n\nbody\n";
+    static const char crlf[] = "From: a\r\nX-TUID: 1jW5I1Ubnegc\r\n\r\nbody\r\n";
+    static const char body_only[] = "From: a\n\nX-TUID: 1jW5I1Ubnegc\n";
+    g_autoptr (GError) error = NULL;
+    g_autofree char *path = put (f, "tuid", lf, -1);
+    gsize size = 0;
+
+    (void) data;
+    g_assert_cmpuint (nms_maildir_tuid_size (lf, strlen (lf)), ==, strlen ("X-TUID: 1jW5I1Ubnegc\r\n"));
+    g_assert_cmpuint (nms_maildir_tuid_size (crlf, strlen (crlf)), ==, 22);
+    g_assert_cmpuint (nms_maildir_tuid_size ("From: a\n", 8), ==, 0);
+    g_assert_true (nms_maildir_message_tuid_size (path, &size, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (size, ==, 22);
+    g_free (path);
+    path = put (f, "tuid2", body_only, -1);
+    g_assert_true (nms_maildir_message_tuid_size (path, &size, &error));
+    g_assert_cmpuint (size, ==, 0);
+}
+
 /* The 64 KiB read boundary: a CR that ends one chunk pairs with the LF that starts the next. */
 static void
 test_crlf_size_chunk_boundary (Fixture *f, gconstpointer data)
@@ -615,6 +639,7 @@ main (int argc, char **argv)
     ADD ("/maildir/crlf-size/basic", test_crlf_size);
     ADD ("/maildir/crlf-size/chunk-boundary", test_crlf_size_chunk_boundary);
     ADD ("/maildir/crlf-size/random", test_crlf_size_random);
+    ADD ("/maildir/tuid-size", test_tuid_size);
     ADD ("/maildir/set-uid/names", test_set_uid);
     ADD ("/maildir/set-uid/refuses-overwrite", test_set_uid_refuses_overwrite);
     ADD ("/maildir/set-uid/errors", test_set_uid_errors);

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * `nmsync adopt`: exact pairing from what another program recorded in a folder directory,
+ * before the pairing by content (content.c) takes the rest.
+ * - A copy of the server's own Dovecot Maildir: "dovecot-uidlist" maps each file's base name
+ *   to its UID and carries the UIDVALIDITY ("3 V<uidvalidity> N<nextuid> ...", then
+ *   "<uid> [fields] :<base>", or "<uid> <base>" in the first format).
+ * - An mbsync spool: ".mbsyncstate" pairs mbsync's Maildir UIDs (the ",U=" it wrote) with the
+ *   server's ("FarUidValidity N" / "NearUidValidity N" header lines, an empty line, then
+ *   "<far_uid> <near_uid> <flags>"), and ".uidvalidity" says which Maildir UIDs the names carry;
+ *   with SyncState naming a directory (adopt --mbsync-state DIR), the state files are there.
+ * A record is used only when its UIDVALIDITY is the server's (and, for mbsync, the Maildir's):
+ * otherwise its UIDs name other messages, and the files pair by content. A UID the server no
+ * longer has, or that two files claim, pairs nothing. Nothing here writes. */
+#include "config.h"
+
+#include "sync/sync-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads @name in @dir; NULL when it is absent or unreadable (then nothing pairs from it). */
+static char *
+read_record (const char *dir, const char *name)
+{
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    char *text = NULL;
+
+    if (!g_file_get_contents (path, &text, NULL, NULL))
+        return NULL;
+    return text;
+}
+
+static gboolean
+parse_u32 (const char *s, guint32 *out)
+{
+    char *end = NULL;
+    guint64 v;
+
+    if (!g_ascii_isdigit (*s))
+        return FALSE;
+    v = g_ascii_strtoull (s, &end, 10);
+    if (v == 0 || v > G_MAXUINT32 || (*end != '\0' && !g_ascii_isspace (*end)))
+        return FALSE;
+    *out = (guint32) v;
+    return TRUE;
+}
+
+/* dovecot-uidlist: base name -> UID (GUINT_TO_POINTER), NULL when absent or not for
+ * @uidvalidity (*@other_out: it exists but names another UIDVALIDITY). */
+static GHashTable *
+dovecot_map (const char *dir, guint32 uidvalidity, gboolean *other_out)
+{
+    g_autofree char *text = read_record (dir, "dovecot-uidlist");
+    g_auto (GStrv) lines = NULL;
+    g_autoptr (GHashTable) map = NULL;
+    guint32 v = 0;
+
+    if (text == NULL)
+        return NULL;
+    lines = g_strsplit (text, "\n", -1);
+    if (lines[0] == NULL)
+        return NULL;
+    if (g_str_has_prefix (lines[0], "1 ")) {
+        parse_u32 (lines[0] + 2, &v);
+    } else {
+        g_auto (GStrv) fields = g_strsplit (lines[0], " ", -1);
+
+        for (char **f = fields; *f != NULL; f++) {
+            if ((*f)[0] == 'V')
+                parse_u32 (*f + 1, &v);
+        }
+    }
+    if (v != uidvalidity) {
+        *other_out = TRUE;
+        return NULL;
+    }
+    map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    for (char **l = lines + 1; *l != NULL; l++) {
+        const char *base = strstr (*l, " :");
+        guint32 uid;
+
+        if (!parse_u32 (*l, &uid))
+            continue;
+        if (base != NULL)
+            base += 2;
+        else if ((base = strchr (*l, ' ')) != NULL)
+            base++;
+        if (base != NULL && *base != '\0')
+            g_hash_table_insert (map, g_strdup (g_strchomp ((char *) base)), GUINT_TO_POINTER (uid));
+    }
+    return g_steal_pointer (&map);
+}
+
+/* .mbsyncstate (mbsync 1.4; 1.3 spelled the header Master/Slave): mbsync's Maildir UID ->
+ * server UID, NULL when absent or not for @uidvalidity and the Maildir's .uidvalidity. */
+/* The state file mbsync keeps for @folder in its SyncState directory @state_dir (NULL: none):
+ * "<near box>" for a channel's SyncState, ":<far store>:<box>_:<near store>:<near box>" for
+ * the global one, '/' in box names written as '!'. (transfer full) */
+static char *
+mbsync_state_text (const char *state_dir, const char *folder)
+{
+    g_autofree char *box = g_strdelimit (g_strdup (folder), "/", '!');
+    g_autofree char *suffix = g_strconcat (":", box, NULL);
+    g_autoptr (GDir) dir = NULL;
+    const char *name;
+    char *text;
+
+    if ((text = read_record (state_dir, box)) != NULL)
+        return text;
+    if ((dir = g_dir_open (state_dir, 0, NULL)) == NULL)
+        return NULL;
+    while ((name = g_dir_read_name (dir)) != NULL) {
+        const char *near = strstr (name, "_:");
+        const char *near_box = near != NULL ? strchr (near + 2, ':') : NULL;
+
+        if (name[0] == ':' && near_box != NULL && strcmp (near_box, suffix) == 0)
+            return read_record (state_dir, name);
+    }
+    return NULL;
+}
+
+static GHashTable *
+mbsync_map (const char *dir, const char *state_dir, const char *folder, guint32 uidvalidity,
+            gboolean *other_out)
+{
+    g_autofree char *text = state_dir != NULL ? mbsync_state_text (state_dir, folder)
+                                              : read_record (dir, ".mbsyncstate");
+    g_autofree char *near_text = read_record (dir, ".uidvalidity");
+    g_auto (GStrv) lines = NULL;
+    g_autoptr (GHashTable) map = NULL;
+    guint32 far_v = 0, near_v = 0, maildir_v = 0;
+    char **l;
+
+    if (text == NULL)
+        return NULL;
+    lines = g_strsplit (text, "\n", -1);
+    for (l = lines; *l != NULL && **l != '\0'; l++) {
+        if (g_str_has_prefix (*l, "FarUidValidity ") || g_str_has_prefix (*l, "MasterUidValidity "))
+            parse_u32 (strchr (*l, ' ') + 1, &far_v);
+        else if (g_str_has_prefix (*l, "NearUidValidity ") ||
+                 g_str_has_prefix (*l, "SlaveUidValidity "))
+            parse_u32 (strchr (*l, ' ') + 1, &near_v);
+    }
+    if (near_text == NULL || !parse_u32 (near_text, &maildir_v) || far_v != uidvalidity ||
+        near_v != maildir_v) {
+        *other_out = TRUE;
+        return NULL;
+    }
+    map = g_hash_table_new (NULL, NULL);
+    for (; *l != NULL; l++) {
+        guint32 far, near;
+        const char *sp = strchr (*l, ' ');
+
+        /* 0 on a side: not (yet) propagated; a negative or marked UID does not parse */
+        if (sp != NULL && parse_u32 (*l, &far) && parse_u32 (sp + 1, &near))
+            g_hash_table_insert (map, GUINT_TO_POINTER (near), GUINT_TO_POINTER (far));
+    }
+    return g_steal_pointer (&map);
+}
+
+static gboolean
+on_server (GArray *server, guint32 uid)
+{
+    guint lo = 0, hi = server->len;
+
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        guint32 u = g_array_index (server, NmsImapMessageInfo, mid).uid;
+
+        if (u == uid)
+            return TRUE;
+        if (u < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return FALSE;
+}
+
+GArray *
+nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidity, GArray *server,
+                      GPtrArray *candidates)
+{
+    gboolean other_dovecot = FALSE, other_mbsync = FALSE;
+    g_autoptr (GHashTable) dovecot = dovecot_map (folder->dir, uidvalidity, &other_dovecot);
+    g_autoptr (GHashTable) mbsync = mbsync_map (folder->dir, run->options->mbsync_state,
+                                                folder->name, uidvalidity, &other_mbsync);
+    g_autoptr (GHashTable) claims = g_hash_table_new (NULL, NULL); /* uid -> claims + 1 */
+    g_autofree guint32 *uid_of = g_new0 (guint32, candidates->len);
+    GArray *out = g_array_new (FALSE, FALSE, sizeof (NmsAdoptPair));
+
+    if (other_dovecot || other_mbsync)
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: %s: %s records another UIDVALIDITY than the server's %u (another "
+                         "server, or the folder was recreated): pairing by content",
+                         run->account->name, folder->name,
+                         other_dovecot ? "dovecot-uidlist" : ".mbsyncstate", uidvalidity);
+    if (dovecot == NULL && mbsync == NULL)
+        return out;
+    for (guint i = 0; i < candidates->len; i++) {
+        const NmsMaildirEntry *e = g_ptr_array_index (candidates, i);
+        gpointer uid = NULL;
+
+        if (dovecot != NULL)
+            uid = g_hash_table_lookup (dovecot, e->name->base);
+        if (uid == NULL && mbsync != NULL && e->name->uid != 0)
+            uid = g_hash_table_lookup (mbsync, GUINT_TO_POINTER (e->name->uid));
+        if (uid == NULL || !on_server (server, GPOINTER_TO_UINT (uid)))
+            continue;
+        uid_of[i] = GPOINTER_TO_UINT (uid);
+        g_hash_table_insert (claims, uid,
+                             GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (claims, uid)) + 1));
+    }
+    for (guint i = 0; i < candidates->len; i++) {
+        NmsAdoptPair p = { .local = i, .uid = uid_of[i] };
+
+        /* Two files claiming one UID (a copy the user made): neither is trusted here. */
+        if (p.uid != 0 &&
+            GPOINTER_TO_UINT (g_hash_table_lookup (claims, GUINT_TO_POINTER (p.uid))) == 1)
+            g_array_append_val (out, p);
+    }
+    return out;
+}
+
+gboolean
+nms_sync_adopt_check (Run *run, GError **error)
+{
+    const char *name = run->account->name;
+    gboolean any = FALSE;
+
+    /* ACCOUNT/FOLDER: only those folders start over; the others keep what they agreed. */
+    for (char **f = run->options->folders; f != NULL && *f != NULL; f++) {
+        guint64 count = 0;
+
+        if (!nms_state_folder_message_count (run->state, *f, &count, error))
+            return FALSE;
+        if (count > 0) {
+            g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MAILDIR,
+                         "the state of account '%s' already records %" G_GUINT64_FORMAT
+                         " messages of folder '%s': adopt pairs folders nmsync holds no state "
+                         "for; to start over, move the files '%s.*' out of '%s' and run adopt "
+                         "again; nothing was changed",
+                         name, count, *f, name, run->config->state_dir);
+            return FALSE;
+        }
+    }
+    if (run->options->folders != NULL)
+        return TRUE;
+    if (!nms_state_has_messages (run->state, &any, error))
+        return FALSE;
+    if (any)
+        g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MAILDIR,
+                     "the state of account '%s' already records messages: adopt pairs a "
+                     "Maildir nmsync holds no state for; to start over, move the files '%s.*' "
+                     "out of '%s' and run adopt again; nothing was changed",
+                     name, name, run->config->state_dir);
+    return !any;
+}
+
+void
+nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only)
+{
+    guint downloads = 0;
+
+    for (guint i = 0; i < plan->len; i++) {
+        if (g_array_index (plan, NmsAction, i).kind == NMS_ACTION_DOWNLOAD)
+            downloads++;
+    }
+    nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                     "%s: %s: %u paired exactly, %u by content, %u %s, %u local-only (uploaded "
+                     "by the next sync)", run->account->name, folder->name, run->adopt_exact,
+                     run->adopt_content, downloads,
+                     run->ctx->dry_run ? "to download" : "downloaded", local_only);
+}
