@@ -387,10 +387,7 @@ static void
 report_guards (Run *run, const Folder *folder, const NmsPlanSummary *sum)
 {
     if (sum->guard_local)
-        nms_context_skip (run->ctx,
-                          "%s: folder '%s': the server removed %u of %u messages; not deleting "
-                          "them locally (run with --force if that is intended)",
-                          run->account->name, folder->name, sum->deletions_local, sum->known);
+        nms_sync_guard_report_local (run, folder->name, sum->deletions_local, sum->known);
     if (sum->guard_server)
         nms_context_skip (run->ctx,
                           "%s: folder '%s': %u of %u messages were deleted locally; not deleting "

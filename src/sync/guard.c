@@ -250,3 +250,12 @@ nms_sync_guard_later (Run *run, const char *folder, guint n, gboolean tripped)
 {
     return hold_side (run, folder, 0, n, tripped);
 }
+
+void
+nms_sync_guard_report_local (Run *run, const char *folder, guint n, guint known)
+{
+    nms_context_skip (run->ctx,
+                      "%s: folder '%s': the server removed %u of %u messages; not deleting them "
+                      "locally (run with --force if that is intended)",
+                      run->account->name, folder, n, known);
+}

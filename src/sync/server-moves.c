@@ -410,10 +410,7 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
     }
     refuse = !run->policy.force && nms_plan_too_many (real, first->known);
     if (refuse)
-        nms_context_skip (run->ctx,
-                          "%s: folder '%s': the server removed %u of %u messages; not deleting "
-                          "them locally (run with --force if that is intended)",
-                          run->account->name, first->folder, real, first->known);
+        nms_sync_guard_report_local (run, first->folder, real, first->known);
     refuse = nms_sync_guard_later (run, first->folder, real, refuse);
     if (!run->ctx->dry_run && !nms_state_begin (run->state, error))
         return FALSE;

@@ -102,6 +102,9 @@ void nms_sync_guard_plan (Run *run, const Folder *folder, GArray *plan,
 /* The same for @n local deletions of @folder decided at the end of the run (server-moves.c);
  * @tripped: the per-folder guard held them back. TRUE: do none of them. */
 gboolean nms_sync_guard_later (Run *run, const char *folder, guint n, gboolean tripped);
+/* Says that the per-folder guard holds back @n local deletions of @folder's @known messages
+ * (at planning time, or at the end of the run for deferred ones). */
+void nms_sync_guard_report_local (Run *run, const char *folder, guint n, guint known);
 
 /* ---- workers.c ---- */
 /* Syncs @folders: in turn over the run's connection when account->connections is 1 (or
