@@ -91,11 +91,14 @@ nms_sync_guard_estimate (Run *run, GPtrArray *folders)
         NmsStateFolder saved;
         gboolean found = FALSE;
 
+        /* a folder unchanged on both sides has neither arrivals nor deletions: no query */
+        if (folder->clean)
+            continue;
         if (folder->has_status && nms_state_folder_get (run->state, folder->name, &saved, &found,
                                                         NULL) &&
             found && saved.uidvalidity == folder->uidvalidity && folder->uidnext > saved.uidnext)
             arrivals += folder->uidnext - saved.uidnext;
-        if (folder->clean || folder->replaced ||
+        if (folder->replaced ||
             !nms_state_folder_message_count (run->state, folder->name, &known, NULL) ||
             known == 0)
             continue;
