@@ -44,27 +44,6 @@ void nms_output_account_end (NmsContext *ctx, const char *account, const char *f
                              gboolean pushed, const NmsApplyCounts *rules);
 void nms_output_finish (NmsContext *ctx);
 
-/* ---- index.c: what a sync did, into notmuch ---- */
-
-#include "sync/sync.h"
-
-typedef struct _NmsIndexer NmsIndexer;
-
-/* Starts the writer thread for one account's run: it opens the database (notmuch's own lookup,
- * or [general] notmuch-config) at the first event, waiting a bounded time for the write lock,
- * and applies the events in atomic batches as they arrive. (transfer full: end it with
- * nms_indexer_finish) */
-NmsIndexer *nms_indexer_start (const NmsConfig *config);
-/* An NmsSyncFileFunc: @user_data is the NmsIndexer. Safe to call from any thread; queues the
- * event and returns at once. */
-void nms_indexer_on_file (NmsSyncFileKind kind, const char *path, const char *old_path,
-                          gpointer user_data);
-/* Waits until the writer applied every queued event and closed the database, reports through
- * @ctx (from the calling thread) and frees @indexer. Without any notmuch setup nothing is
- * indexed (said at -v). A failure (lock, write, commit) is reported once, counted as skipped,
- * and returns FALSE: the files are in place either way, and `notmuch new` indexes them. */
-gboolean nms_indexer_finish (NmsIndexer *indexer, NmsContext *ctx);
-
 /* ---- confine.c: the Landlock sandbox of a run ---- */
 
 #include "notmuch/notmuch.h"

@@ -261,7 +261,7 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
         rules_stage (ctx, config, rules, account, &counts);
     /* A dry run changes no file, so there is nothing to index. */
     if (!ctx->dry_run) {
-        indexer = nms_indexer_start (config);
+        indexer = nms_indexer_start (config->notmuch_config);
         sync_options.on_file = nms_indexer_on_file;
         sync_options.on_file_data = indexer;
     }

@@ -9,13 +9,6 @@
 
 #include "notmuch/notmuch-private.h"
 
-void
-nms_file_event_clear (NmsFileEvent *event)
-{
-    g_clear_pointer (&event->path, g_free);
-    g_clear_pointer (&event->old_path, g_free);
-}
-
 /* Recomputes draft/flagged/passed/replied/unread from all the filenames the database now
  * holds for the message with @path. It looks the message up again: a message object from
  * before a filename was added or removed may still carry the old filename list. */

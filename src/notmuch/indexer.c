@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The bridge from a sync to the notmuch index, overlapped with downloading: the sync reports
+ * The indexer: the bridge from a sync to the notmuch index, overlapped with downloading: the sync reports
  * what it did to local files (src/sync/ never calls notmuch) from any of its threads; one writer
  * thread applies the changes to the database as they come, in atomic batches, renames in place,
  * so no `notmuch new` rescan is needed and the first messages are searchable while the rest
  * still download. */
 #include "config.h"
 
-#include "cli/cli.h"
+#include "notmuch/notmuch.h"
 
 #include "maildir/maildir.h"
-#include "notmuch/notmuch.h"
 
 /* The names nmsync gives files are the names the indexer accepts. */
 G_STATIC_ASSERT (NMS_MAILDIR_NAME_MAX <= NMS_DB_NAME_MAX);
@@ -146,27 +145,25 @@ writer_run (gpointer data)
 }
 
 NmsIndexer *
-nms_indexer_start (const NmsConfig *config)
+nms_indexer_start (const char *notmuch_config)
 {
     NmsIndexer *ix = g_new0 (NmsIndexer, 1);
 
     ix->queue = g_async_queue_new_full ((GDestroyNotify) file_event_free);
-    ix->notmuch_config = g_strdup (config->notmuch_config);
+    ix->notmuch_config = g_strdup (notmuch_config);
     ix->thread = g_thread_new ("nms-index", writer_run, ix);
     return ix;
 }
 
 void
-nms_indexer_on_file (NmsSyncFileKind kind, const char *path, const char *old_path,
+nms_indexer_on_file (NmsFileEventKind kind, const char *path, const char *old_path,
                      gpointer user_data)
 {
     NmsIndexer *ix = user_data;
     NmsFileEvent *e = g_new (NmsFileEvent, 1);
 
     *e = (NmsFileEvent) {
-        .kind = kind == NMS_SYNC_FILE_ADDED     ? NMS_FILE_ADDED
-                : kind == NMS_SYNC_FILE_RENAMED ? NMS_FILE_RENAMED
-                                                : NMS_FILE_REMOVED,
+        .kind = kind,
         .path = g_strdup (path),
         .old_path = g_strdup (old_path),
     };

@@ -6,6 +6,9 @@
 
 #include <glib.h>
 
+#include "util/context.h"
+#include "util/file-event.h"
+
 #define NMS_DB_ERROR (nms_db_error_quark ())
 GQuark nms_db_error_quark (void);
 
@@ -53,20 +56,6 @@ gboolean nms_db_config_set (NmsDb *db, const char *key, const char *value, GErro
 
 /* ---- indexing what a sync did --------------------------------------------------------- */
 
-typedef enum {
-    NMS_FILE_ADDED,   /* a new file at @path */
-    NMS_FILE_RENAMED, /* the file at @old_path is now at @path (flags changed, or moved) */
-    NMS_FILE_REMOVED, /* the file at @path is gone */
-} NmsFileEventKind;
-
-typedef struct {
-    NmsFileEventKind kind;
-    char *path;     /* absolute */
-    char *old_path; /* absolute, RENAMED only */
-} NmsFileEvent;
-
-void nms_file_event_clear (NmsFileEvent *event);
-
 typedef struct {
     guint added;    /* new messages (another file of a known message is not counted) */
     guint renamed;  /* files updated in place (tags kept) */
@@ -106,6 +95,25 @@ void nms_db_stats_clear (NmsDbStats *stats);
  * before it stays applied, and @stats_out (may be NULL) counts it, on error too. */
 gboolean nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guint batch,
                               NmsDbStats *stats_out, GError **error);
+
+/* ---- indexer.c: the writer thread of a sync ------------------------------------------- */
+
+typedef struct _NmsIndexer NmsIndexer;
+
+/* Starts the writer thread for one account's run: it opens the database (@notmuch_config, or
+ * notmuch's own lookup when NULL) at the first event, waiting a bounded time for the write
+ * lock, and applies the events in atomic batches as they arrive. (transfer full: end it with
+ * nms_indexer_finish) */
+NmsIndexer *nms_indexer_start (const char *notmuch_config);
+/* An NmsSyncFileFunc (sync/sync.h): @user_data is the NmsIndexer. Safe to call from any
+ * thread; queues the event and returns at once. */
+void nms_indexer_on_file (NmsFileEventKind kind, const char *path, const char *old_path,
+                          gpointer user_data);
+/* Waits until the writer applied every queued event and closed the database, reports through
+ * @ctx (from the calling thread) and frees @indexer. Without any notmuch setup nothing is
+ * indexed (said at -v). A failure (lock, write, commit) is reported once, counted as skipped,
+ * and returns FALSE: the files are in place either way, and `notmuch new` indexes them. */
+gboolean nms_indexer_finish (NmsIndexer *indexer, NmsContext *ctx);
 
 /* ---- what the rules read and write ------------------------------------------------------ */
 

@@ -398,12 +398,12 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessa
     if (!nms_sync_fit_name (run, folder, e, error) ||
         (renamed = nms_sync_give_uid (e->path, uid, error)) == NULL) {
         if (strcmp (e->path, indexed_path) != 0)
-            nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
+            nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
         g_prefix_error (error, "folder '%s': cannot pair '%s' with UID %u: ", folder->name,
                         e->path, uid);
         return FALSE;
     }
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
+    nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, indexed_path);
     g_free (e->path);
     e->path = renamed;
     return nms_state_message_put (run->state, folder->name, uid, flags, e->name->base, error) &&
@@ -470,7 +470,7 @@ drop_foreign_uid (Run *run, const Folder *folder, NmsMaildirEntry *e)
         nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: folder '%s': %s", run->account->name,
                          folder->name, error->message);
     } else {
-        nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
+        nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, e->path);
         g_free (e->path);
         e->path = renamed;
     }

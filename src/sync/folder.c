@@ -153,7 +153,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
                 ok = renamed != NULL;
                 touched |= ok;
                 if (ok) {
-                    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, e->path);
+                    nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, e->path);
                     g_free (e->path);
                     e->path = renamed;
                     g_free (e->name->flags);
@@ -169,7 +169,7 @@ apply_local (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries, G
             ok = nms_maildir_remove_full (e->path, FALSE, &local) &&
                  nms_state_message_delete (run->state, folder->name, a->uid, &local);
             if (ok)
-                nms_sync_file_event (run, NMS_SYNC_FILE_REMOVED, e->path, NULL);
+                nms_sync_file_event (run, NMS_FILE_REMOVED, e->path, NULL);
             run->ctx->progress.messages_deleted += ok;
             touched |= ok;
             if (ok)

@@ -123,7 +123,7 @@ finish_move (Run *run, const char *source, guint32 uid, const Folder *dest, cons
 
     if (renamed == NULL)
         return FALSE;
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
+    nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, indexed_path);
     if (!nms_state_begin (run->state, error) ||
         !nms_state_message_delete (run->state, source, uid, error) ||
         !nms_state_message_put (run->state, dest->name, new_uid, flags, base, error) ||
@@ -215,13 +215,13 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
     g_autofree char *indexed_path = g_strdup (e->path);
 
     if (!drop_carried_uid (e, error) || !nms_sync_fit_name (run, dest, e, error)) {
-        nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
+        nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
         return FALSE;
     }
     if (move_server (run, source, msg, dest, e, indexed_path, error))
         return TRUE;
     /* the file keeps the name without ",U=": the index must know it by that one */
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
+    nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
     return FALSE;
 }
 

@@ -39,10 +39,10 @@ repair_file (Run *run, const Folder *folder, GArray *saved, NmsMaildirEntry *e, 
     indexed_path = g_strdup (e->path);
     if ((uid != 0 && !nms_sync_fit_name (run, folder, e, error)) ||
         (renamed = nms_sync_give_uid (e->path, uid, error)) == NULL) {
-        nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
+        nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
         return FALSE;
     }
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
+    nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, indexed_path);
     if (uid == 0)
         return TRUE;
     return nms_state_message_put (run->state, folder->name, uid, agreed_flags (saved, e),

@@ -247,7 +247,7 @@ record_taken (Run *run, const Folder *folder, GArray *taken, GError **error)
     if (!nms_state_commit (run->state, error))
         return FALSE;
     for (guint i = 0; i < taken->len; i++)
-        nms_sync_file_event (run, NMS_SYNC_FILE_ADDED, g_array_index (taken, Taken, i).path, NULL);
+        nms_sync_file_event (run, NMS_FILE_ADDED, g_array_index (taken, Taken, i).path, NULL);
     return TRUE;
 }
 
@@ -442,7 +442,7 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
             nms_state_rollback (run->state);
             return FALSE;
         }
-        nms_sync_file_event (run, NMS_SYNC_FILE_REMOVED, d->path, NULL);
+        nms_sync_file_event (run, NMS_FILE_REMOVED, d->path, NULL);
         nms_sync_step (run); /* a kill here: removed, still in the state: forgotten next run */
         if (to_folder != NULL) {
             count_move (moves, d->folder, to_folder);

@@ -122,7 +122,8 @@ void nms_sync_step (Run *run);
 gint64 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error);
 
 /* Tells options->on_file about a local file change (one call at a time across workers). */
-void nms_sync_file_event (Run *run, NmsSyncFileKind kind, const char *path, const char *old_path);
+void nms_sync_file_event (Run *run, NmsFileEventKind kind, const char *path,
+                          const char *old_path);
 
 /* Reconnects when the connection was lost (run->session NULL). */
 gboolean nms_sync_connect (Run *run, GError **error);

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "sync/plan.h"
 #include "util/context.h"
+#include "util/file-event.h"
 
 #define NMS_SYNC_ERROR (nms_sync_error_quark ())
 GQuark nms_sync_error_quark (void);
@@ -21,14 +22,8 @@ typedef enum {
 } NmsSyncError;
 
 /* What a run did to local files, for the notmuch index (the caller's business: src/sync/ never
- * calls notmuch). */
-typedef enum {
-    NMS_SYNC_FILE_ADDED,   /* a downloaded message landed at @path */
-    NMS_SYNC_FILE_RENAMED, /* the file at @old_path is now at @path (flags, UID, or moved) */
-    NMS_SYNC_FILE_REMOVED, /* the file at @path was deleted */
-} NmsSyncFileKind;
-
-typedef void (*NmsSyncFileFunc) (NmsSyncFileKind kind, const char *path, const char *old_path,
+ * calls notmuch; the indexer's nms_indexer_on_file has this type). */
+typedef void (*NmsSyncFileFunc) (NmsFileEventKind kind, const char *path, const char *old_path,
                                  gpointer user_data);
 
 typedef struct {

@@ -125,7 +125,7 @@ land_batch (Download *d, GError **error)
 
     nms_maildir_batch_commit (d->batch, &paths, &land_error);
     for (guint i = 0; i < paths->len; i++) {
-        nms_sync_file_event (d->run, NMS_SYNC_FILE_ADDED, g_ptr_array_index (paths, i), NULL);
+        nms_sync_file_event (d->run, NMS_FILE_ADDED, g_ptr_array_index (paths, i), NULL);
         d->run->ctx->progress.messages_added++;
         nms_sync_step (d->run); /* a crash here: files in place the state does not know yet */
     }
@@ -482,7 +482,7 @@ finish_upload (Run *run, const Folder *folder, const char *path, const char *ind
 
     if (renamed == NULL)
         return FALSE;
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, renamed, indexed_path);
+    nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, indexed_path);
     base = g_path_get_basename (renamed);
     if ((name = nms_maildir_name_parse (base, error)) == NULL)
         return FALSE;
@@ -567,7 +567,7 @@ nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext, NmsMaildirEntr
         return FALSE;
     if (upload (run, folder, uidnext, entry, indexed_path, error))
         return TRUE;
-    nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, entry->path, indexed_path);
+    nms_sync_file_event (run, NMS_FILE_RENAMED, entry->path, indexed_path);
     return FALSE;
 }
 

@@ -47,7 +47,7 @@ nms_sync_step (Run *run)
 }
 
 void
-nms_sync_file_event (Run *run, NmsSyncFileKind kind, const char *path, const char *old_path)
+nms_sync_file_event (Run *run, NmsFileEventKind kind, const char *path, const char *old_path)
 {
     if (run->options->on_file == NULL || (old_path != NULL && g_strcmp0 (path, old_path) == 0))
         return;
