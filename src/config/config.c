@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/ini.h"
 
 G_DEFINE_QUARK (nms-config-error-quark, nms_config_error)
 
@@ -166,43 +167,6 @@ nms_config_find_account (const NmsConfig *config, const char *name)
 
 /* ---- reading and scanning -------------------------------------------------------------- */
 
-/* Reads @path (at most MAX_CONFIG_SIZE bytes) and fstat()s the same descriptor, so the
- * permission check looks at the file that was read. */
-static gboolean
-read_file (const char *path, char **data_out, gsize *len_out, struct stat *st, GError **error)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    g_autoptr (GString) buf = g_string_new (NULL);
-    char chunk[8192];
-    ssize_t n;
-
-    if (fd < 0 || fstat (fd, st) < 0) {
-        int err = errno;
-
-        nms_fd_clear (&fd);
-        g_set_error (error, NMS_CONFIG_ERROR, NMS_CONFIG_ERROR_NOT_FOUND,
-                     "cannot open config file '%s': %s", path, g_strerror (err));
-        return FALSE;
-    }
-    while ((n = read (fd, chunk, sizeof chunk)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || buf->len + n > MAX_CONFIG_SIZE) {
-            int err = n < 0 ? errno : EFBIG;
-
-            nms_fd_clear (&fd);
-            g_set_error (error, NMS_CONFIG_ERROR, NMS_CONFIG_ERROR_NOT_FOUND,
-                         "cannot read config file '%s': %s", path, g_strerror (err));
-            return FALSE;
-        }
-        g_string_append_len (buf, chunk, n);
-    }
-    nms_fd_clear (&fd);
-    *len_out = buf->len;
-    *data_out = g_string_free (g_steal_pointer (&buf), FALSE);
-    return TRUE;
-}
-
 static gboolean
 account_name_valid (const char *name)
 {
@@ -217,21 +181,14 @@ account_name_valid (const char *name)
     return TRUE;
 }
 
-/* A "[...]" line, as GKeyFile reads it: the name ends at the first ']', and only blanks may
- * follow it. */
+/* A "[NAME]" line (util/ini.c read it as GKeyFile does: the name ends at the first ']'). */
 static gboolean
-scan_group (Loader *l, const char *p, int line, GError **error)
+scan_group (gpointer data, const char *name, int line, GError **error)
 {
-    const char *end = strchr (p, ']');
-    const char *rest = end != NULL ? end + 1 : NULL;
-    Group *g;
+    Loader *l = data;
+    Group *g = g_new0 (Group, 1);
 
-    while (rest != NULL && (*rest == ' ' || *rest == '\t'))
-        rest++;
-    if (rest == NULL || *rest != '\0')
-        return fail_at (error, l->path, line, "not a key = value line, group or comment");
-    g = g_new0 (Group, 1);
-    g->name = g_strndup (p + 1, end - p - 1);
+    g->name = g_strdup (name);
     g->line = line;
     g->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     g_ptr_array_add (l->groups, g);
@@ -259,19 +216,13 @@ scan_group (Loader *l, const char *p, int line, GError **error)
 }
 
 static gboolean
-scan_key (Loader *l, const char *p, int line, GError **error)
+scan_key (gpointer data, const char *key, const char *value, int line, GError **error)
 {
-    const char *eq = strchr (p, '=');
+    Loader *l = data;
     Group *g = l->groups->len > 0 ? l->groups->pdata[l->groups->len - 1] : NULL;
-    g_autofree char *key = NULL;
     KeyInfo *info, *other;
     const char *end;
 
-    if (eq == NULL)
-        return fail_at (error, l->path, line, "not a key = value line, group or comment");
-    key = g_strchomp (g_strndup (p, eq - p));
-    if (*key == '\0')
-        return fail_at (error, l->path, line, "not a key = value line, group or comment");
     if (g == NULL)
         return fail_at (error, l->path, line,
                         "key '%s': outside any group; put it under [general] or [account NAME]",
@@ -285,9 +236,9 @@ scan_key (Loader *l, const char *p, int line, GError **error)
 
     info = g_new0 (KeyInfo, 1);
     info->line = line;
-    for (end = eq + strlen (eq); end > eq + 1 && g_ascii_isspace (end[-1]); end--)
+    for (end = value + strlen (value); end > value && g_ascii_isspace (end[-1]); end--)
         info->trailing_space++;
-    g_hash_table_insert (g->keys, g_steal_pointer (&key), info);
+    g_hash_table_insert (g->keys, g_strdup (key), info);
     return TRUE;
 }
 
@@ -296,34 +247,14 @@ scan_key (Loader *l, const char *p, int line, GError **error)
 static gboolean
 scan (Loader *l, const char *text, gsize len, GError **error)
 {
-    g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-    const char *bad;
+    const NmsIniSyntax syntax = {
+        .path = l->path,
+        .section_word = "group",
+        .domain = NMS_CONFIG_ERROR,
+        .code = NMS_CONFIG_ERROR_PARSE,
+    };
 
-    /* With an explicit length, a NUL byte fails too, instead of silently ending the text. */
-    if (len > 0 && !g_utf8_validate (text, len, &bad)) {
-        int line = 1;
-
-        for (const char *p = text; p < bad; p++)
-            line += *p == '\n';
-        return fail_at (error, l->path, line, "not valid UTF-8 text");
-    }
-    for (int i = 0; lines[i] != NULL; i++) {
-        char *p = lines[i];
-        gsize n = strlen (p);
-
-        if (n > 0 && p[n - 1] == '\r')
-            p[n - 1] = '\0';
-        while (g_ascii_isspace (*p))
-            p++;
-        if (*p == '\0' || *p == '#')
-            continue;
-        if (*p == ';')
-            return fail_at (error, l->path, i + 1,
-                            "not a key = value line, group or comment; comments start with '#'");
-        if (!(*p == '[' ? scan_group (l, p, i + 1, error) : scan_key (l, p, i + 1, error)))
-            return FALSE;
-    }
-    return TRUE;
+    return nms_ini_parse (text, len, &syntax, scan_group, scan_key, l, error);
 }
 
 /* ---- values ----------------------------------------------------------------------------- */
@@ -661,6 +592,7 @@ NmsConfig *
 nms_config_load (const char *path, GError **error)
 {
     g_autofree char *data = NULL;
+    g_autoptr (GError) local = NULL;
     gsize len = 0;
     g_autoptr (NmsConfig) config = NULL;
     Loader l = { .path = path };
@@ -669,17 +601,17 @@ nms_config_load (const char *path, GError **error)
     const char *text;
 
     g_return_val_if_fail (path != NULL, NULL);
-    if (!read_file (path, &data, &len, &st, error))
+    data = nms_fs_read_bounded (path, MAX_CONFIG_SIZE, "config file", &len, &st, &local);
+    if (data == NULL) {
+        g_set_error_literal (error, NMS_CONFIG_ERROR, NMS_CONFIG_ERROR_NOT_FOUND, local->message);
         return NULL;
-    /* GKeyFile would take a UTF-8 byte order mark for part of the first line. */
-    text = data;
-    if (g_str_has_prefix (data, "\xEF\xBB\xBF")) {
-        text += 3;
-        len -= 3;
     }
+    /* GKeyFile would take a UTF-8 byte order mark for part of the first line (the scan skips
+     * it too). */
+    text = g_str_has_prefix (data, "\xEF\xBB\xBF") ? data + 3 : data;
 
     l.groups = g_ptr_array_new_with_free_func ((GDestroyNotify) group_free);
-    ok = scan (&l, text, len, error) && load_key_file (&l, text, error);
+    ok = scan (&l, data, len, error) && load_key_file (&l, text, error);
     config = config_new (path);
     for (guint i = 0; ok && i < l.groups->len; i++) {
         const Group *g = l.groups->pdata[i];

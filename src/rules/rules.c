@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Loads rule files into an NmsRules and resolves role folders. The files are INI, but read by
- * hand rather than with GKeyFile: GKeyFile merges repeated groups (two "[folder \Archive]"
+ * util/ini.c rather than GKeyFile: GKeyFile merges repeated groups (two "[folder \Archive]"
  * rules must stay two rules, in file order), reads "\Deleted" as a bad escape sequence, and
  * knows no line numbers. Values are taken verbatim: there are no escapes. */
 #include "config.h"
 
 #include "rules/rules.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rules/rules-private.h"
 #include "util/fs.h"
+#include "util/ini.h"
 
 G_DEFINE_QUARK (nms-rules-error-quark, nms_rules_error)
 
@@ -266,23 +264,15 @@ open_folder (Parser *p, const char *name, GError **error)
     return TRUE;
 }
 
-/* A "[...]" line: the name ends at the last ']', so that "[folder [Gmail]/Spam]" works, and
- * only blanks may follow it. */
+/* A "[NAME]" line (util/ini.c ends the name at the last ']', so that "[folder [Gmail]/Spam]"
+ * works). */
 static gboolean
-parse_section (Parser *p, const char *s, GError **error)
+parse_section (gpointer data, const char *name, int line, GError **error)
 {
-    const char *end = strrchr (s, ']');
-    const char *rest = end != NULL ? end + 1 : NULL;
-    g_autofree char *name = NULL;
+    Parser *p = data;
 
-    while (rest != NULL && (*rest == ' ' || *rest == '\t'))
-        rest++;
-    if (rest != NULL && *rest == '#')
-        return fail_at (error, p, "text after the section name (" COMMENT_HINT ")");
-    if (rest == NULL || *rest != '\0')
-        return fail_at (error, p, "not a key = value line, section or comment");
+    p->line = line;
     close_section (p);
-    name = g_strndup (s + 1, end - s - 1);
     if (strcmp (name, "flags") == 0) {
         p->section = SECTION_FLAGS;
     } else if (strcmp (name, "keywords") == 0) {
@@ -425,16 +415,12 @@ parse_folder_key (Parser *p, const char *key, const char *value, GError **error)
 }
 
 static gboolean
-parse_key (Parser *p, const char *s, GError **error)
+parse_key (gpointer data, const char *key, const char *raw_value, int line, GError **error)
 {
-    const char *eq = strchr (s, '=');
-    g_autofree char *key = NULL;
-    g_autofree char *value = NULL;
+    Parser *p = data;
+    g_autofree char *value = g_strstrip (g_strdup (raw_value));
 
-    if (eq == NULL || eq == s)
-        return fail_at (error, p, "not a key = value line, section or comment");
-    key = g_strchomp (g_strndup (s, eq - s));
-    value = g_strstrip (g_strdup (eq + 1));
+    p->line = line;
     if (p->section == SECTION_NONE)
         return fail_at (error, p,
                         "key '%s': outside any section; put it under [flags], [keywords] or "
@@ -452,83 +438,6 @@ parse_key (Parser *p, const char *s, GError **error)
 }
 
 /* ---- files ------------------------------------------------------------------------------ */
-
-static char *
-read_rules_file (const char *path, gsize *len_out, GError **error)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    g_autoptr (GString) buf = g_string_new (NULL);
-    char chunk[8192];
-    ssize_t n;
-
-    if (fd < 0) {
-        int err = errno;
-
-        g_set_error (error, NMS_RULES_ERROR, NMS_RULES_ERROR_NOT_FOUND,
-                     "cannot open rule file '%s': %s", path, g_strerror (err));
-        return NULL;
-    }
-    while ((n = read (fd, chunk, sizeof chunk)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || buf->len + n > MAX_RULES_SIZE) {
-            int err = n < 0 ? errno : EFBIG;
-
-            nms_fd_clear (&fd);
-            g_set_error (error, NMS_RULES_ERROR, NMS_RULES_ERROR_NOT_FOUND,
-                         "cannot read rule file '%s': %s", path, g_strerror (err));
-            return NULL;
-        }
-        g_string_append_len (buf, chunk, n);
-    }
-    nms_fd_clear (&fd);
-    *len_out = buf->len;
-    return g_string_free (g_steal_pointer (&buf), FALSE);
-}
-
-static gboolean
-parse_line (Parser *p, char *s, GError **error)
-{
-    gsize n = strlen (s);
-
-    if (n > 0 && s[n - 1] == '\r')
-        s[n - 1] = '\0';
-    while (g_ascii_isspace (*s))
-        s++;
-    if (*s == '\0' || *s == '#')
-        return TRUE;
-    if (*s == ';')
-        return fail_at (error, p,
-                        "not a key = value line, section or comment; comments start "
-                        "with '#'");
-    return *s == '[' ? parse_section (p, s, error) : parse_key (p, s, error);
-}
-
-static gboolean
-parse_text (Parser *p, const char *text, gsize len, GError **error)
-{
-    g_auto (GStrv) lines = NULL;
-    const char *bad;
-
-    if (len >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0) {
-        text += 3;
-        len -= 3;
-    }
-    /* With an explicit length, a NUL byte fails too, instead of silently ending the text. */
-    if (!g_utf8_validate (text, len, &bad)) {
-        p->line = 1;
-        for (const char *c = text; c < bad; c++)
-            p->line += *c == '\n';
-        return fail_at (error, p, "not valid UTF-8 text");
-    }
-    lines = g_strsplit (text, "\n", -1);
-    for (int i = 0; lines[i] != NULL; i++) {
-        p->line = i + 1;
-        if (!parse_line (p, lines[i], error))
-            return FALSE;
-    }
-    return TRUE;
-}
 
 /* Later files override earlier ones for the same tag: the earlier entry goes, the new one is
  * appended, so that it also decides a letter two tags share (see nms_rules_decide). */
@@ -552,17 +461,28 @@ static gboolean
 load_file (NmsRules *rules, const char *path, GError **error)
 {
     g_autofree char *text = NULL;
+    g_autoptr (GError) local = NULL;
     gsize len = 0;
     Parser p = { .path = path };
+    const NmsIniSyntax syntax = {
+        .path = path,
+        .section_word = "section",
+        .name_to_last_bracket = TRUE,
+        .hint_comment_after_section = TRUE,
+        .domain = NMS_RULES_ERROR,
+        .code = NMS_RULES_ERROR_PARSE,
+    };
     gboolean ok;
 
-    text = read_rules_file (path, &len, error);
-    if (text == NULL)
+    text = nms_fs_read_bounded (path, MAX_RULES_SIZE, "rule file", &len, NULL, &local);
+    if (text == NULL) {
+        g_set_error_literal (error, NMS_RULES_ERROR, NMS_RULES_ERROR_NOT_FOUND, local->message);
         return FALSE;
+    }
     p.flags = g_ptr_array_new_with_free_func ((GDestroyNotify) flag_rule_free);
     p.keywords = g_ptr_array_new_with_free_func ((GDestroyNotify) keyword_rule_free);
     p.folders = g_ptr_array_new_with_free_func ((GDestroyNotify) folder_rule_free);
-    ok = parse_text (&p, text, len, error);
+    ok = nms_ini_parse (text, len, &syntax, parse_section, parse_key, &p, error);
     if (ok) {
         merge_tagged (rules->flags, p.flags, G_STRUCT_OFFSET (NmsFlagRule, tag));
         merge_tagged (rules->keywords, p.keywords, G_STRUCT_OFFSET (NmsKeywordRule, tag));

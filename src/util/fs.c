@@ -129,3 +129,38 @@ nms_fs_rename_durable_noreplace (const char *from, const char *to, GError **erro
         return nms_fs_fsync_dir (from_dir, error);
     return TRUE;
 }
+
+char *
+nms_fs_read_bounded (const char *path, gsize max, const char *what, gsize *len_out,
+                     struct stat *st_out, GError **error)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    g_autoptr (GString) buf = g_string_new (NULL);
+    char chunk[8192];
+    ssize_t n;
+
+    if (fd < 0 || (st_out != NULL && fstat (fd, st_out) < 0)) {
+        int err = errno;
+
+        nms_fd_clear (&fd);
+        g_set_error (error, NMS_FS_ERROR, NMS_FS_ERROR_IO, "cannot open %s '%s': %s", what, path,
+                     g_strerror (err));
+        return NULL;
+    }
+    while ((n = read (fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || buf->len + n > max) {
+            int err = n < 0 ? errno : EFBIG;
+
+            nms_fd_clear (&fd);
+            g_set_error (error, NMS_FS_ERROR, NMS_FS_ERROR_IO, "cannot read %s '%s': %s", what,
+                         path, g_strerror (err));
+            return NULL;
+        }
+        g_string_append_len (buf, chunk, n);
+    }
+    nms_fd_clear (&fd);
+    *len_out = buf->len;
+    return g_string_free (g_steal_pointer (&buf), FALSE);
+}

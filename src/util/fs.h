@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/stat.h>
 
 #define NMS_FS_ERROR (nms_fs_error_quark ())
 GQuark nms_fs_error_quark (void);
@@ -41,3 +42,11 @@ gboolean nms_fs_rename_noreplace (const char *from, const char *to, GError **err
  * when it differs), like nms_fs_rename_durable(). When only an fsync failed, the file has
  * moved and the message names the directory that could not be synced. */
 gboolean nms_fs_rename_durable_noreplace (const char *from, const char *to, GError **error);
+
+/* Reads all of @path, at most @max bytes (a mistyped "/dev/zero" must not eat memory), into a
+ * NUL-terminated buffer (transfer full) and its length; when @st_out is not NULL, fstat()s the
+ * same descriptor, so that a permission check looks at the file that was read. NULL with
+ * NMS_FS_ERROR_IO: "cannot open @what 'path': why" or "cannot read @what 'path': why" (a
+ * file over @max: "File too large"). */
+char *nms_fs_read_bounded (const char *path, gsize max, const char *what, gsize *len_out,
+                           struct stat *st_out, GError **error);
