@@ -4,7 +4,9 @@
  * which A no longer holds, was moved, not copied. nmsync moves the message on the server (UID
  * MOVE, or COPY + \Deleted + UID EXPUNGE) and gives the file the new UID: no body crosses the
  * network, and no tool sees a duplicate UID. This works whether the mover kept ",U=" (mbsync
- * would then see a duplicate) or dropped it.
+ * would then see a duplicate) or dropped it. This file takes the snapshot (the changed folders'
+ * files the state does not place there, and where the state records them), the planner
+ * (nms_plan_moves, plan-moves.c) decides which are moves, and this file carries them out.
  *
  * Order: intent MOVE (A, uid, B, the file's unique part, Message-ID, size) -> server move ->
  * file renamed to the new UID -> state (forget A/uid, record B/new uid) + intent removal in one
@@ -160,7 +162,7 @@ drop_carried_uid (NmsMaildirEntry *e, GError **error)
 
 static gboolean
 move_server (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
-             NmsMaildirEntry *e, const char *indexed_path, GError **error)
+             NmsMaildirEntry *e, const NmsMove *move, const char *indexed_path, GError **error)
 {
     g_autofree char *message_id = NULL;
     guint64 size = 0;
@@ -184,14 +186,12 @@ move_server (Run *run, const Folder *source, const NmsStateMessage *msg, const F
     nms_sync_step (run);
     if (new_uid != 0 && !nms_sync_uid_is_new (run, dest->name, uidvalidity, 0, new_uid))
         new_uid = 0;
-    /* Without COPYUID the copy is the newest message of @dest with this Message-ID and size
-     * that the state does not know; the UIDNEXT @dest had at the start of the run bounds the
-     * search (every copy of this run lands at or above it). */
-    if (new_uid == 0 && dest->has_status && dest->uidnext > 1)
-        new_uid = find_moved (run, dest, dest->uidnext, message_id, size, error);
-    /* Not there: another client moved the same message the same way before this run (the
-     * server then had nothing left to move and said nothing); its copy is older. */
-    if (new_uid == 0 && (error == NULL || *error == NULL))
+    /* Without COPYUID the copy is where the plan says: every copy of this run lands at or
+     * above the UIDNEXT @dest had at the start of the run; or, when another client moved the
+     * same message the same way before this run, the copy is older. */
+    if (new_uid == 0)
+        new_uid = find_moved (run, dest, move->search_from, message_id, size, error);
+    if (new_uid == 0 && move->search_older && (error == NULL || *error == NULL))
         new_uid = find_moved (run, dest, 1, message_id, size, error);
     if (new_uid == 0) {
         if (error != NULL && *error == NULL)
@@ -210,7 +210,7 @@ move_server (Run *run, const Folder *source, const NmsStateMessage *msg, const F
 
 static gboolean
 move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Folder *dest,
-          NmsMaildirEntry *e, GError **error)
+          NmsMaildirEntry *e, const NmsMove *move, GError **error)
 {
     g_autofree char *indexed_path = g_strdup (e->path);
 
@@ -218,7 +218,7 @@ move_one (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
         nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
         return FALSE;
     }
-    if (move_server (run, source, msg, dest, e, indexed_path, error))
+    if (move_server (run, source, msg, dest, e, move, indexed_path, error))
         return TRUE;
     /* the file keeps the name without ",U=": the index must know it by that one */
     nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
@@ -254,87 +254,137 @@ dry_move (Run *run, const Folder *source, const NmsStateMessage *msg, const Fold
     hold_move (run, source, msg, dest, e);
 }
 
-/* Looks at every file of @dest that the state does not place there. */
+/* ---- snapshot, plan, execute ------------------------------------------------------------ */
+
+/* What the executor needs of one candidate beyond the planner's data. */
+typedef struct {
+    Folder *dest;
+    Folder *source;      /* NULL unless the state places the file's message in another folder */
+    NmsMaildirEntry *e;  /* in the index's scan of @dest (transfer none) */
+    NmsStateMessage msg; /* the state's record of the message (owns msg.base) */
+    char *from;          /* the folder the state records it in */
+} Found;
+
 static void
-moves_into (Run *run, GPtrArray *folders, LocalIndex *ix, const Folder *dest)
+found_clear (gpointer p)
+{
+    Found *f = p;
+
+    g_free (f->msg.base);
+    g_free (f->from);
+}
+
+/* The snapshot of one destination: every file of @dest that the state does not place there,
+ * with where the state records its message and whether that folder still holds the file. */
+static void
+find_candidates (Run *run, GPtrArray *folders, LocalIndex *ix, Folder *dest, GArray *found,
+                 GArray *candidates)
 {
     GPtrArray *scan = g_hash_table_lookup (ix->scans, dest->name);
     g_autoptr (GError) error = NULL;
     g_autoptr (GArray) saved = nms_state_messages (run->state, dest->name, &error);
     g_autoptr (GHashTable) here = g_hash_table_new (g_str_hash, g_str_equal);
-    GHashTable *dest_bases = g_hash_table_lookup (ix->bases, dest->name);
 
     for (guint i = 0; saved != NULL && i < saved->len; i++)
         g_hash_table_add (here, g_array_index (saved, NmsStateMessage, i).base);
     for (guint i = 0; scan != NULL && saved != NULL && i < scan->len; i++) {
         NmsMaildirEntry *e = g_ptr_array_index (scan, i);
-        NmsStateMessage msg = { 0 };
-        g_autofree char *from = NULL;
-        gboolean found = FALSE;
-        Folder *source;
+        Found f = { .dest = dest, .e = e };
+        gboolean known = FALSE;
         GHashTable *source_bases;
-        gboolean ok;
 
-        if (e->name == NULL || e->name->base[0] == '\0' || g_hash_table_contains (here, e->name->base))
+        if (e->name == NULL || e->name->base[0] == '\0' ||
+            g_hash_table_contains (here, e->name->base))
             continue;
-        if (!nms_state_message_find_base (run->state, e->name->base, &from, &msg, &found, &error) ||
-            !found || strcmp (from, dest->name) == 0 || (source = folder_named (folders, from)) == NULL ||
-            source->wire_name == NULL) {
-            g_free (msg.base);
+        if (!nms_state_message_find_base (run->state, e->name->base, &f.from, &f.msg, &known,
+                                          &error) || !known) {
+            found_clear (&f);
             g_clear_error (&error);
             continue;
         }
-        source_bases = bases_of (ix, source);
-        if (source_bases != NULL && g_hash_table_contains (source_bases, e->name->base)) {
-            g_free (msg.base); /* still there too: a copy, uploaded as a new message */
-            continue;
-        }
-        if (run->ctx->dry_run) {
-            dry_move (run, source, &msg, dest, e);
-            g_free (msg.base);
-            continue;
-        }
-        /* move_one may give the file a fresh name (nms_sync_fit_name frees the old one) */
-        if (dest_bases != NULL)
-            g_hash_table_remove (dest_bases, e->name->base);
-        ok = move_one (run, source, &msg, dest, e, &error);
-        if (dest_bases != NULL)
-            g_hash_table_add (dest_bases, e->name->base);
-        if (!ok) {
-            /* Neither the file nor the message may be touched by the folder syncs this run:
-             * the file would be uploaded again (and after a COPY whose UID was not found, the
-             * copy downloaded too) and the original deleted. The next run retries. */
-            hold_move (run, source, &msg, dest, e);
-            if (nms_sync_vanished (e->path) && !nms_sync_session_lost (error))
-                nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                                 "%s: moving '%s' from '%s' to '%s' on the server: the file "
-                                 "vanished (renamed or deleted by another program); retried "
-                                 "next run", run->account->name, e->path, from, dest->name);
-            else
-                nms_context_skip (run->ctx, "%s: moving '%s' from '%s' to '%s' on the server: %s",
-                                  run->account->name, e->path, from, dest->name, error->message);
-            if (nms_sync_session_lost (error))
-                g_clear_pointer (&run->session, nms_imap_session_free);
-            g_clear_error (&error);
-            if (!nms_sync_connect (run, &error)) {
-                g_free (msg.base);
-                return;
-            }
-        }
-        g_free (msg.base);
+        f.source = folder_named (folders, f.from);
+        source_bases = f.source != NULL ? bases_of (ix, f.source) : NULL;
+        g_array_append_val (found, f);
+        g_array_append_val (candidates, ((NmsMoveCandidate) {
+            .dest = dest->name,
+            .base = e->name->base,
+            .source = f.from,
+            .uid = f.msg.uid,
+            .source_on_server = f.source != NULL && f.source->wire_name != NULL,
+            .source_has_file = source_bases != NULL &&
+                               g_hash_table_contains (source_bases, e->name->base),
+            .dest_has_status = dest->has_status,
+            .dest_uidnext = dest->uidnext,
+        }));
     }
+}
+
+/* Carries out one planned move. FALSE when the run cannot go on (no connection). */
+static gboolean
+execute_move (Run *run, LocalIndex *ix, const NmsMove *move, Found *f)
+{
+    GHashTable *dest_bases = g_hash_table_lookup (ix->bases, f->dest->name);
+    NmsMaildirEntry *e = f->e;
+    g_autoptr (GError) error = NULL;
+    gboolean ok;
+
+    if (run->ctx->dry_run) {
+        dry_move (run, f->source, &f->msg, f->dest, e);
+        return TRUE;
+    }
+    /* move_one may give the file a fresh name (nms_sync_fit_name frees the old one) */
+    if (dest_bases != NULL)
+        g_hash_table_remove (dest_bases, e->name->base);
+    ok = move_one (run, f->source, &f->msg, f->dest, e, move, &error);
+    if (dest_bases != NULL)
+        g_hash_table_add (dest_bases, e->name->base);
+    if (ok)
+        return TRUE;
+    /* Neither the file nor the message may be touched by the folder syncs this run: the file
+     * would be uploaded again (and after a COPY whose UID was not found, the copy downloaded
+     * too) and the original deleted. The next run retries. */
+    hold_move (run, f->source, &f->msg, f->dest, e);
+    if (nms_sync_vanished (e->path) && !nms_sync_session_lost (error))
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: moving '%s' from '%s' to '%s' on the server: the file vanished "
+                         "(renamed or deleted by another program); retried next run",
+                         run->account->name, e->path, f->from, f->dest->name);
+    else
+        nms_context_skip (run->ctx, "%s: moving '%s' from '%s' to '%s' on the server: %s",
+                          run->account->name, e->path, f->from, f->dest->name, error->message);
+    if (nms_sync_session_lost (error))
+        g_clear_pointer (&run->session, nms_imap_session_free);
+    g_clear_error (&error);
+    return nms_sync_connect (run, &error);
 }
 
 void
 nms_sync_moves (Run *run, GPtrArray *folders)
 {
     LocalIndex ix = { 0 };
+    g_autoptr (GArray) found = g_array_new (FALSE, TRUE, sizeof (Found));
+    g_autoptr (GArray) candidates = g_array_new (FALSE, TRUE, sizeof (NmsMoveCandidate));
+    g_autoptr (GArray) moves = NULL;
+    NmsMoveServer server = { 0 };
 
+    if (run->session == NULL)
+        return;
+    server.has_move = nms_imap_session_has_capability (run->session, "MOVE");
+    server.has_uidplus = nms_imap_session_has_capability (run->session, "UIDPLUS");
+    g_array_set_clear_func (found, found_clear);
     index_build (run, folders, &ix);
-    for (guint i = 0; i < folders->len && run->session != NULL; i++) {
+    for (guint i = 0; i < folders->len; i++) {
         Folder *f = g_ptr_array_index (folders, i);
+
         if (f->local && f->wire_name != NULL && f->local_changed)
-            moves_into (run, folders, &ix, f);
+            find_candidates (run, folders, &ix, f, found, candidates);
+    }
+    moves = nms_plan_moves ((NmsMoveCandidate *) candidates->data, candidates->len, &server);
+    for (guint i = 0; i < moves->len && run->session != NULL; i++) {
+        const NmsMove *move = &g_array_index (moves, NmsMove, i);
+
+        if (!execute_move (run, &ix, move, &g_array_index (found, Found, move->candidate)))
+            break;
     }
     index_clear (&ix);
 }

@@ -86,3 +86,52 @@ GArray *nms_plan_folder (const NmsPlanMessage *server, gsize n_server,
 
 /* Removes every action of @kind from @actions (a guard holding back a side's deletions). */
 void nms_plan_drop_kind (GArray *actions, NmsActionKind kind);
+
+/* ---- plan-moves.c: files moved between folders by another tool ------------------------- */
+
+/* A local file that the state does not place in its folder, as the run's snapshots saw it
+ * (strings transfer none). */
+typedef struct {
+    const char *dest;   /* the folder the file is in now */
+    const char *base;   /* its unique part */
+    const char *source; /* the folder where the state records that unique part; NULL: none
+                         * (a new file, which its folder's sync uploads) */
+    guint32 uid;        /* the message's UID in @source */
+    gboolean source_on_server; /* @source takes part in the run and exists on the server */
+    gboolean source_has_file;  /* @source still holds a file with that unique part: a copy */
+    gboolean dest_has_status;  /* @dest's STATUS at the start of the run is known: */
+    guint32 dest_uidnext;      /* its UIDNEXT then */
+} NmsMoveCandidate;
+
+/* What the server offers for moving a message. */
+typedef struct {
+    gboolean has_move;    /* RFC 6851 MOVE */
+    gboolean has_uidplus; /* RFC 4315 UIDPLUS: UID EXPUNGE of exactly our message */
+} NmsMoveServer;
+
+typedef enum {
+    NMS_MOVE_BY_MOVE,         /* UID MOVE */
+    NMS_MOVE_BY_COPY_EXPUNGE, /* UID COPY, STORE \Deleted, UID EXPUNGE */
+    NMS_MOVE_BY_COPY_MARK,    /* UID COPY, STORE \Deleted; a plain EXPUNGE would also remove
+                               * what other clients marked, so the original stays marked */
+} NmsMoveMethod;
+
+typedef struct {
+    guint candidate;      /* the moved file: an index into the candidates */
+    NmsMoveMethod method;
+    guint32 search_from;  /* without COPYUID, the copy is the newest message of @dest from this
+                           * UID on with the file's Message-ID and size that the state does not
+                           * know: @dest's UIDNEXT at the start of the run, 1 when unknown */
+    gboolean search_older; /* not found there: look from UID 1 too (another client moved the
+                            * message the same way before this run, so the server had nothing
+                            * left to move and the copy is older) */
+} NmsMove;
+
+/* Decides which @candidates are moves to carry out on the server: those whose message the
+ * state records in another folder of the run that exists on the server and no longer holds
+ * the file. A file still in its old folder too is a copy (uploaded as a new message). One
+ * message moves once: when several files claim it (copied, then the original removed), the
+ * first one moves and the others are copies. Pure: no I/O.
+ * (transfer full: GArray of NmsMove, in candidate order) */
+GArray *nms_plan_moves (const NmsMoveCandidate *candidates, guint n_candidates,
+                        const NmsMoveServer *server);
