@@ -67,136 +67,182 @@ typedef struct {
     guint64 weight;  /* how much work the folder may be: the pool takes heavy folders first */
 } Folder;
 
+/* ---- account.c: one account's run: the folders, intents, the connection ---- */
 void nms_sync_folder_free (Folder *folder);
 
-/* ---- root.c ---- */
-/* Checks that the account's Maildir is the one the state was written for (the marker file in
- * its root, the recorded root and layout) before anything on either side changes, and binds a
- * new state (or one written before the marker existed) to it (nms_sync_root_bind). Fails with
- * NMS_SYNC_ERROR_MAILDIR and a sentence saying what to do. Writes nothing on a dry run. */
-gboolean nms_sync_root_check (Run *run, GError **error);
-/* Writes what nms_sync_root_check found missing (the marker, the recorded root and layout),
- * once the server has answered and before anything else is written. */
-gboolean nms_sync_root_bind (Run *run, GError **error);
+/* Records @intent durably, then counts a step. Returns the id, or 0 with @error set. */
+gint64 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error);
 
-/* Records @folder's directory (its inode and birth time now) as the one the state describes. */
-gboolean nms_sync_root_record_folder (Run *run, const Folder *folder, GError **error);
-/* Folders whose local directory is gone while the state remembers messages in them are a
- * folder event, never message deletions: each is named and taken out of @folders. A
- * directory replaced by another one under the same name is marked (Folder.replaced). */
-void nms_sync_root_check_folders (Run *run, GPtrArray *folders);
+/* After these errors the connection cannot be used again. */
+gboolean nms_sync_session_lost (const GError *error);
 
-/* ---- guard.c ---- */
-NmsSyncBudget *nms_sync_budget_new (void);
-void nms_sync_budget_free (NmsSyncBudget *budget);
-/* Before the folders run: a lower bound of each side's deletions from the STATUS counts and
- * the file counts of changed local folders; a side whose bound passes the limit deletes
- * nothing in this run. */
-void nms_sync_guard_estimate (Run *run, GPtrArray *folders);
-/* After the per-folder guard (@sum says what it held back): drops a side's deletions that a
- * guard holds, each folder named: held on an earlier run (guards hold until the deletions are
- * undone or --force), or past the account's max-deletions. Local deletions are decided at the
- * end of the run instead when they wait there (run->later). */
-void nms_sync_guard_plan (Run *run, const Folder *folder, GArray *plan,
-                          const NmsPlanSummary *sum);
-/* The same for @n local deletions of @folder decided at the end of the run (server-moves.c);
- * @tripped: the per-folder guard held them back. TRUE: do none of them. */
-gboolean nms_sync_guard_later (Run *run, const char *folder, guint n, gboolean tripped);
-/* Says that the per-folder guard holds back @n local deletions of @folder's @known messages
- * (at planning time, or at the end of the run for deferred ones). */
-void nms_sync_guard_report_local (Run *run, const char *folder, guint n, guint known);
+/* Reconnects when the connection was lost (run->session NULL). */
+gboolean nms_sync_connect (Run *run, GError **error);
 
-/* ---- workers.c ---- */
+/* ---- workers.c: the folder loop: in turn or in a pool of workers ---- */
+/* Counts a step (an intent recorded, or an action done) and, when the test hook
+ * NMSYNC_TEST_CRASH_AFTER (options->crash_after) names it, stops the process dead with
+ * SIGKILL: no cleanup, no state commit, exactly like a crash. Workers share one count. */
+void nms_sync_step (Run *run);
+
+/* Tells options->on_file about a local file change (one call at a time across workers). */
+void nms_sync_file_event (Run *run, NmsFileEventKind kind, const char *path,
+                          const char *old_path);
+
 /* Syncs @folders: in turn over the run's connection when account->connections is 1 (or
  * there is one folder), else in a pool of up to that many workers, heaviest folder first.
  * A failed folder is skipped and named; a full disk stops the run (the other workers finish
  * their current folder) and is returned in @fatal. */
 void nms_sync_workers_run (Run *run, GPtrArray *folders, GError **fatal);
 
-/* Counts a step (an intent recorded, or an action done) and, when the test hook
- * NMSYNC_TEST_CRASH_AFTER (options->crash_after) names it, stops the process dead with
- * SIGKILL: no cleanup, no state commit, exactly like a crash. Workers share one count. */
-void nms_sync_step (Run *run);
+/* ---- root.c: the Maildir the state was written for ---- */
+/* Writes what nms_sync_root_check found missing (the marker, the recorded root and layout),
+ * once the server has answered and before anything else is written. */
+gboolean nms_sync_root_bind (Run *run, GError **error);
 
-/* Records @intent durably, then counts a step. Returns the id, or 0 with @error set. */
-gint64 nms_sync_intent (Run *run, const NmsStateIntent *intent, GError **error);
+/* Checks that the account's Maildir is the one the state was written for (the marker file in
+ * its root, the recorded root and layout) before anything on either side changes, and binds a
+ * new state (or one written before the marker existed) to it (nms_sync_root_bind). Fails with
+ * NMS_SYNC_ERROR_MAILDIR and a sentence saying what to do. Writes nothing on a dry run. */
+gboolean nms_sync_root_check (Run *run, GError **error);
 
-/* Tells options->on_file about a local file change (one call at a time across workers). */
-void nms_sync_file_event (Run *run, NmsFileEventKind kind, const char *path,
-                          const char *old_path);
+/* Records @folder's directory (its inode and birth time now) as the one the state describes. */
+gboolean nms_sync_root_record_folder (Run *run, const Folder *folder, GError **error);
 
-/* Reconnects when the connection was lost (run->session NULL). */
-gboolean nms_sync_connect (Run *run, GError **error);
-/* After these errors the connection cannot be used again. */
-gboolean nms_sync_session_lost (const GError *error);
+/* Folders whose local directory is gone while the state remembers messages in them are a
+ * folder event, never message deletions: each is named and taken out of @folders. A
+ * directory replaced by another one under the same name is marked (Folder.replaced). */
+void nms_sync_root_check_folders (Run *run, GPtrArray *folders);
 
+/* ---- guard.c: the mass-deletion guards ---- */
+NmsSyncBudget *nms_sync_budget_new (void);
+void nms_sync_budget_free (NmsSyncBudget *budget);
+
+/* Before the folders run: a lower bound of each side's deletions from the STATUS counts and
+ * the file counts of changed local folders; a side whose bound passes the limit deletes
+ * nothing in this run. */
+void nms_sync_guard_estimate (Run *run, GPtrArray *folders);
+
+/* After the per-folder guard (@sum says what it held back): drops a side's deletions that a
+ * guard holds, each folder named: held on an earlier run (guards hold until the deletions are
+ * undone or --force), or past the account's max-deletions. Local deletions are decided at the
+ * end of the run instead when they wait there (run->later). */
+void nms_sync_guard_plan (Run *run, const Folder *folder, GArray *plan,
+                          const NmsPlanSummary *sum);
+
+/* The same for @n local deletions of @folder decided at the end of the run (server-moves.c);
+ * @tripped: the per-folder guard held them back. TRUE: do none of them. */
+gboolean nms_sync_guard_later (Run *run, const char *folder, guint n, gboolean tripped);
+
+/* Says that the per-folder guard holds back @n local deletions of @folder's @known messages
+ * (at planning time, or at the end of the run for deferred ones). */
+void nms_sync_guard_report_local (Run *run, const char *folder, guint n, guint known);
+
+/* ---- incremental.c: skipping unchanged folders, QRESYNC snapshots ---- */
+/* Copies @status (from nms_imap_list_status) into @folder. */
+void nms_sync_folder_take_status (Folder *folder, const NmsImapFolder *status);
+
+/* The keyword -> letter map @letters as one string, "letter=keyword" pairs sorted, the same
+ * whatever the table's order (stored: a change means every folder is looked at once).
+ * (transfer full) */
+char *nms_sync_keywords_signature (GHashTable *letters);
+
+/* Stats every folder's cur/ and new/ (before anything scans them) and decides which folders
+ * are clean: the server's STATUS equals what the last complete sync recorded (with a nonzero
+ * HIGHESTMODSEQ: without CONDSTORE nothing proves the server unchanged), the directory mtimes
+ * equal the recorded ones, and no intent is pending. Call after crash recovery. */
+void nms_sync_find_clean (Run *run, GPtrArray *folders);
+
+/* The folder's record before its actions start: HIGHESTMODSEQ 0, so that a crash or a skip
+ * leaves the folder "not known complete" and the next run takes the full path. */
+gboolean nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uidvalidity,
+                                     guint32 uidnext, GError **error);
+
+/* After the folder's actions: records @uidnext (from SELECT) and, when the sync was
+ * @complete (nothing skipped, both directions) and the STATUS is for @uidvalidity, the STATUS
+ * and the mtimes seen before the scan, so that the next run can skip the folder. */
+gboolean nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity,
+                                      guint32 uidnext, gboolean complete, GError **error);
+
+/* The server snapshot QRESYNC gives: the agreed messages @saved (NmsStateMessage, sorted)
+ * without @vanished (sorted uids), with the flags of @changed (NmsImapMessageInfo, sorted)
+ * applied and its new uids added. (transfer full: GArray of NmsImapMessageInfo, sorted) */
+GArray *nms_sync_server_from_changes (GArray *saved, GArray *changed, GArray *vanished);
+
+/* ---- folder.c: one folder's sync ---- */
 /* The local snapshot of a scanned folder: files that carry a UID, sorted, as plan input, with
  * the matching entries; files with a UID repeated are reported and left out. Files without a
  * UID go to @fresh_out (new local messages). */
 GArray *nms_sync_local_snapshot (Run *run, const Folder *folder, GPtrArray *scan,
                                  GPtrArray **entries_out, GPtrArray **fresh_out);
 
-/* ---- folder.c ---- */
+/* Removes every entry of @uid from @messages (NmsPlanMessage). */
+void nms_sync_plan_drop_uid (GArray *messages, guint32 uid);
+
 /* Syncs one folder in the run's direction. FALSE with @error for a folder-level failure. */
 gboolean nms_sync_folder (Run *run, Folder *folder, GError **error);
 
-/* ---- transfer.c ---- */
+/* ---- transfer.c: downloads, uploads and the lookups they share ---- */
+/* A new connection (the old one is dropped) with @folder selected again. FALSE when the
+ * folder is not the same any more (UIDVALIDITY no longer @uidvalidity) or the server cannot
+ * be reached. */
+gboolean nms_sync_reselect (Run *run, const Folder *folder, guint32 uidvalidity, GError **error);
+
 /* Downloads the DOWNLOAD actions of @plan into @folder, selected with @uidvalidity. When the
  * server drops the connection in the middle, the rest is fetched one message at a time over
  * new connections, so that only a message the server cannot deliver is skipped. */
 gboolean nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
                             GError **error);
-/* A new connection (the old one is dropped) with @folder selected again. FALSE when the
- * folder is not the same any more (UIDVALIDITY no longer @uidvalidity) or the server cannot
- * be reached. */
-gboolean nms_sync_reselect (Run *run, const Folder *folder, guint32 uidvalidity, GError **error);
+
+/* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
+ * path it has afterwards. (transfer full) */
+char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+
+/* The last message in @idents (sorted by uid) that the state does not know in @folder and
+ * that has @message_id (NULL matches only messages without one) and @size: the newest, since
+ * an older one may be an original left marked \Deleted by a move on a server without UIDPLUS
+ * (or another client's copy). 0 when none. */
+guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
+                             const char *message_id, guint64 size);
+
+/* TRUE when @uid, which the server named (APPENDUID, COPYUID) for a message nmsync just
+ * stored in @folder, can be new there: nonzero, under the UIDVALIDITY the state holds for
+ * @folder (when it holds one and @uidvalidity is not 0), at or above @uidnext (0: the UIDNEXT
+ * the state last saw), and not a UID the state already holds there. Otherwise says so in a
+ * warning; the caller then finds the message by Message-ID. */
+gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 uidnext,
+                              guint32 uid);
+
+/* A file whose name cannot take ",U=<uid>" and flags (nms_maildir_name_fits(): a foreign name
+ * near NAME_MAX, or one notmuch could not index) is renamed in place to a fresh nmsync name,
+ * and @e follows it (path and name). Callers do this before any intent or server command, so
+ * that the rename after the upload cannot fail and upload the message again next run; they
+ * tell the index of the renames as one (see finish_move). TRUE when nothing had to change. */
+gboolean nms_sync_fit_name (Run *run, const Folder *folder, NmsMaildirEntry *e, GError **error);
+
 /* Uploads one local file (APPEND) and gives it the new UID; records intent and state. */
 gboolean nms_sync_upload (Run *run, const Folder *folder, guint32 uidnext,
                           NmsMaildirEntry *entry, GError **error);
+
+/* The local file in @folder whose unique part is @base (with or without a UID), or NULL.
+ * (transfer full) */
+char *nms_sync_find_local (const Folder *folder, const char *base, GError **error);
+
 /* Finishes or drops an APPEND intent left by a crash. */
 gboolean nms_sync_recover_append (Run *run, const Folder *folder, const NmsStateIntent *intent,
                                   GError **error);
-
-/* ---- moves.c ---- */
-/* Finds local files moved between folders by another tool and moves them on the server. */
-void nms_sync_moves (Run *run, GPtrArray *folders);
-/* Finishes or drops a MOVE intent left by a crash. */
-gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent,
-                                GError **error);
-
-/* The key of a move found but not done: "F\n<folder>\n<base>" for the file in its new folder,
- * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
-char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
 
 /* ---- content.c: pairing by content (the matching itself is pair.c) ---- */
 /* The entries of @scan whose file carries no ",U=" nmsync gave: none at all, or one that
  * @saved (sorted NmsStateMessage) does not record with the file's unique part.
  * (transfer container: the entries stay @scan's) */
 GPtrArray *nms_sync_pair_candidates (GArray *saved, GPtrArray *scan);
+
 /* Pairs the files @candidates with the server messages @idents (NmsImapMessageIdent) by
  * Message-ID and CRLF size; where those collide or are missing, by body digest (reads those
  * files, fetches those bodies). Nothing is renamed. (transfer full: GArray of NmsPair) */
 GArray *nms_sync_pair_match (Run *run, const Folder *folder, GPtrArray *candidates,
                              GPtrArray *idents, GError **error);
-/* ---- adopt.c ---- */
-typedef struct {
-    guint local;  /* index into the candidates */
-    guint32 uid;  /* the server's UID for it */
-} NmsAdoptPair;
-
-/* The candidates (content.c) that another program's records in @folder's directory pair
- * exactly with server messages of @server (sorted NmsImapMessageInfo): dovecot-uidlist of a
- * copy of the server's Dovecot Maildir, .mbsyncstate of an mbsync spool, each only under the
- * server's @uidvalidity. No I/O beyond reading those files. (transfer full: GArray of
- * NmsAdoptPair, by ascending local index) */
-GArray *nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidity,
-                              GArray *server, GPtrArray *candidates);
-/* adopt starts from a state that records no message: else fails (NMS_SYNC_ERROR_MAILDIR)
- * saying how to start over. */
-gboolean nms_sync_adopt_check (Run *run, GError **error);
-/* adopt's line per folder, the same with -n: what paired how (run->adopt_exact, _content),
- * what @plan downloads, and the @local_only files left for the next sync to upload. */
-void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only);
 
 /* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
  * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does
@@ -212,72 +258,76 @@ gboolean nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidi
                                GArray *server, GArray *saved, GPtrArray *scan,
                                gboolean *held_out, GError **error);
 
+/* ---- adopt.c: an existing spool paired exactly ---- */
+typedef struct {
+    guint local;  /* index into the candidates */
+    guint32 uid;  /* the server's UID for it */
+} NmsAdoptPair;
+
+/* The candidates (content.c) that another program's records in @folder's directory pair
+ * exactly with server messages of @server (sorted NmsImapMessageInfo): dovecot-uidlist of a
+ * copy of the server's Dovecot Maildir, .mbsyncstate of an mbsync spool, each only under the
+ * server's @uidvalidity. No I/O beyond reading those files. (transfer full: GArray of
+ * NmsAdoptPair, by ascending local index) */
+GArray *nms_sync_adopt_exact (Run *run, const Folder *folder, guint32 uidvalidity,
+                              GArray *server, GPtrArray *candidates);
+
+/* adopt starts from a state that records no message: else fails (NMS_SYNC_ERROR_MAILDIR)
+ * saying how to start over. */
+gboolean nms_sync_adopt_check (Run *run, GError **error);
+
+/* adopt's line per folder, the same with -n: what paired how (run->adopt_exact, _content),
+ * what @plan downloads, and the @local_only files left for the next sync to upload. */
+void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only);
+
+/* ---- moves.c: files moved between folders by another tool (planned by plan-moves.c) ---- */
+/* The key of a move found but not done: "F\n<folder>\n<base>" for the file in its new folder,
+ * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
+char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
+
+/* Finds local files moved between folders by another tool and moves them on the server. */
+void nms_sync_moves (Run *run, GPtrArray *folders);
+
+/* Finishes or drops a MOVE intent left by a crash. */
+gboolean nms_sync_recover_move (Run *run, GPtrArray *folders, const NmsStateIntent *intent,
+                                GError **error);
+
 /* ---- server-moves.c: messages another client moved between folders on the server ---- */
 NmsSyncLater *nms_sync_later_new (void);
 void nms_sync_later_free (NmsSyncLater *later);
+
 /* Moves the DELETE_LOCAL actions of @plan (files in @entries) to the run's deferred deletions
  * (thread-safe), with @known, the messages the state knew in @folder, for the guard. Returns
  * how many; 0 without run->later. */
 guint nms_sync_later_defer (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries,
                             guint known);
+
+/* Decides, from the STATUS of the run's @folders, whether any folder the state knows can have
+ * lost messages since its last sync (no STATUS: it can): without, no message can have been
+ * moved on the server, and nms_sync_take_moved asks the server nothing. Before the workers. */
+void nms_sync_later_watch (Run *run, GPtrArray *folders);
+
 /* Before @folder's downloads: each new server message whose Message-ID and size the state
  * records in another folder gets that folder's file as a hard link (one UID FETCH of sizes and
  * Message-IDs); its DOWNLOAD action leaves @plan. */
 gboolean nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
                               GError **error);
-/* Decides, from the STATUS of the run's @folders, whether any folder the state knows can have
- * lost messages since its last sync (no STATUS: it can): without, no message can have been
- * moved on the server, and nms_sync_take_moved asks the server nothing. Before the workers. */
-void nms_sync_later_watch (Run *run, GPtrArray *folders);
+
 /* After every folder: the deferred deletions. A file taken along by another folder is a
  * move (never counted for the guard, reported per folder pair); the rest face the guard. A
  * dry run says what would be deleted and moved (by what its take steps said), at the end. */
 void nms_sync_later_finish (Run *run);
 
-/* ---- repair.c ---- */
+/* ---- repair.c: a changed UIDVALIDITY ---- */
 /* UIDVALIDITY of @folder changed from @old to @uidvalidity: pairs local files with server
  * messages by Message-ID and size, renames them to the new UIDs and rewrites the state. */
 gboolean nms_sync_repair (Run *run, const Folder *folder, guint32 old, guint32 uidvalidity,
                           GError **error);
 
-/* ---- shared lookups ---- */
-/* The local file in @folder whose unique part is @base (with or without a UID), or NULL.
- * (transfer full) */
-char *nms_sync_find_local (const Folder *folder, const char *base, GError **error);
-/* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
- * path it has afterwards. (transfer full) */
-char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
-/* A file whose name cannot take ",U=<uid>" and flags (nms_maildir_name_fits(): a foreign name
- * near NAME_MAX, or one notmuch could not index) is renamed in place to a fresh nmsync name,
- * and @e follows it (path and name). Callers do this before any intent or server command, so
- * that the rename after the upload cannot fail and upload the message again next run; they
- * tell the index of the renames as one (see finish_move). TRUE when nothing had to change. */
-gboolean nms_sync_fit_name (Run *run, const Folder *folder, NmsMaildirEntry *e, GError **error);
-/* TRUE when @uid, which the server named (APPENDUID, COPYUID) for a message nmsync just
- * stored in @folder, can be new there: nonzero, under the UIDVALIDITY the state holds for
- * @folder (when it holds one and @uidvalidity is not 0), at or above @uidnext (0: the UIDNEXT
- * the state last saw), and not a UID the state already holds there. Otherwise says so in a
- * warning; the caller then finds the message by Message-ID. */
-gboolean nms_sync_uid_is_new (Run *run, const char *folder, guint32 uidvalidity, guint32 uidnext,
-                              guint32 uid);
-/* The last message in @idents (sorted by uid) that the state does not know in @folder and
- * that has @message_id (NULL matches only messages without one) and @size: the newest, since
- * an older one may be an original left marked \Deleted by a move on a server without UIDPLUS
- * (or another client's copy). 0 when none. */
-guint32 nms_sync_find_ident (Run *run, const char *folder, GPtrArray *idents,
-                             const char *message_id, guint64 size);
-
-/* ---- folder.c helpers ---- */
-/* Removes every entry of @uid from @messages (NmsPlanMessage). */
-void nms_sync_plan_drop_uid (GArray *messages, guint32 uid);
-
 /* ---- vanished.c: files renamed by a mail client during the run ---- */
 /* TRUE when @path no longer exists (renamed or deleted by another program since the scan). */
 gboolean nms_sync_vanished (const char *path);
-/* Looks at @folder's files again before its DELETE_SERVER actions run, and drops those whose
- * file is there after all (missed by the scan while a mail client renamed it), each with a
- * warning. Rescans while the directories change under the scan (bounded). */
-void nms_sync_confirm_deletions (Run *run, const Folder *folder, GArray *plan);
+
 /* Before @folder is planned: moves between folders made by another program after the run's
  * move detection (nms_sync_moves) are left for the next run, which moves them on the server.
  * A message of @saved (the folder's state) whose file is not in @scan but whose unique part
@@ -288,28 +338,8 @@ void nms_sync_confirm_deletions (Run *run, const Folder *folder, GArray *plan);
  * folder is then not recorded as completely synced. */
 gboolean nms_sync_hold_moves (Run *run, const Folder *folder, GArray *saved, GPtrArray *scan,
                               GArray *server, GArray *agreed);
-/* ---- incremental.c ---- */
-/* Copies @status (from nms_imap_list_status) into @folder. */
-void nms_sync_folder_take_status (Folder *folder, const NmsImapFolder *status);
-/* Stats every folder's cur/ and new/ (before anything scans them) and decides which folders
- * are clean: the server's STATUS equals what the last complete sync recorded (with a nonzero
- * HIGHESTMODSEQ: without CONDSTORE nothing proves the server unchanged), the directory mtimes
- * equal the recorded ones, and no intent is pending. Call after crash recovery. */
-void nms_sync_find_clean (Run *run, GPtrArray *folders);
-/* The keyword -> letter map @letters as one string, "letter=keyword" pairs sorted, the same
- * whatever the table's order (stored: a change means every folder is looked at once).
- * (transfer full) */
-char *nms_sync_keywords_signature (GHashTable *letters);
-/* The folder's record before its actions start: HIGHESTMODSEQ 0, so that a crash or a skip
- * leaves the folder "not known complete" and the next run takes the full path. */
-gboolean nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uidvalidity,
-                                     guint32 uidnext, GError **error);
-/* After the folder's actions: records @uidnext (from SELECT) and, when the sync was
- * @complete (nothing skipped, both directions) and the STATUS is for @uidvalidity, the STATUS
- * and the mtimes seen before the scan, so that the next run can skip the folder. */
-gboolean nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity,
-                                      guint32 uidnext, gboolean complete, GError **error);
-/* The server snapshot QRESYNC gives: the agreed messages @saved (NmsStateMessage, sorted)
- * without @vanished (sorted uids), with the flags of @changed (NmsImapMessageInfo, sorted)
- * applied and its new uids added. (transfer full: GArray of NmsImapMessageInfo, sorted) */
-GArray *nms_sync_server_from_changes (GArray *saved, GArray *changed, GArray *vanished);
+
+/* Looks at @folder's files again before its DELETE_SERVER actions run, and drops those whose
+ * file is there after all (missed by the scan while a mail client renamed it), each with a
+ * warning. Rescans while the directories change under the scan (bounded). */
+void nms_sync_confirm_deletions (Run *run, const Folder *folder, GArray *plan);
