@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The indexer: the bridge from a sync to the notmuch index, overlapped with downloading: the sync reports
- * what it did to local files (src/sync/ never calls notmuch) from any of its threads; one writer
- * thread applies the changes to the database as they come, in atomic batches, renames in place,
- * so no `notmuch new` rescan is needed and the first messages are searchable while the rest
- * still download. */
+ * The indexer: the bridge from a sync to the notmuch index, overlapped with downloading. The
+ * sync reports what it did to local files (src/sync/ never calls notmuch) from any of its
+ * threads; one writer thread applies the changes to the database as they come, in atomic
+ * batches, renames in place, so no `notmuch new` rescan is needed and the first messages are
+ * searchable while the rest still download. */
 #include "config.h"
 
 #include "notmuch/notmuch.h"
