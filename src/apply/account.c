@@ -2,7 +2,7 @@
  * One account as the rules executor sees it: its folders by name and directory, the rules
  * with [keywords] on the account's letters, the special-use roles, and which candidates each
  * folder rule's match selects. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "apply/apply.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Filenames notmuch lists that are gone: found again by their unique part (apply.h). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "apply/apply.h"
 

@@ -6,7 +6,7 @@
  * then becomes a server-side UID MOVE) or renamed, and the database is updated in place. Run by
  * `nmsync apply` alone and by `nmsync sync` before and after the IMAP stage, under the account
  * lock either way. Never IMAP. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "apply/apply.h"
 

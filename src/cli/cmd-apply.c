@@ -2,7 +2,7 @@
  * nmsync apply [ACCOUNT...]: the rules alone, locally, no network (the executor is
  * src/apply/run.c; `nmsync sync` runs the same before and after its IMAP stage). Works on any
  * Maildir notmuch indexes, mbsync's too. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "cli/cli.h"
 

@@ -4,7 +4,7 @@
  * not be what the user meant), rules whose own tags would not satisfy their own match (mail
  * would move back and forth), and a notmuch maildir.synchronize_flags that would undo [flags].
  * Exit status 1 when anything is reported. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "cli/cli.h"
 

@@ -6,7 +6,7 @@
  * stored. pull and push are the IMAP stage alone. */
 
 #define LOCK_WAIT_MS 10000
-#include "config.h"
+#include "nms-build.h"
 
 #include "cli/cli.h"
 

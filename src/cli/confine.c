@@ -3,7 +3,7 @@
  * run unconfined has run (password-command), nmsync may write only beneath the Maildirs of the
  * accounts in the run, its state directory and the notmuch database; reads stay allowed. The
  * mechanism is util/sandbox.c; this file chooses the paths and says what it did. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "cli/cli.h"
 

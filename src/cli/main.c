@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nmsync entry point: global options, then the command table. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "cli/cli.h"
 

@@ -2,7 +2,7 @@
  * Output: messages on stderr; on a terminal one status line redrawn in place (at most ten
  * times a second); at the end of each account one summary line on stdout, which is what the
  * journal keeps when nmsync runs from systemd or cron. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "cli/cli.h"
 

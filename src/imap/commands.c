@@ -2,7 +2,7 @@
  * The commands a pull needs: LIST, SELECT/EXAMINE, UID FETCH of flags and sizes, and
  * UID FETCH of bodies streamed chunk by chunk. Everything is copied out of libetpan's
  * structures before the next command frees them (LIBRARIES.md 1.3.7). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

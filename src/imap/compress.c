@@ -4,7 +4,7 @@
  * (LIBRARIES.md 1.2). Here: a low driver that raw-deflates writes and inflates reads, put
  * under the EOF guard (so EOF is still caught and captures see plain IMAP), and the
  * negotiation after login. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap-private.h"
 

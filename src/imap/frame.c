@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The framing guard: follows IMAP lines and literals byte by byte and stops the stream before
  * libetpan 1.9.4 allocates what a hostile server announces (LIBRARIES.md 1.3.5, 1.8). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/frame.h"
 

@@ -11,7 +11,7 @@
  * every folder but INBOX under it: "INBOX.Sent". Users know that folder as "Sent" (mbsync's
  * `Path INBOX.`, OfflineIMAP's nametrans), so the prefix is stripped here and put back on the
  * way out; INBOX stays INBOX. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

@@ -5,7 +5,7 @@
  * parentheses around the parameter (Dovecot then ignores it, LIBRARIES.md 1.2), so the SELECT
  * is sent raw and parsed with mailimap_parse_response(), which stores every FETCH and VANISHED
  * of the reply in the session (LIBRARIES.md 1.4). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

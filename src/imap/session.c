@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * One IMAP session: connecting per TLS mode or through a tunnel, certificate checks before
  * LOGIN, capabilities, logout, and the single translation of libetpan codes into GErrors. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

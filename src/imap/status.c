@@ -3,7 +3,7 @@
  * the server has it, else LIST followed by one STATUS per folder, pipelined in one write. Both
  * are sent raw and parsed with mailimap_response_parse(), which keeps every STATUS reply
  * (libetpan's own calls keep only the last one, LIBRARIES.md 1.2 and 1.4). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

@@ -3,7 +3,7 @@
  * host name (it accepts anything, LIBRARIES.md 1.3.2), noticing EOF in the middle of a
  * literal (it spins forever, LIBRARIES.md 1.3.1), and refusing hostile literal sizes and
  * endless lines before it allocates them (frame.h, LIBRARIES.md 1.3.5). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap-private.h"
 

@@ -4,7 +4,7 @@
  * APPEND without APPENDUID or a UIDVALIDITY change. UIDs a server reports (APPENDUID,
  * COPYUID) are only passed on when they name exactly what was asked for: a wrong UID would
  * pair a local file with another message, while 0 only makes the caller search. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

@@ -4,7 +4,7 @@
  * file. One message at a time (nms_maildir_delivery_commit: fsync, rename, directory fsync),
  * or a batch at a time (NmsMaildirBatch: one syncfs, the renames, one fsync of cur/ and of
  * new/), which costs one flush for a FETCH instead of two per message. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

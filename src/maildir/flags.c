@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Maildir flag letters and their IMAP system flags, as mbsync 1.4 (drv_imap.c Flags[]) and
  * notmuch agree on them. Letters are always kept sorted and unique, as the Maildir spec asks. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -2,7 +2,7 @@
  * Listing the folders under a Maildir root: the inverse of nms_maildir_folder_to_path(). A
  * directory is listed only when its name maps back to exactly the same path, so every listed
  * folder is one the pull side would have created there, and junk is left alone. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

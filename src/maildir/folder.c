@@ -2,7 +2,7 @@
  * Server folder names -> directories under the Maildir root, and creating those directories.
  * Folder names come from the server, so they are hostile input: nothing may escape the root,
  * collide with a Maildir's own cur/new/tmp, or smuggle control characters into paths. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

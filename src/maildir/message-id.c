@@ -3,7 +3,7 @@
  * fields (imap/) and the local files (maildir/message.c), so that pairing after a UIDVALIDITY
  * change or a crash compares like with like. GMime's own rule differs on odd headers
  * ("junk <a@b> (c)"), which is why the header is parsed here rather than with GMime. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

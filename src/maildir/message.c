@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Reading a message file without loading it: its Message-ID from the header alone (message-id.c) and
  * its size with CRLF line ends, both in bounded memory whatever the size of the file. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

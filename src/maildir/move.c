@@ -2,7 +2,7 @@
  * Renames that change what a file means to mbsync and to the sync state: giving it a UID (or
  * taking it away) in place, and moving it into another folder, where the old UID would be
  * a lie (mbsync refuses a ",U=" it did not assign, see LIBRARIES.md 5). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Maildir file names: "<base>[,X=...][,U=<uid>]:2,<flags>". Parsing is strict because a name we
  * misread and then rename loses information (a flag, a UID, another program's ",X=" field). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Listing a folder's messages (cur/ and new/) and changing existing files: new flags through a
  * durable rename, removal. Files whose names we cannot parse are listed but never touched. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -4,7 +4,7 @@
  * still run. Ours say who wrote them (process id and host in the name, and a suffix no other
  * program writes), so a file of a process that is gone can go at once, and nothing else is
  * ever touched. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -3,7 +3,7 @@
  * canonical form that the encoder produces: two server names that decoded to the same UTF-8
  * name would share one local directory, and a name we cannot re-encode byte for byte would
  * not address the server's folder any more. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Indexing what a sync did to the files (added, renamed, removed) the way `notmuch new` does
  * it, so that a `notmuch new` afterwards has nothing left to do and no tag is lost. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "notmuch/notmuch.h"
 

@@ -4,7 +4,7 @@
  * threads; one writer thread applies the changes to the database as they come, in atomic
  * batches, renames in place, so no `notmuch new` rescan is needed and the first messages are
  * searchable while the rest still download. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "notmuch/notmuch.h"
 

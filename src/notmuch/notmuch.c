@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Opening and closing the notmuch database with a bounded wait for the write lock, its
  * config, its revision, and the translation of notmuch statuses into NMS_DB_ERROR. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "notmuch/notmuch.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Queries copied out of libnotmuch into GLib types, and the tag and property changes the
  * rules make to one message. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "notmuch/notmuch.h"
 

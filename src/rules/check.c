@@ -4,7 +4,7 @@
  * small part of notmuch's query syntax (tag:X, not, and, or, parentheses) and stays silent
  * about any match using more. The match text comes from the user's files: the parser bounds
  * its nesting, and with it the depth of every recursion over the tree it builds. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "rules/rules.h"
 

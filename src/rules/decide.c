@@ -2,7 +2,7 @@
  * The rule evaluator: for one message, the folder, flags and tags it should have, decided
  * three-way against what was last agreed (DESIGN.md section 5). Pure: no I/O, plain data in
  * and out, so the tests drive it with literals. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "rules/rules.h"
 

@@ -3,7 +3,7 @@
  * util/ini.c rather than GKeyFile: GKeyFile merges repeated groups (two "[folder \Archive]"
  * rules must stay two rules, in file order), reads "\Deleted" as a bad escape sequence, and
  * knows no line numbers. Values are taken verbatim: there are no escapes. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "rules/rules.h"
 

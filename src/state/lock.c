@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The account lock: one nmsync at a time changes an account (flock on <state>/<account>.lock,
  * released when the process ends, so a killed nmsync never leaves a stale lock). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "state/state.h"
 #include "state/state-private.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The account's small tables: special-use roles, keyword letters, the key-value meta table,
  * and message counts. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "state/state.h"
 #include "state/state-private.h"

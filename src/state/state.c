@@ -2,7 +2,7 @@
  * Sync state in SQLite. One database per account, prepared statements kept for the run:
  * opening and the schema, folders, messages and intents. The account lock is in lock.c, the
  * small tables (roles, keyword letters, key-value meta, counts) in meta.c. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "state/state.h"
 #include "state/state-private.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * One account's run: lock, state, connection, the folders of both sides, crash recovery, moves
  * between folders, then the folders (workers.c, folder.c). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

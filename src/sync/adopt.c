@@ -11,7 +11,7 @@
  * A record is used only when its UIDVALIDITY is the server's (and, for mbsync, the Maildir's):
  * otherwise its UIDs name other messages, and the files pair by content. A UID the server no
  * longer has, or that two files claim, pairs nothing. Nothing here writes. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

@@ -9,7 +9,7 @@
  * mbsync spool carries mbsync's own Maildir UIDs there, and a Maildir pointed at another
  * server carries the old server's. Pairing such a file by its ",U=" put flags and deletions
  * on a different message and never downloaded the one it stood for. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

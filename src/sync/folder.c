@@ -15,7 +15,7 @@
  *    whose file a second look confirms gone (vanished.c). A crash in between leaves a
  *    \Deleted message the next plan deletes again.
  * 4. uploads (transfer.c) and 5. downloads (transfer.c), each with its own crash story. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

@@ -12,7 +12,7 @@
  * done in this run, in any folder, so an emptied Maildir or server costs nothing, run after
  * run, until --force. Deletions the bound could not see are counted as folders are planned: a
  * folder whose deletions would overrun the budget keeps all of them for the next run. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

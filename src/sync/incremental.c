@@ -19,7 +19,7 @@
  * - The STATUS recorded is the one from the start of the run: our own changes (uploads,
  *   STOREs, downloads, renames) make the next run look at the folder once more, and that run
  *   records values that the run after finds unchanged. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

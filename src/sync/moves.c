@@ -20,7 +20,7 @@
  * marked \Deleted that the state does not know, so it is neither fetched again nor reported
  * on later runs. The copy is found in B by Message-ID and size and paired with the moved file:
  * never uploaded again. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

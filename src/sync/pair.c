@@ -4,7 +4,7 @@
  * two messages with one Message-ID and size may still differ (a resent message, a list copy
  * with other headers of the same length) and pairing them wrongly moves flags and deletions
  * to the wrong message. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/pair.h"
 

@@ -3,7 +3,7 @@
  * a script, notmuch rules): which files are moves, how the server carries them out and where
  * the executor (moves.c) looks for the copy when the server does not say its UID. Pure data:
  * the snapshots come in as NmsMoveCandidate, the decisions go out as NmsMove. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/plan.h"
 

@@ -8,7 +8,7 @@
  *   sync: local -> T, server -> T, state -> T
  *   pull: local -> T, server untouched, state -> server (local changes stay pending for push)
  *   push: server -> T, local untouched, state -> local (server changes stay pending for pull) */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/plan.h"
 

@@ -9,7 +9,7 @@
  * its UIDVALIDITY. A crash before the commit leaves the old UIDVALIDITY in the state, so the
  * next run repairs again; files already renamed pair again to the same UIDs (the rename is then
  * a no-op), so the repair is idempotent. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

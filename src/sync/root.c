@@ -5,7 +5,7 @@
  * and layout. An unmounted disk (an empty mount point), a missing root, an edited `maildir =`
  * or `layout =` stop the account here, before the first server command, with a sentence that
  * says what to do. A Maildir moved to a new path (same marker) is followed. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

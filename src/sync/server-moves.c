@@ -21,7 +21,7 @@
  * synced: a kill before the end of the run leaves A's files, which the next run plans to
  * delete again and finds linked (a move) then. The unlink and A's state row go together as in
  * folder.c step 1. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

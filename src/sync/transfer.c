@@ -2,7 +2,7 @@
  * Message bodies crossing the network: downloads (streamed into tmp/, then cur/ or new/) and
  * uploads (APPEND), each ordered so that a crash at any point is recovered without a message
  * crossing twice. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

@@ -10,7 +10,7 @@
  * alone, and the next run's move detection moves it on the server (UID MOVE: same message,
  * same INTERNALDATE). Those folders are not recorded as completely synced, so the next run
  * looks at them again whatever their directory times say. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

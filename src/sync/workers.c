@@ -14,7 +14,7 @@
  * (polling for up to 60 s) makes writers wait for each other instead of failing, which holds
  * because no worker keeps a write transaction open across network I/O (transfer.c commits
  * downloads after the FETCH). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/sync-private.h"
 

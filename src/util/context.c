@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * NmsContext helpers: level filtering, skip counting, and the lock that lets the workers of
  * one run (sync/workers.c) share a context. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/context.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The file event shared by sync/ (which reports it) and notmuch/ (which indexes it). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/file-event.h"
 

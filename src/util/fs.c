@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * File-system helpers: every failure becomes a GError naming the path. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/fs.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The line-numbered INI reader (see ini.h): syntax only, names and values are the caller's. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/ini.h"
 

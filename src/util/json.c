@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * JSON output helpers (json.h). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/json.h"
 

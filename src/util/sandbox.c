@@ -2,7 +2,7 @@
  * Landlock write confinement through the raw system calls (glibc 2.36 has no wrappers).
  * Landlock denies every right a ruleset "handles" except where a rule grants it beneath a
  * path; we handle only the write-type rights, so reading stays unrestricted everywhere. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/sandbox.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_config_load() on arbitrary file contents: a config or an error, never both or neither.
  * The loader only reads the file (password-command runs later), so fuzzing it runs nothing. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "config/config.h"
 #include "fuzz-common.h"

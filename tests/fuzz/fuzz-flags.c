@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_maildir_flags_from_imap() on arbitrary flag lists (the input split at spaces, as a
  * FETCH FLAGS list arrives): the result is always sorted, unique letters. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 #include "fuzz-common.h"

@@ -2,7 +2,7 @@
  * nms_maildir_folder_to_path() on arbitrary (decoded) server folder names: the first byte
  * picks the layout and the hierarchy delimiter, the rest is the name. A path it returns must
  * stay under the Maildir root: not absolute, no ".." component, no control characters. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 #include "fuzz-common.h"

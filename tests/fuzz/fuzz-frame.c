@@ -4,7 +4,7 @@
  * (bit 7); the next one the chunk size of a second run. Checks: fed whole or in chunks, the
  * guard decides the same, at the same state; a failure has a reason and a success none; a
  * BYE text is printable ASCII. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/frame.h"
 #include "fuzz-common.h"

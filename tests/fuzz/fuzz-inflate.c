@@ -5,7 +5,7 @@
  * asked for; what comes out is a prefix of what zlib itself inflates from the same bytes, and
  * all of it when the layer saw EOF instead of an error; after an error every read fails; the
  * byte counts agree. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap-private.h"
 #include "fuzz-common.h"

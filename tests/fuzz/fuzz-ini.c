@@ -3,7 +3,7 @@
  * (first input byte, bit 0: GKeyFile's first ']', else the rules' last ']' with the comment
  * hint): it succeeds or fails with "F:LINE: " in the caller's domain, hands over keys that are
  * non-empty and without surrounding blanks, and line numbers that only grow. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/ini.h"
 #include "fuzz-common.h"

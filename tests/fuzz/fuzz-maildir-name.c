@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_maildir_name_parse() on arbitrary file names; every accepted name must format back to
  * a name that parses to the same fields, or a rename could change what a file says. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 #include "fuzz-common.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_maildir_message_id_parse() on arbitrary header bytes (from a server's HEADER.FIELDS
  * answer or the top of a local file); the input is not NUL-terminated on purpose. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 #include "fuzz-common.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_rules_load() on arbitrary rule file contents and, when the file loads, the self-check
  * of its folder rules (which parses each "match" query). */
-#include "config.h"
+#include "nms-build.h"
 
 #include "rules/rules.h"
 #include "fuzz-common.h"

@@ -2,7 +2,7 @@
  * nms_utf7_decode() on arbitrary server folder names. The decoder is strict by contract:
  * whatever it accepts is valid UTF-8 and re-encodes to the very same bytes, so two server
  * names never map to one directory. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 #include "fuzz-common.h"

@@ -3,7 +3,7 @@
  * notmuch database: the first run only records; a tag change moves the file (",U=" dropped)
  * and updates notmuch in place; a run with nothing changed looks at nothing; "not spam" moves
  * the message back through the junk rule's "otherwise"; the revision is per account. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "apply/apply.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * src/apply/files.c: filenames notmuch lists that are gone, found again by unique part. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "apply/apply.h"
 

@@ -3,7 +3,7 @@
  * writes inflate back whole after every single write, reads give back exactly what was
  * deflated whatever the chunk sizes, bytes read before the layer came first, and corrupt,
  * ended or empty-forever streams are read errors. Also when to ask for it at all. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap-private.h"
 #include "memlow.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The framing guard (src/imap/frame.c): what it lets through and where it stops a hostile
  * server, fed whole and byte by byte. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/frame.h"
 

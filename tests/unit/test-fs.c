@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Unit tests for src/util/fs.c: error code mapping, durable and no-replace renames, mkdir -p,
  * write_all. Everything happens in a private temporary directory. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/fs.h"
 

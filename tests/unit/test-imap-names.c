@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Folder names between the wire and nmsync (imap/names.c): one name, '/' between levels,
  * whatever the server's hierarchy delimiter; both directions give each other back. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "imap/imap.h"
 

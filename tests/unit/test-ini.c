@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The line-numbered INI reader shared by config and rules: what it hands to the callbacks,
  * with which line numbers, and the syntax errors it reports in the caller's domain. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/ini.h"
 

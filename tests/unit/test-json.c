@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The JSON string escaper of --json: RFC 8259 escapes, never g_strescape's octal, always
  * valid UTF-8 out. */
-#include "config.h"
+#include "nms-build.h"
 
 #include <locale.h>
 

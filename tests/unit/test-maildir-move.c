@@ -2,7 +2,7 @@
  * Unit tests for the push, move and re-pairing part of src/maildir: Message-ID from the header,
  * CRLF size, setting the ",U=" field, moves between folders and listing folders. Each test
  * works in a private directory from g_dir_make_tmp(), removed afterwards. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

@@ -2,7 +2,7 @@
  * Unit tests for src/maildir: file names and the ",U=" field, flag letters, folder creation,
  * delivery, scans, flag renames, removal (folder names are tested in test-utf7.c).
  * File-system tests run in a private directory from g_dir_make_tmp(), removed afterwards. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 

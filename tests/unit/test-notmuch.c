@@ -2,7 +2,7 @@
  * src/notmuch/ against a scratch notmuch config and database in a temp dir: indexing sync
  * events as `notmuch new` would (checked by running the real `notmuch new` afterwards),
  * queries, tags and properties, config, revisions, and the bounded wait for the write lock. */
-#include "config.h"
+#include "nms-build.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>

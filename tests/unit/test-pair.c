@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Pairing by content as pure data: local and server keys in, pairs out. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/pair.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_plan_moves: which local files moved between folders by another tool become server moves,
  * how the server carries them out and where the copy is looked for without COPYUID. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "sync/plan.h"
 

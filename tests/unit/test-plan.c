@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The pull planner as pure data: snapshots in, actions out. */
-#include "config.h"
+#include "nms-build.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * Unit tests for src/util/sandbox.c: under the Landlock sandbox a process writes, creates,
  * renames and removes beneath the allowed directory only, and still reads everywhere. Each
  * restriction happens in a subprocess (it cannot be lifted). Skipped without Landlock. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "util/sandbox.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The SQLite sync state: folders, messages, transactions, privacy and the account lock. */
-#include "config.h"
+#include "nms-build.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * Unit tests for folder names: modified UTF-7 (RFC 3501 §5.1.3) with known vectors, canonical
  * encoding, strict rejection of every class of invalid input and randomised round trips; then
  * the mapping of decoded names to paths under the Maildir root, hostile names included. */
-#include "config.h"
+#include "nms-build.h"
 
 #include "maildir/maildir.h"
 
