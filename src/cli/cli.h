@@ -29,6 +29,7 @@ typedef struct {
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
+    const NmsConfig *config; /* loaded by main() for a command that needs it (transfer none) */
 } NmsCliOptions;
 
 /* ---- output.c ---- */

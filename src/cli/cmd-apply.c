@@ -80,7 +80,7 @@ unlock_accounts (GArray *fds)
 int
 nms_cmd_apply (const NmsCliOptions *options)
 {
-    g_autoptr (NmsConfig) config = nms_cli_load_config (options);
+    const NmsConfig *config = options->config;
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
     g_autoptr (NmsRules) rules = NULL;
@@ -94,8 +94,6 @@ nms_cmd_apply (const NmsCliOptions *options)
     GArray *locks;
     NmsDb *db;
 
-    if (config == NULL)
-        return NMS_EXIT_USAGE;
     nms_output_init (&ctx, options->verbosity, options->json);
     locks = lock_accounts (&ctx, options, config, accounts, &status);
     db = nms_db_open (config->notmuch_config, !options->dry_run, LOCK_WAIT_MS, &error);

@@ -170,15 +170,13 @@ check_synchronize_flags (NmsDb *db, const NmsRules *rules, GPtrArray *problems)
 int
 nms_cmd_rules (const NmsCliOptions *options)
 {
-    g_autoptr (NmsConfig) config = nms_cli_load_config (options);
+    const NmsConfig *config = options->config;
     g_autoptr (GError) error = NULL;
     g_autoptr (NmsRules) rules = NULL;
     g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
     g_auto (GStrv) files = NULL;
     NmsDb *db;
 
-    if (config == NULL)
-        return NMS_EXIT_USAGE;
     if ((files = nms_apply_rule_files (config, NULL)) == NULL) {
         fprintf (stderr, "nmsync: no rules: set 'rules' in [general] of '%s' (or nmsync.rules "
                  "in notmuch's config)\n", config->path);

@@ -292,7 +292,7 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
 static int
 run_command (const NmsCliOptions *options, NmsPlanDirection direction)
 {
-    g_autoptr (NmsConfig) config = nms_cli_load_config (options);
+    const NmsConfig *config = options->config;
     g_autoptr (GHashTable) targets = NULL, whole = NULL;
     g_autoptr (GHashTable) prefetched = NULL;
     g_autoptr (GPtrArray) run = g_ptr_array_new ();
@@ -302,8 +302,6 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     NmsContext ctx = { .dry_run = options->dry_run };
     int status = NMS_EXIT_OK;
 
-    if (config == NULL)
-        return NMS_EXIT_USAGE;
     targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify) g_ptr_array_unref);
     whole = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

@@ -11,10 +11,19 @@
 
 #include "imap/imap.h"
 
-/* What a command needs set up before it runs. */
+/* What a command needs (git's RUN_SETUP flags, notmuch's mode flags). main() sets up the
+ * first two before the command runs; the command takes the database and the account locks
+ * itself, in the order DESIGN.md section 7 fixes (accounts, then notmuch), and only those its
+ * flags name. */
 typedef enum {
-    NEEDS_NETWORK = 1 << 0, /* IMAP (libetpan, GnuTLS): global init */
+    NEEDS_CONFIG = 1 << 0,   /* the config file, loaded once here (options->config) */
+    NEEDS_NETWORK = 1 << 1,  /* IMAP (libetpan, GnuTLS): global init */
+    NEEDS_DB_READ = 1 << 2,  /* the notmuch database, read-only */
+    NEEDS_DB_WRITE = 1 << 3, /* the notmuch database, read-write (indexing, tags) */
+    NEEDS_LOCK = 1 << 4,     /* each account's lock in the state directory, while it runs */
 } Needs;
+
+#define NEEDS_IMAP_RUN (NEEDS_CONFIG | NEEDS_NETWORK | NEEDS_DB_WRITE | NEEDS_LOCK)
 
 typedef struct {
     const char *name;
@@ -24,22 +33,22 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    { "sync", nms_cmd_sync, NEEDS_NETWORK,
+    { "sync", nms_cmd_sync, NEEDS_IMAP_RUN,
       "the whole pipeline (the default): rules (tags -> folders and flags),\n"
       "both ways as one three-way merge per folder, notmuch index, rules\n"
       "(folders and flags -> tags); --no-rules: without the rules" },
-    { "pull", nms_cmd_pull, NEEDS_NETWORK,
+    { "pull", nms_cmd_pull, NEEDS_IMAP_RUN,
       "server -> local only: new messages, flag changes, expunges" },
-    { "push", nms_cmd_push, NEEDS_NETWORK,
+    { "push", nms_cmd_push, NEEDS_IMAP_RUN,
       "local -> server only: new messages, flag changes, deletions, moves" },
-    { "adopt", nms_cmd_adopt, NEEDS_NETWORK,
+    { "adopt", nms_cmd_adopt, NEEDS_IMAP_RUN,
       "pair a Maildir that already holds the mail (a copy of the server's\n"
       "Dovecot Maildir, an mbsync spool, any other) with the server: no\n"
       "re-download, nothing written to the server; then use sync" },
-    { "apply", nms_cmd_apply, 0,
+    { "apply", nms_cmd_apply, NEEDS_CONFIG | NEEDS_DB_WRITE | NEEDS_LOCK,
       "the tag <-> flag <-> folder rules, locally, no network (--all:\n"
       "every message, not only those changed since the last run)" },
-    { "rules", nms_cmd_rules, 0,
+    { "rules", nms_cmd_rules, NEEDS_CONFIG | NEEDS_DB_READ,
       "check the rule set: unknown folders, overlaps, rules that undo\n"
       "themselves" },
 };
@@ -90,6 +99,22 @@ usage_error (const char *fmt, const char *arg)
     fprintf (stderr, fmt, arg);
     fputs ("\nTry 'nmsync --help'.\n", stderr);
     return NMS_EXIT_USAGE;
+}
+
+/* Sets up what @cmd needs, then runs it. */
+static int
+run_command (const Command *cmd, NmsCliOptions *options)
+{
+    g_autoptr (NmsConfig) config = NULL;
+
+    if (cmd->needs & NEEDS_CONFIG) {
+        if ((config = nms_cli_load_config (options)) == NULL)
+            return NMS_EXIT_USAGE;
+        options->config = config;
+    }
+    if (cmd->needs & NEEDS_NETWORK)
+        nms_imap_global_init ();
+    return cmd->run (options);
 }
 
 int
@@ -155,12 +180,8 @@ main (int argc, char **argv)
     }
     command = optind < argc ? argv[optind++] : "sync";
     options.args = &argv[optind];
-    for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
-        if (strcmp (commands[i].name, command) == 0) {
-            if (commands[i].needs & NEEDS_NETWORK)
-                nms_imap_global_init ();
-            return commands[i].run (&options);
-        }
-    }
+    for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+        if (strcmp (commands[i].name, command) == 0)
+            return run_command (&commands[i], &options);
     return usage_error ("unknown command '%s'", command);
 }
