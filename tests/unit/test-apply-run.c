@@ -2,7 +2,9 @@
  * src/apply/run.c, the rules executor apply and sync's rule stages share, against a scratch
  * notmuch database: the first run only records; a tag change moves the file (",U=" dropped)
  * and updates notmuch in place; a run with nothing changed looks at nothing; "not spam" moves
- * the message back through the junk rule's "otherwise"; the revision is per account. */
+ * the message back through the junk rule's "otherwise"; the revision is per account. And each
+ * decision of the executor on its own: a move, a flag change, a tag change, nothing, a dry
+ * run, and two folder rules that both match (the first wins). */
 #include "nms-build.h"
 
 #include "apply/apply.h"
@@ -59,7 +61,8 @@ setup (Fixture *f, gconstpointer data)
     g_autoptr (GError) error = NULL;
     g_autofree char *config_path = NULL, *rules_path = NULL, *config_text = NULL;
     g_autofree char *nm_text = NULL;
-    const char *dirs[] = { "cur", "new", "tmp", ".Junk/cur", ".Junk/new", ".Junk/tmp" };
+    const char *dirs[] = { "cur", "new", "tmp", ".Junk/cur", ".Junk/new", ".Junk/tmp",
+                           ".Archive/cur", ".Archive/new", ".Archive/tmp" };
     NmsFileEvent events[2];
     NmsDb *db;
     gboolean created;
@@ -76,7 +79,7 @@ setup (Fixture *f, gconstpointer data)
                                "[maildir]\nsynchronize_flags=false\n", f->maildir);
     write_file (f->notmuch_config, nm_text);
     rules_path = g_build_filename (f->root, "spam.rules", NULL);
-    write_file (rules_path, SPAM_RULES);
+    write_file (rules_path, data != NULL ? data : SPAM_RULES);
     config_path = g_build_filename (f->root, "config", NULL);
     config_text = g_strdup_printf ("[general]\nstate = %s/state\nnotmuch-config = %s\n"
                                    "rules = %s\n\n[account t]\ntunnel = true\nmaildir = %s\n",
@@ -124,12 +127,12 @@ teardown (Fixture *f, gconstpointer data)
     g_free (f->root);
 }
 
-/* One run of the executor on account t; its counts. */
+/* One run of the executor on account t (a dry run when @dry_run); its counts. */
 static NmsApplyCounts
-run (Fixture *f)
+run_as (Fixture *f, gboolean dry_run)
 {
     g_autoptr (GError) error = NULL;
-    NmsContext ctx = { 0 };
+    NmsContext ctx = { .dry_run = dry_run };
     NmsApplyCounts counts = { 0 };
     NmsApplyRunOptions options = { 0 };
     NmsDb *db = open_db (f);
@@ -141,6 +144,12 @@ run (Fixture *f)
     g_assert_cmpuint (ctx.progress.skipped, ==, 0);
     close_db (db);
     return counts;
+}
+
+static NmsApplyCounts
+run (Fixture *f)
+{
+    return run_as (f, FALSE);
 }
 
 static void
@@ -212,6 +221,125 @@ test_spam_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpstr (back, ==, "cur");
 }
 
+/* Message @id's only path, and its tags joined by ' ' (both transfer full). */
+static char *
+path_and_tags (Fixture *f, const char *id, char **tags_out)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *query = g_strdup_printf ("id:%s", id);
+    NmsDb *db = open_db (f);
+    g_autoptr (GPtrArray) messages = nms_db_query (db, query, &error);
+    NmsDbMessage *m;
+    char *path;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (messages->len, ==, 1);
+    m = g_ptr_array_index (messages, 0);
+    g_assert_null (m->paths[1]);
+    path = g_strdup (m->paths[0]);
+    *tags_out = g_strjoinv (" ", m->tags);
+    close_db (db);
+    return path;
+}
+
+static void
+test_flag (Fixture *f, gconstpointer data)
+{
+    NmsApplyCounts c;
+    g_autofree char *path = NULL, *tags = NULL;
+
+    run (f);
+    tag (f, "run1@example.org", NULL, "unread"); /* read in the mail client: S */
+    c = run (f);
+    g_assert_cmpuint (c.looked_at, ==, 1);
+    g_assert_cmpuint (c.moved, ==, 0);
+    g_assert_cmpuint (c.reflagged, ==, 1);
+    path = path_and_tags (f, "run1@example.org", &tags);
+    g_assert_true (g_str_has_suffix (path, "/cur/1700000001.M1P1.host,U=2:2,S"));
+    g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_tag (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *old_path = NULL, *new_path = NULL, *tags = NULL, *path = NULL;
+    NmsFileEvent ev = { .kind = NMS_FILE_RENAMED };
+    NmsApplyCounts c;
+    NmsDb *db;
+
+    run (f);
+    /* Moved into the junk folder by hand (a mail client): the junk rule's tags follow. */
+    old_path = g_build_filename (f->maildir, "cur", "1700000001.M1P1.host,U=2:2,", NULL);
+    new_path = g_build_filename (f->maildir, ".Junk", "cur", "1700000001.M1P1.host:2,", NULL);
+    g_assert_cmpint (g_rename (old_path, new_path), ==, 0);
+    ev.path = new_path;
+    ev.old_path = old_path;
+    db = open_db (f);
+    nms_db_apply_events (db, &ev, 1, 1, NULL, &error);
+    g_assert_no_error (error);
+    close_db (db);
+
+    c = run (f);
+    g_assert_cmpuint (c.looked_at, ==, 1);
+    g_assert_cmpuint (c.moved, ==, 0);
+    g_assert_cmpuint (c.retagged, ==, 1);
+    g_assert_cmpuint (c.reflagged, ==, 1); /* the junk rule's -unread: seen (S) */
+    path = path_and_tags (f, "run1@example.org", &tags);
+    /* the file stays where the user put it */
+    g_assert_true (g_str_has_suffix (path, "/.Junk/cur/1700000001.M1P1.host:2,S"));
+    g_assert_cmpstr (tags, ==, "spam");
+}
+
+static void
+test_nothing_and_dry_run (Fixture *f, gconstpointer data)
+{
+    NmsApplyCounts c;
+    g_autofree char *path = NULL, *tags = NULL;
+
+    run (f);
+    tag (f, "run0@example.org", "unrelated", NULL); /* no rule cares */
+    c = run (f);
+    g_assert_cmpuint (c.looked_at, ==, 1);
+    g_assert_cmpuint (c.moved + c.reflagged + c.retagged, ==, 0);
+
+    /* A dry run looks at the message, says what it would change, and changes nothing. */
+    tag (f, "run0@example.org", "spam", NULL);
+    c = run_as (f, TRUE);
+    g_assert_cmpuint (c.looked_at, ==, 1);
+    g_assert_cmpuint (c.moved + c.reflagged + c.retagged, ==, 0);
+    path = path_and_tags (f, "run0@example.org", &tags);
+    g_assert_true (g_str_has_suffix (path, "/cur/1700000000.M0P1.host,U=1:2,"));
+    g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+    /* the real run after it still has the change to make */
+    c = run (f);
+    g_assert_cmpuint (c.moved, ==, 1);
+}
+
+#define CONFLICTING_RULES                                                                          \
+    "[folder \\Junk]\nmatch = tag:spam\n"                                                         \
+    "[folder \\Archive]\nmatch = tag:archive\n"
+
+static void
+test_conflicting_rules (Fixture *f, gconstpointer data)
+{
+    NmsApplyCounts c;
+    g_autofree char *junk = NULL, *archive = NULL;
+
+    run (f);
+    tag (f, "run0@example.org", "spam", NULL);
+    tag (f, "run0@example.org", "archive", NULL);
+    tag (f, "run1@example.org", "archive", NULL);
+    c = run (f);
+    g_assert_cmpuint (c.looked_at, ==, 2);
+    g_assert_cmpuint (c.moved, ==, 2);
+    /* both rules match run0: the first one in the file decides */
+    junk = folder_of (f, "run0@example.org");
+    g_assert_cmpstr (junk, ==, ".Junk/cur");
+    archive = folder_of (f, "run1@example.org");
+    g_assert_cmpstr (archive, ==, ".Archive/cur");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -219,5 +347,11 @@ main (int argc, char **argv)
     g_setenv ("NOTMUCH_CONFIG", "/nonexistent/notmuch-config", TRUE);
     g_test_add ("/apply/run/spam-round-trip", Fixture, NULL, setup, test_spam_round_trip,
                 teardown);
+    g_test_add ("/apply/run/flag", Fixture, NULL, setup, test_flag, teardown);
+    g_test_add ("/apply/run/tag", Fixture, NULL, setup, test_tag, teardown);
+    g_test_add ("/apply/run/nothing-and-dry-run", Fixture, NULL, setup,
+                test_nothing_and_dry_run, teardown);
+    g_test_add ("/apply/run/conflicting-rules", Fixture, CONFLICTING_RULES, setup,
+                test_conflicting_rules, teardown);
     return g_test_run ();
 }
