@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Planning the server moves of files another tool moved between local folders (a mail client,
- * a script, notmuch rules): which files are moves, how the server carries them out and where
- * the executor (moves.c) looks for the copy when the server does not say its UID. Pure data:
- * the snapshots come in as NmsMoveCandidate, the decisions go out as NmsMove. */
+ * The planner of moves between folders, pure data:
+ * - files another tool moved between local folders (a mail client, a script, notmuch rules):
+ *   which files are moves, how the server carries them out and where the executor (moves.c)
+ *   looks for the copy when the server does not say its UID (NmsMoveCandidate -> NmsMove);
+ * - messages another client moved on the server: which local files a new server message may
+ *   take along instead of a download (server-moves.c; NmsTakeSource -> indices). */
 #include "nms-build.h"
 
 #include "sync/plan.h"
@@ -50,4 +52,15 @@ nms_plan_moves (const NmsMoveCandidate *candidates, guint n_candidates,
         g_array_append_val (moves, move);
     }
     return moves;
+}
+
+GArray *
+nms_plan_take_moved (const NmsTakeSource *sources, guint n_sources)
+{
+    GArray *takes = g_array_new (FALSE, FALSE, sizeof (guint));
+
+    for (guint i = 0; i < n_sources; i++)
+        if (sources[i].has_file && sources[i].base != NULL && sources[i].base[0] != '\0')
+            g_array_append_val (takes, i);
+    return takes;
 }

@@ -135,3 +135,21 @@ typedef struct {
  * (transfer full: GArray of NmsMove, in candidate order) */
 GArray *nms_plan_moves (const NmsMoveCandidate *candidates, guint n_candidates,
                         const NmsMoveServer *server);
+
+/* Messages another client moved on the server (gone from A, new in B in the same run): a new
+ * server message of B whose Message-ID and CRLF size the state records in another folder,
+ * with the file the state names there (server-moves.c links it into B instead of a download).
+ * The snapshot, one row per such record (strings transfer none): */
+typedef struct {
+    guint message;      /* the new server message (the caller's index) */
+    const char *folder; /* the other folder */
+    const char *base;   /* the unique part of its file there */
+    gboolean has_file;  /* that folder holds a file with that unique part now */
+} NmsTakeSource;
+
+/* Decides, for each new server message, which files it may take along instead of being
+ * downloaded: the rows whose file is there, in the order given (the state's: by folder and
+ * UID); the executor links the first it can, and downloads the message when it can link none.
+ * A message with no such row is downloaded. Pure: no I/O.
+ * (transfer full: GArray of guint, indices into @sources, grouped by message in their order) */
+GArray *nms_plan_take_moved (const NmsTakeSource *sources, guint n_sources);

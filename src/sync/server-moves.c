@@ -6,7 +6,8 @@
  * records each message's Message-ID and CRLF size:
  * - B, before downloading: a new server message whose Message-ID and size the state records in
  *   another folder gets that folder's file as a hard link under B's name (same inode, same
- *   unique part; no body fetched).
+ *   unique part; no body fetched). Which files are taken is planned from a snapshot
+ *   (nms_plan_take_moved, plan-moves.c); this file gathers the snapshot and links.
  * - A: its local deletions (server expunges) wait for the end of the run (nms_sync_later_*).
  *   A file whose inode lives on under a unique part the state records in another folder was
  *   moved: it is unlinked from A and never counts for the deletion guard; the other
@@ -178,50 +179,111 @@ link_into (const Folder *folder, const char *source, const char *base, const Nms
 
 /* --dry-run: says what would be taken along, and remembers it for the deferred deletions. */
 static void
-dry_take (Run *run, const Folder *folder, const char *from, const NmsStateMessage *m,
+dry_take (Run *run, const Folder *folder, const char *from, const char *base,
           const char *source, const NmsAction *a)
 {
     nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                      "%s: %s: would take UID %u from folder '%s' ('%s'; moved or copied on the "
                      "server)", run->account->name, folder->name, a->uid, from, source);
     g_mutex_lock (&run->later->lock);
-    g_hash_table_replace (run->later->dry_taken, g_strdup_printf ("%s\n%s", from, m->base),
+    g_hash_table_replace (run->later->dry_taken, g_strdup_printf ("%s\n%s", from, base),
                           g_strdup (folder->name));
     g_mutex_unlock (&run->later->lock);
 }
 
-/* The file of one new server message @id, when another folder holds its content. */
-static gboolean
-take_one (Run *run, const Folder *folder, GHashTable *cache, const NmsAction *a,
-          const NmsImapMessageIdent *id, GArray *taken, GError **error)
+/* A new server message the take plan is about. */
+typedef struct {
+    const NmsImapMessageIdent *ident;
+    const NmsAction *action; /* its DOWNLOAD */
+} Arrival;
+
+/* What the take plan is made from and refers to (the plan's strings point into it). */
+typedef struct {
+    GArray *sources;   /* NmsTakeSource */
+    GPtrArray *paths;  /* the file of each source, or NULL (transfer none: the cache's) */
+    GArray *arrivals;  /* Arrival, by NmsTakeSource.message */
+    GPtrArray *rows;   /* the state's GArray of NmsStateMessage per arrival (owns the bases) */
+    GPtrArray *names;  /* the GPtrArray of folder names per arrival (owns the folders) */
+} TakeSnapshot;
+
+static void
+take_snapshot_clear (TakeSnapshot *ts)
 {
-    g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
-    g_autoptr (GArray) rows = NULL;
+    g_clear_pointer (&ts->sources, g_array_unref);
+    g_clear_pointer (&ts->paths, g_ptr_array_unref);
+    g_clear_pointer (&ts->arrivals, g_array_unref);
+    g_clear_pointer (&ts->rows, g_ptr_array_unref);
+    g_clear_pointer (&ts->names, g_ptr_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TakeSnapshot, take_snapshot_clear)
 
-    if (id->message_id == NULL)
-        return TRUE;
-    rows = nms_state_message_find_content (run->state, id->message_id, id->size, folder->name,
-                                           folders, error);
-    if (rows == NULL)
-        return FALSE;
-    for (guint i = 0; i < rows->len; i++) {
-        NmsStateMessage *m = &g_array_index (rows, NmsStateMessage, i);
-        const char *source = g_hash_table_lookup (files_of (run, cache,
-                                                            g_ptr_array_index (folders, i)),
-                                                  m->base);
-        Taken t = { .action = a, .ident = id };
+/* The snapshot of the take plan: for each message of @idents that @wanted downloads, every
+ * file of another folder that the state records with its Message-ID and size. */
+static gboolean
+take_snapshot (Run *run, const Folder *folder, GHashTable *cache, GHashTable *wanted,
+               GPtrArray *idents, TakeSnapshot *ts, GError **error)
+{
+    ts->sources = g_array_new (FALSE, TRUE, sizeof (NmsTakeSource));
+    ts->paths = g_ptr_array_new ();
+    ts->arrivals = g_array_new (FALSE, TRUE, sizeof (Arrival));
+    ts->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+    ts->names = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+    for (guint i = 0; i < idents->len; i++) {
+        Arrival arrival = { .ident = g_ptr_array_index (idents, i) };
+        GPtrArray *folders;
+        GArray *rows;
 
-        if (source == NULL)
+        arrival.action = g_hash_table_lookup (wanted, GUINT_TO_POINTER (arrival.ident->uid));
+        if (arrival.action == NULL || arrival.ident->message_id == NULL)
             continue;
-        if (run->ctx->dry_run)
-            dry_take (run, folder, g_ptr_array_index (folders, i), m, source, a);
-        else if ((t.path = link_into (folder, source, m->base, a)) == NULL)
-            continue; /* gone meanwhile, or another file system: downloaded */
-        t.base = g_strdup (m->base);
-        g_array_append_val (taken, t);
-        return TRUE;
+        folders = g_ptr_array_new_with_free_func (g_free);
+        g_ptr_array_add (ts->names, folders);
+        rows = nms_state_message_find_content (run->state, arrival.ident->message_id,
+                                               arrival.ident->size, folder->name, folders,
+                                               error);
+        if (rows == NULL)
+            return FALSE;
+        g_ptr_array_add (ts->rows, rows);
+        for (guint j = 0; j < rows->len; j++) {
+            NmsStateMessage *m = &g_array_index (rows, NmsStateMessage, j);
+            const char *from = g_ptr_array_index (folders, j);
+            const char *path = g_hash_table_lookup (files_of (run, cache, from), m->base);
+            NmsTakeSource src = { .message = ts->arrivals->len, .folder = from, .base = m->base,
+                                  .has_file = path != NULL };
+
+            g_array_append_val (ts->sources, src);
+            g_ptr_array_add (ts->paths, (gpointer) path);
+        }
+        g_array_append_val (ts->arrivals, arrival);
     }
     return TRUE;
+}
+
+/* Carries out the take plan @take: each message takes the first of its files that it can
+ * link (a dry run: the first), else it stays a download. */
+static void
+take_planned (Run *run, const Folder *folder, GArray *take, const TakeSnapshot *ts,
+              GArray *taken)
+{
+    gint done = -1; /* the last message that took a file */
+
+    for (guint i = 0; i < take->len; i++) {
+        guint k = g_array_index (take, guint, i);
+        const NmsTakeSource *src = &g_array_index (ts->sources, NmsTakeSource, k);
+        const Arrival *arrival = &g_array_index (ts->arrivals, Arrival, src->message);
+        const char *source = g_ptr_array_index (ts->paths, k);
+        Taken t = { .action = arrival->action, .ident = arrival->ident };
+
+        if ((gint) src->message == done)
+            continue;
+        if (run->ctx->dry_run)
+            dry_take (run, folder, src->folder, src->base, source, arrival->action);
+        else if ((t.path = link_into (folder, source, src->base, arrival->action)) == NULL)
+            continue; /* gone meanwhile, or another file system: its next file, or download */
+        t.base = g_strdup (src->base);
+        g_array_append_val (taken, t);
+        done = (gint) src->message;
+    }
 }
 
 /* Step 2 and 3 for the taken files: directories fsynced, then the state. */
@@ -320,6 +382,8 @@ nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidity, GArray
     g_autoptr (GHashTable) cache = NULL;
     g_autoptr (GPtrArray) idents = NULL;
     g_autoptr (GArray) taken = NULL;
+    g_autoptr (GArray) take = NULL;
+    g_auto (TakeSnapshot) ts = { 0 };
     guint32 first;
 
     g_autoptr (GError) fetch_error = NULL;
@@ -342,13 +406,10 @@ nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidity, GArray
                                    (GDestroyNotify) g_hash_table_unref);
     taken = g_array_new (FALSE, TRUE, sizeof (Taken));
     g_array_set_clear_func (taken, taken_clear);
-    for (guint i = 0; i < idents->len; i++) {
-        NmsImapMessageIdent *id = g_ptr_array_index (idents, i);
-        const NmsAction *a = g_hash_table_lookup (wanted, GUINT_TO_POINTER (id->uid));
-
-        if (a != NULL && !take_one (run, folder, cache, a, id, taken, error))
-            return FALSE;
-    }
+    if (!take_snapshot (run, folder, cache, wanted, idents, &ts, error))
+        return FALSE;
+    take = nms_plan_take_moved ((NmsTakeSource *) ts.sources->data, ts.sources->len);
+    take_planned (run, folder, take, &ts, taken);
     if (taken->len == 0)
         return TRUE;
     if (!run->ctx->dry_run && !record_taken (run, folder, taken, error))

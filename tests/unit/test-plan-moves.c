@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_plan_moves: which local files moved between folders by another tool become server moves,
- * how the server carries them out and where the copy is looked for without COPYUID. */
+ * how the server carries them out and where the copy is looked for without COPYUID; and
+ * nms_plan_take_moved: which local files a message moved on the server takes along. */
 #include "nms-build.h"
 
 #include "sync/plan.h"
@@ -100,6 +101,31 @@ test_nothing_to_do (void)
     g_assert_cmpuint (moves->len, ==, 0);
 }
 
+static void
+test_take_moved (void)
+{
+    /* message 0: moved from INBOX (its file is there); message 1: the state records it in
+     * two folders, the first of which lost its file; message 2: no file anywhere (downloaded);
+     * message 3: a record without a unique part */
+    NmsTakeSource s[] = {
+        { .message = 0, .folder = "INBOX", .base = "1.a.host", .has_file = TRUE },
+        { .message = 1, .folder = "Archive", .base = "2.b.host", .has_file = FALSE },
+        { .message = 1, .folder = "INBOX", .base = "2.b.host", .has_file = TRUE },
+        { .message = 1, .folder = "Sent", .base = "2.c.host", .has_file = TRUE },
+        { .message = 2, .folder = "INBOX", .base = "3.c.host", .has_file = FALSE },
+        { .message = 3, .folder = "INBOX", .base = "", .has_file = TRUE },
+    };
+    g_autoptr (GArray) take = nms_plan_take_moved (s, G_N_ELEMENTS (s));
+    g_autoptr (GArray) none = nms_plan_take_moved (NULL, 0);
+
+    /* every usable file in order: the executor links the first of each message it can */
+    g_assert_cmpuint (take->len, ==, 3);
+    g_assert_cmpuint (g_array_index (take, guint, 0), ==, 0);
+    g_assert_cmpuint (g_array_index (take, guint, 1), ==, 2);
+    g_assert_cmpuint (g_array_index (take, guint, 2), ==, 3);
+    g_assert_cmpuint (none->len, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -109,5 +135,6 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/moves/onto-existing-copy", test_onto_existing_copy);
     g_test_add_func ("/plan/moves/collision", test_collision);
     g_test_add_func ("/plan/moves/nothing-to-do", test_nothing_to_do);
+    g_test_add_func ("/plan/moves/take-moved", test_take_moved);
     return g_test_run ();
 }
