@@ -12,9 +12,9 @@
 #include "imap/imap.h"
 
 /* What a command needs (git's RUN_SETUP flags, notmuch's mode flags). main() sets up the
- * first two before the command runs; the command takes the database and the account locks
- * itself, in the order DESIGN.md section 7 fixes (accounts, then notmuch), and only those its
- * flags name. */
+ * config and the network before the command runs; the command opens the database and takes
+ * the account locks itself, only those its flags name, account locks before notmuch's (the
+ * order a sync takes them, so that apply and sync never wait for each other in a circle). */
 typedef enum {
     NEEDS_CONFIG = 1 << 0,   /* the config file, loaded once here (options->config) */
     NEEDS_NETWORK = 1 << 1,  /* IMAP (libetpan, GnuTLS): global init */
