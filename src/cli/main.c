@@ -39,13 +39,20 @@ static const Command commands[] = {
     { "apply", nms_cmd_apply, 0,
       "the tag <-> flag <-> folder rules, locally, no network (--all:\n"
       "every message, not only those changed since the last run)" },
+    { "check", nms_cmd_check, NEEDS_NETWORK,
+      "integrity report per folder: server vs Maildir vs notmuch vs state,\n"
+      "and spool defects; exit 1 when anything is off (--fix: the safe\n"
+      "repairs)" },
+    { "status", nms_cmd_status, 0,
+      "per account and folder: counts, last sync, pending intents, last\n"
+      "error; no network, no lock" },
     { "rules", nms_cmd_rules, 0,
       "check the rule set: unknown folders, overlaps, rules that undo\n"
       "themselves" },
 };
 
 static const char usage_head[] =
-    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
+    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json] [--fix]\n"
     "              COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n";
@@ -63,6 +70,7 @@ static const char usage_tail[] =
     "      --no-rules     sync without its rule stages\n"
     "      --json         one JSON object per account instead of the summary line\n"
     "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
+    "      --fix          check: carry out the safe repairs (with -n: print them)\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -103,6 +111,7 @@ main (int argc, char **argv)
         { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
         { "json", no_argument, NULL, 'J' },
         { "mbsync-state", required_argument, NULL, 'M' },
+        { "fix", no_argument, NULL, 'X' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -138,6 +147,9 @@ main (int argc, char **argv)
             break;
         case 'J':
             options.json = TRUE;
+            break;
+        case 'X':
+            options.fix = TRUE;
             break;
         case 'M':
             options.mbsync_state = optarg;
