@@ -116,7 +116,6 @@ gboolean nms_check_fix_run (NmsCheckFix *fix, NmsDb *db, GError **error);
 typedef struct {
     char *name;
     guint64 messages;    /* the messages the state pairs */
-    guint32 server_seen; /* the server's count at the folder's last complete sync */
     guint intents;       /* pending intents (a crash cut an action in half) */
 } NmsStatusFolder;
 

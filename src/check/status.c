@@ -38,17 +38,13 @@ read_folder (NmsState *state, const char *name, GError **error)
 {
     NmsStatusFolder *folder = g_new0 (NmsStatusFolder, 1);
     g_autoptr (GArray) intents = NULL;
-    NmsStateFolder recorded;
-    gboolean found = FALSE;
 
     folder->name = g_strdup (name);
     if (!nms_state_folder_message_count (state, name, &folder->messages, error) ||
-        !nms_state_folder_get (state, name, &recorded, &found, error) ||
         (intents = nms_state_intents (state, name, error)) == NULL) {
         status_folder_free (folder);
         return NULL;
     }
-    folder->server_seen = found ? recorded.messages : 0;
     folder->intents = intents->len;
     return folder;
 }

@@ -318,12 +318,11 @@ print_status_text (const NmsStatus *s)
         printf ("  last-error     %s %s\n", s->last_error_at != NULL ? s->last_error_at : "-",
                 s->last_error);
     printf ("  intents        %u\n", intents);
-    printf ("  %-30s %8s %8s %8s\n", "FOLDER", "MESSAGES", "SERVER", "INTENTS");
+    printf ("  %-30s %8s %8s\n", "FOLDER", "MESSAGES", "INTENTS");
     for (guint i = 0; i < s->folders->len; i++) {
         const NmsStatusFolder *f = g_ptr_array_index (s->folders, i);
 
-        printf ("  %-30s %8" G_GUINT64_FORMAT " %8u %8u\n", f->name, f->messages, f->server_seen,
-                f->intents);
+        printf ("  %-30s %8" G_GUINT64_FORMAT " %8u\n", f->name, f->messages, f->intents);
     }
 }
 
@@ -343,7 +342,6 @@ print_status_json (const NmsStatus *s)
         g_string_append (out, i > 0 ? ",{" : "{");
         json_pair (out, "folder", f->name, TRUE);
         json_count (out, "messages", (gint64) f->messages);
-        json_count (out, "server", f->server_seen);
         json_count (out, "intents", f->intents);
         g_string_append_c (out, '}');
     }
