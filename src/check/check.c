@@ -188,6 +188,8 @@ by_string (gconstpointer a, gconstpointer b)
     return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* @server NULL: the server has no such folder (or it could not be examined, said then), so
+ * every local message is local-only. */
 static void
 compare_ids (Check *c, const char *folder, GHashTable *local, const NmsSyncServerFolder *server)
 {
@@ -196,7 +198,7 @@ compare_ids (Check *c, const char *folder, GHashTable *local, const NmsSyncServe
     GHashTableIter it;
     gpointer id;
 
-    for (guint i = 0; i < server->message_ids->len; i++) {
+    for (guint i = 0; server != NULL && i < server->message_ids->len; i++) {
         const char *id = g_ptr_array_index (server->message_ids, i);
 
         if (g_hash_table_add (on_server, (gpointer) id) && !g_hash_table_contains (local, id))
@@ -307,7 +309,7 @@ check_local (Check *c, NmsCheckFolder *row, const char *dir,
         g_hash_table_insert (c->bases, g_strdup (e->name->base), g_strdup (e->path));
     }
     add_defects (c, row->name, defects, present);
-    if (server != NULL) {
+    {
         g_autoptr (GHashTable) ids = local_ids (scan);
 
         /* A misfiled message is still local: its refile is the repair, not a download. */
@@ -391,6 +393,14 @@ check_folders (Check *c, GPtrArray *local, GPtrArray *server, GError **error)
             g_prefix_error (error, "folder '%s': ", lf->name);
             return FALSE;
         }
+    }
+    /* A server folder without a local one: all its messages are server-only. */
+    for (guint i = 0; i < server->len; i++) {
+        NmsSyncServerFolder *sf = g_ptr_array_index (server, i);
+        g_autoptr (GHashTable) none = g_hash_table_new (g_str_hash, g_str_equal);
+
+        if (((NmsCheckFolder *) g_hash_table_lookup (rows, sf->name))->local < 0)
+            compare_ids (c, sf->name, none, sf);
     }
     return TRUE;
 }

@@ -75,21 +75,21 @@ targets_of (const NmsConfig *config, char **args, gboolean folders_allowed)
 }
 
 /* The notmuch database, when notmuch is set up; read-write for a --fix that writes. Without
- * any notmuch setup check goes on without its notmuch column (said at -v). */
-static gboolean
-open_db (NmsContext *ctx, const NmsConfig *config, gboolean writable, NmsDb **db_out)
+ * any notmuch setup check goes on without its notmuch column (said at -v); a database that
+ * cannot be opened (locked longer than we wait, damaged) is said, and the rest is checked. */
+static NmsDb *
+open_db (NmsContext *ctx, const NmsConfig *config, gboolean writable)
 {
     g_autoptr (GError) error = NULL;
+    NmsDb *db = nms_db_open (config->notmuch_config, writable, nms_cli_lock_wait_ms (), &error);
 
-    *db_out = nms_db_open (config->notmuch_config, writable, 10000, &error);
-    if (*db_out != NULL)
-        return TRUE;
-    if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN)) {
+    if (db != NULL)
+        return db;
+    if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN))
         nms_context_log (ctx, NMS_LEVEL_INFO, "notmuch not checked: %s", error->message);
-        return TRUE;
-    }
-    fprintf (stderr, "nmsync: %s\n", error->message);
-    return FALSE;
+    else
+        nms_context_log (ctx, NMS_LEVEL_WARNING, "notmuch not checked: %s", error->message);
+    return NULL;
 }
 
 static void
@@ -234,42 +234,51 @@ failure_status (const GError *error)
     return NMS_EXIT_SKIPPED;
 }
 
-/* Checks (and with --fix repairs) one account. The exit status it stands for. */
+/* Checks (and with --fix repairs) one account: the notmuch database is opened after the
+ * account lock, in the order a sync takes them, so that neither waits for the other while
+ * holding what the other needs. The exit status it stands for. */
 static int
 check_one (NmsContext *ctx, const NmsCliOptions *options, const NmsConfig *config,
-           const Target *t, NmsDb *db)
+           const Target *t)
 {
     NmsCheckOptions check = { .folders = t->folders != NULL ? (char **) t->folders->pdata : NULL,
-                              .db = db, .now = g_get_real_time () / G_USEC_PER_SEC };
+                              .now = g_get_real_time () / G_USEC_PER_SEC };
     g_autoptr (GError) error = NULL;
     g_autoptr (NmsCheckReport) report = NULL;
     g_autoptr (GPtrArray) fixes = NULL;
     g_autoptr (GArray) done = g_array_new (FALSE, TRUE, sizeof (gboolean));
     gboolean locking = options->fix && !ctx->dry_run;
     guint fixed = 0;
-    int lock = -1;
+    int lock = -1, status = NMS_EXIT_OK;
 
     /* The lock while the repairs run: no sync renames files under them. */
     if (locking && (lock = nms_cli_lock_account (ctx, config, t->account, &error)) < 0) {
         fprintf (stderr, "nmsync: %s: %s\n", t->account->name, error->message);
         return failure_status (error);
     }
+    check.db = open_db (ctx, config, locking);
     report = nms_check_account (ctx, config, t->account, &check, &error);
-    if (report == NULL) {
-        nms_state_unlock (lock);
-        fprintf (stderr, "nmsync: %s: %s\n", t->account->name, error->message);
-        return failure_status (error);
-    }
-    if (!options->json)
+    if (report != NULL && !options->json)
         print_report (report);
-    if (options->fix) {
+    if (report != NULL && options->fix) {
         fixes = nms_check_plan (report);
-        fixed = run_fixes (ctx, t->account->name, fixes, db, options->json, done);
+        fixed = run_fixes (ctx, t->account->name, fixes, check.db, options->json, done);
+    }
+    if (report == NULL) {
+        fprintf (stderr, "nmsync: %s: %s\n", t->account->name, error->message);
+        status = failure_status (error);
+        g_clear_error (&error);
+    }
+    if (!nms_db_close (check.db, &error)) {
+        fprintf (stderr, "nmsync: %s: %s\n", t->account->name, error->message);
+        status = MAX (status, NMS_EXIT_SKIPPED);
     }
     nms_state_unlock (lock);
+    if (report == NULL)
+        return status;
     if (options->json)
         print_json (report, fixes, done);
-    return report->issues->len > fixed ? NMS_EXIT_SKIPPED : NMS_EXIT_OK;
+    return report->issues->len > fixed ? NMS_EXIT_SKIPPED : status;
 }
 
 int
@@ -277,25 +286,17 @@ nms_cmd_check (const NmsCliOptions *options)
 {
     g_autoptr (NmsConfig) config = nms_cli_load_config (options);
     g_autoptr (GArray) targets = NULL;
-    g_autoptr (GError) error = NULL;
     NmsContext ctx = { .dry_run = options->dry_run };
-    NmsDb *db = NULL;
     int status = NMS_EXIT_OK;
 
     if (config == NULL || (targets = targets_of (config, options->args, TRUE)) == NULL)
         return NMS_EXIT_USAGE;
     nms_output_init (&ctx, options->verbosity, FALSE);
-    if (!open_db (&ctx, config, options->fix && !options->dry_run, &db))
-        return NMS_EXIT_SKIPPED;
     for (guint i = 0; i < targets->len; i++) {
         int account_status = check_one (&ctx, options, config,
-                                         &g_array_index (targets, Target, i), db);
+                                         &g_array_index (targets, Target, i));
 
         status = MAX (status, account_status);
-    }
-    if (!nms_db_close (db, &error)) {
-        fprintf (stderr, "nmsync: %s\n", error->message);
-        status = MAX (status, NMS_EXIT_SKIPPED);
     }
     nms_output_finish (&ctx);
     return status;
