@@ -213,19 +213,12 @@ compare_ids (Check *c, const char *folder, GHashTable *local, const NmsSyncServe
         issue_add (c, NMS_CHECK_LOCAL_ONLY, folder, g_ptr_array_index (only_local, i));
 }
 
-/* The state's messages of @folder whose file (by unique part) is in none of @present. */
-static gboolean
-state_gone (Check *c, const char *folder, GHashTable *present, GError **error)
+/* The state's messages of @folder (@saved, NULL without a state) whose file (by unique part)
+ * is in none of @present. */
+static void
+state_gone (Check *c, const char *folder, GArray *saved, GHashTable *present)
 {
-    g_autoptr (GArray) saved = NULL;
-    g_autoptr (GHashTable) uids = NULL;
-
-    if (c->state == NULL)
-        return TRUE;
-    if ((saved = nms_state_messages (c->state, folder, error)) == NULL)
-        return FALSE;
-    uids = g_hash_table_new (NULL, NULL);
-    for (guint i = 0; i < saved->len; i++) {
+    for (guint i = 0; saved != NULL && i < saved->len; i++) {
         const NmsStateMessage *m = &g_array_index (saved, NmsStateMessage, i);
         g_autofree char *object = NULL;
 
@@ -234,18 +227,13 @@ state_gone (Check *c, const char *folder, GHashTable *present, GError **error)
         object = g_strdup_printf ("uid=%u %s", m->uid, m->base);
         issue_add (c, NMS_CHECK_STATE_GONE, folder, object)->uid = m->uid;
     }
-    return TRUE;
 }
 
-/* TRUE when the state pairs @uid of @folder with unique part @base. */
+/* TRUE when @saved (sorted by uid) pairs @uid with unique part @base. */
 static gboolean
-state_pairs (Check *c, const char *folder, guint32 uid, const char *base)
+state_pairs (GArray *saved, guint32 uid, const char *base)
 {
-    g_autoptr (GArray) saved = NULL;
-
-    if (c->state == NULL || (saved = nms_state_messages (c->state, folder, NULL)) == NULL)
-        return FALSE;
-    for (guint i = 0; i < saved->len; i++) {
+    for (guint i = 0; saved != NULL && i < saved->len; i++) {
         const NmsStateMessage *m = &g_array_index (saved, NmsStateMessage, i);
 
         if (m->uid == uid)
@@ -264,7 +252,8 @@ static const NmsCheckKind defect_kinds[] = {
 
 /* The spool defects of @folder as issues; misfiled files count as present for the state. */
 static void
-add_defects (Check *c, const char *folder, GPtrArray *defects, GHashTable *present)
+add_defects (Check *c, const char *folder, GPtrArray *defects, GArray *saved,
+             GHashTable *present)
 {
     for (guint i = 0; i < defects->len; i++) {
         NmsMaildirDefect *d = g_ptr_array_index (defects, i);
@@ -280,7 +269,7 @@ add_defects (Check *c, const char *folder, GPtrArray *defects, GHashTable *prese
         if (d->kind == NMS_MAILDIR_DEFECT_DUPLICATE_UID) {
             g_autofree char *id = NULL;
 
-            issue->paired = state_pairs (c, folder, d->uid, d->base);
+            issue->paired = state_pairs (saved, d->uid, d->base);
             if (nms_maildir_message_id (d->path, &id, NULL) && id != NULL)
                 issue->message_id = g_ascii_strdown (id, -1);
         }
@@ -293,11 +282,13 @@ check_local (Check *c, NmsCheckFolder *row, const char *dir,
              const NmsSyncServerFolder *server, GError **error)
 {
     g_autoptr (GPtrArray) scan = NULL, defects = NULL;
+    g_autoptr (GArray) saved = NULL;
     g_autoptr (GHashTable) present =
         g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
     if ((scan = nms_maildir_scan (dir, error)) == NULL ||
-        (defects = nms_maildir_defects (dir, scan, c->options->now, error)) == NULL)
+        (defects = nms_maildir_defects (dir, scan, c->options->now, error)) == NULL ||
+        (c->state != NULL && (saved = nms_state_messages (c->state, row->name, error)) == NULL))
         return FALSE;
     row->local = scan->len;
     for (guint i = 0; i < scan->len; i++) {
@@ -308,7 +299,7 @@ check_local (Check *c, NmsCheckFolder *row, const char *dir,
         g_hash_table_add (present, g_strdup (e->name->base));
         g_hash_table_insert (c->bases, g_strdup (e->name->base), g_strdup (e->path));
     }
-    add_defects (c, row->name, defects, present);
+    add_defects (c, row->name, defects, saved, present);
     {
         g_autoptr (GHashTable) ids = local_ids (scan);
 
@@ -323,7 +314,8 @@ check_local (Check *c, NmsCheckFolder *row, const char *dir,
         }
         compare_ids (c, row->name, ids, server);
     }
-    return state_gone (c, row->name, present, error);
+    state_gone (c, row->name, saved, present);
+    return TRUE;
 }
 
 /* Stale notmuch names, each with the file that has its unique part now, when there is one. */
