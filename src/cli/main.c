@@ -52,8 +52,8 @@ static const Command commands[] = {
 };
 
 static const char usage_head[] =
-    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json] [--fix]\n"
-    "              COMMAND [ACCOUNT[/FOLDER]...]\n"
+    "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
+    "              [--fix] COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n";
 
