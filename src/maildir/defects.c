@@ -40,14 +40,35 @@ defect_add (GPtrArray *out, NmsMaildirDefectKind kind, const char *path)
     return d;
 }
 
-/* TRUE when the file at @path starts with a header field ("Name:" of printable characters
- * without blanks) or an mbox "From " line: what a message file looks like, and what
- * dovecot-uidlist, .mbsyncstate, subscriptions or nmsync's marker never do. */
+/* TRUE when @buf (@n bytes) has a line starting with header field @field (lowercase, with
+ * its colon) before the first empty line. */
+static gboolean
+has_field (const char *buf, gsize n, const char *field)
+{
+    gsize len = strlen (field);
+
+    for (gsize i = 0; i + len <= n; i++) {
+        if (i > 0 && buf[i - 1] != '\n')
+            continue;
+        if (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < n && buf[i + 1] == '\n'))
+            return FALSE;
+        if (g_ascii_strncasecmp (buf + i, field, len) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* TRUE when the file at @path looks like a message: it starts with a header field ("Name:"
+ * of printable characters without blanks) or an mbox "From " line, and its header has a
+ * From:, Date:, Message-ID: or Received: field. dovecot-uidlist, .mbsyncstate,
+ * subscriptions, nmsync's marker or a note the user keeps there never do both, and a refile
+ * of such a file would make it a message the next sync uploads. */
 static gboolean
 looks_like_mail (const char *path)
 {
-    char buf[1024];
+    char buf[8192];
     ssize_t n;
+    gboolean first_ok = FALSE;
     int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
     if (fd < 0)
@@ -57,14 +78,17 @@ looks_like_mail (const char *path)
     if (n <= 0)
         return FALSE;
     if (n >= 5 && memcmp (buf, "From ", 5) == 0)
-        return TRUE;
-    for (ssize_t i = 0; i < n; i++) {
-        if (buf[i] == ':')
-            return i > 0;
+        first_ok = TRUE;
+    for (ssize_t i = 0; !first_ok && i < n; i++) {
+        if (buf[i] == ':') {
+            first_ok = i > 0;
+            break;
+        }
         if (buf[i] < 0x21 || buf[i] > 0x7e)
-            return FALSE;
+            break;
     }
-    return FALSE;
+    return first_ok && (has_field (buf, n, "from:") || has_field (buf, n, "date:") ||
+                        has_field (buf, n, "message-id:") || has_field (buf, n, "received:"));
 }
 
 /* A regular file of @dir that @name parses as and that looks like mail is misfiled. */

@@ -324,8 +324,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDefect, nms_maildir_defect_free)
  * NMS_MAILDIR_TMP_AGE_S, empty files of @scan, names of @scan that do not parse, files of
  * @scan sharing a ",U=" (every one of them), and misfiled messages: regular files in
  * @folder_dir itself or in a subdirectory of it that is no folder (no cur/) and not a dot
- * directory, whose name parses and whose first line is a header field (so Dovecot's,
- * mbsync's and nmsync's own files there are not taken for mail). Reads directories and the
+ * directory, whose name parses and that look like mail: a header field first, and a From:,
+ * Date:, Message-ID: or Received: field in the header (so Dovecot's, mbsync's and nmsync's
+ * own files there, or a user's notes, are not taken for mail). Reads directories and the
  * first bytes of such files; changes nothing. A missing tmp/ is fine; IO when @folder_dir
  * cannot be read. (transfer full: GPtrArray of NmsMaildirDefect, with free func) */
 GPtrArray *nms_maildir_defects (const char *folder_dir, GPtrArray *scan, gint64 now,

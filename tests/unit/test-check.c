@@ -62,6 +62,7 @@ test_defects (void)
     put (stray, "6.M1P1.h", mail, 0);           /* misfiled, to new/ */
     put (dir, "dovecot-uidlist", "3 V1 N1\n", 0); /* not mail */
     put (dir, "maildirfolder", "", 0);
+    put (dir, "notes.txt", "Todo: reply to Bob\nand Alice\n", 0); /* a header, but no mail */
     g_autofree char *child_dir = g_path_get_dirname (child);
     put (child_dir, "7.M1P1.h:2,", mail, 0);    /* a file in a child folder's directory */
 
