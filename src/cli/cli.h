@@ -26,6 +26,7 @@ typedef struct {
     gboolean no_rules;       /* --no-rules: sync without its rule stages */
     gboolean all;            /* --all: apply the rules to every message */
     gboolean json;           /* --json: one JSON object per account instead of the summary */
+    gboolean fix;            /* check --fix: carry out the safe repairs */
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
@@ -99,3 +100,5 @@ int nms_cmd_sync (const NmsCliOptions *options);
 int nms_cmd_adopt (const NmsCliOptions *options);
 int nms_cmd_apply (const NmsCliOptions *options);
 int nms_cmd_rules (const NmsCliOptions *options);
+int nms_cmd_check (const NmsCliOptions *options);
+int nms_cmd_status (const NmsCliOptions *options);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "apply/apply.h"
+#include "check/check.h"
 #include "config/config.h"
 #include "imap/imap.h"
 #include "notmuch/notmuch.h"
@@ -211,6 +212,23 @@ ensure_database (NmsContext *ctx, const NmsConfig *config, gboolean last)
     return last;
 }
 
+/* For `nmsync status`: the time of a successful run, or the failure's message, in the
+ * account's state (not for a dry run, which writes nothing, nor when another nmsync held the
+ * lock: that run is the one to report). A state that cannot be written is said at -v only:
+ * the sync itself is done. */
+static void
+record_outcome (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
+                const GError *failure)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (ctx->dry_run || g_error_matches (failure, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED))
+        return;
+    if (!nms_status_record (config->state_dir, account, failure ? failure->message : NULL, &error))
+        nms_context_log (ctx, NMS_LEVEL_INFO, "%s: cannot record the outcome for status: %s",
+                         account->name, error->message);
+}
+
 /* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
@@ -275,6 +293,7 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
         status = failure_status (error);
         fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
     }
+    record_outcome (ctx, config, account, ok ? NULL : error);
     /* Also after a failure: what did land is indexed. */
     if (indexer != NULL)
         nms_indexer_finish (indexer, ctx);

@@ -48,6 +48,13 @@ static const Command commands[] = {
     { "apply", nms_cmd_apply, NEEDS_CONFIG | NEEDS_DB_WRITE | NEEDS_LOCK,
       "the tag <-> flag <-> folder rules, locally, no network (--all:\n"
       "every message, not only those changed since the last run)" },
+    { "check", nms_cmd_check, NEEDS_CONFIG | NEEDS_NETWORK | NEEDS_DB_WRITE | NEEDS_LOCK,
+      "integrity report per folder: server vs Maildir vs notmuch vs state,\n"
+      "and spool defects; exit 1 when anything is off (--fix: the safe\n"
+      "repairs)" },
+    { "status", nms_cmd_status, NEEDS_CONFIG,
+      "per account and folder: counts, last sync, pending intents, last\n"
+      "error; no network, no lock" },
     { "rules", nms_cmd_rules, NEEDS_CONFIG | NEEDS_DB_READ,
       "check the rule set: unknown folders, overlaps, rules that undo\n"
       "themselves" },
@@ -55,7 +62,7 @@ static const Command commands[] = {
 
 static const char usage_head[] =
     "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
-    "              COMMAND [ACCOUNT[/FOLDER]...]\n"
+    "              [--fix] COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n";
 
@@ -72,6 +79,7 @@ static const char usage_tail[] =
     "      --no-rules     sync without its rule stages\n"
     "      --json         one JSON object per account instead of the summary line\n"
     "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
+    "      --fix          check: carry out the safe repairs (with -n: print them)\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -128,6 +136,7 @@ main (int argc, char **argv)
         { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
         { "json", no_argument, NULL, 'J' },
         { "mbsync-state", required_argument, NULL, 'M' },
+        { "fix", no_argument, NULL, 'X' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -163,6 +172,9 @@ main (int argc, char **argv)
             break;
         case 'J':
             options.json = TRUE;
+            break;
+        case 'X':
+            options.fix = TRUE;
             break;
         case 'M':
             options.mbsync_state = optarg;

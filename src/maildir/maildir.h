@@ -290,3 +290,48 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirFolder, nms_maildir_folder_free)
  * lost+found), which is skipped with whatever it holds).
  * (transfer full: GPtrArray of NmsMaildirFolder, with free func) */
 GPtrArray *nms_maildir_list_folders (const char *root, NmsMaildirLayout layout, GError **error);
+
+/* ---- defects a sync tool or a crash leaves in a folder (nmsync check) ---------------------- */
+
+typedef enum {
+    NMS_MAILDIR_DEFECT_TMP_OLD,       /* a file in tmp/ older than NMS_MAILDIR_TMP_AGE_S */
+    NMS_MAILDIR_DEFECT_EMPTY,         /* an empty file in cur/ or new/ */
+    NMS_MAILDIR_DEFECT_MISFILED,      /* a message file in the folder directory itself or in a
+                                       * stray subdirectory instead of cur/ or new/ */
+    NMS_MAILDIR_DEFECT_DUPLICATE_UID, /* a ",U=" that another file of the folder carries too */
+    NMS_MAILDIR_DEFECT_BAD_NAME,      /* a name in cur/ or new/ that does not parse */
+} NmsMaildirDefectKind;
+
+/* The Maildir convention's grace period for tmp/ files (maildir(5)): 36 hours. */
+#define NMS_MAILDIR_TMP_AGE_S (36 * 3600)
+
+typedef struct {
+    NmsMaildirDefectKind kind;
+    char *path;     /* absolute */
+    gboolean empty; /* the file has no bytes */
+    guint32 uid;    /* DUPLICATE_UID: the repeated uid */
+    char *base;     /* the name's unique part when it parses, else NULL */
+    char *target;   /* MISFILED: where it belongs, <folder>/cur/<name> when the name has an info
+                     * (":2,"), else <folder>/new/<name>; NULL when the name does not parse */
+    char *problem;  /* BAD_NAME: why */
+} NmsMaildirDefect;
+
+void nms_maildir_defect_free (NmsMaildirDefect *defect);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDefect, nms_maildir_defect_free)
+
+/* The defects of the folder at @folder_dir, whose cur/ and new/ @scan (nms_maildir_scan)
+ * lists, at time @now (seconds since the epoch): tmp/ files older than
+ * NMS_MAILDIR_TMP_AGE_S, empty files of @scan, names of @scan that do not parse, files of
+ * @scan sharing a ",U=" (every one of them), and misfiled messages: regular files in
+ * @folder_dir itself or in a subdirectory of it that is no folder (no cur/) and not a dot
+ * directory, whose name parses and that look like mail: a header field first, and a From:,
+ * Date:, Message-ID: or Received: field in the header (so Dovecot's, mbsync's and nmsync's
+ * own files there, or a user's notes, are not taken for mail). Reads directories and the
+ * first bytes of such files; changes nothing. A missing tmp/ is fine; IO when @folder_dir
+ * cannot be read. (transfer full: GPtrArray of NmsMaildirDefect, with free func) */
+GPtrArray *nms_maildir_defects (const char *folder_dir, GPtrArray *scan, gint64 now,
+                                GError **error);
+
+/* Moves the misfiled file @path to @target (a cur/ or new/ path of the same folder), keeping
+ * its name, durably, never replacing a file: IO naming both when @target exists. */
+gboolean nms_maildir_refile (const char *path, const char *target, GError **error);

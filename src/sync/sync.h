@@ -58,3 +58,23 @@ typedef struct {
  * disk: NMS_MAILDIR_ERROR_NOSPACE). */
 gboolean nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
                            const NmsSyncOptions *options, GError **error);
+
+/* ---- check.c: what the server holds, for `nmsync check` ---------------------------------- */
+
+typedef struct {
+    char *name;            /* decoded folder name */
+    guint32 messages;      /* how many messages the folder holds */
+    GPtrArray *message_ids; /* the Message-IDs of those that have one, lowercased (owned) */
+} NmsSyncServerFolder;
+
+void nms_sync_server_folder_free (NmsSyncServerFolder *folder);
+
+/* Connects for @account and, for each selectable server folder the account's patterns select
+ * (or, when @folders is not NULL, each of those names), EXAMINEs it (read-only: nothing on the
+ * server changes, not even \Recent) and fetches its Message-IDs with one UID FETCH 1:* (UID
+ * RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]). A folder that cannot be examined is
+ * named through @ctx (skipped) and left out. Fails (NMS_IMAP_ERROR_CONNECT, _TLS, _AUTH, a
+ * password error) when the account cannot be reached at all.
+ * (transfer full: GPtrArray of NmsSyncServerFolder, with free func, sorted by name) */
+GPtrArray *nms_sync_check_server (NmsContext *ctx, const NmsAccount *account, char **folders,
+                                  GError **error);
