@@ -119,3 +119,4 @@ int nms_cmd_sync (const NmsCliOptions *options);
 int nms_cmd_adopt (const NmsCliOptions *options);
 int nms_cmd_apply (const NmsCliOptions *options);
 int nms_cmd_rules (const NmsCliOptions *options);
+int nms_cmd_import_mbsyncrc (const NmsCliOptions *options);

@@ -42,6 +42,10 @@ static const Command commands[] = {
     { "rules", nms_cmd_rules, 0,
       "check the rule set: unknown folders, overlaps, rules that undo\n"
       "themselves" },
+    { "import-mbsyncrc", nms_cmd_import_mbsyncrc, 0,
+      "print the nmsync config equivalent to an mbsync config\n"
+      "[FILE] (default ~/.mbsyncrc); what it cannot translate is\n"
+      "a comment" },
 };
 
 static const char usage_head[] =
