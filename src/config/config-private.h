@@ -28,7 +28,7 @@ typedef struct {
     char *name;
     int line;
     char *host, *port, *user, *pass, *pass_cmd, *tunnel, *ssl_type, *ca_file, *timeout;
-    int host_line, port_line, ssl_line, timeout_line, ca_line;
+    int host_line, port_line, ssl_line, timeout_line, ca_line, pass_line;
     gboolean use_imaps, require_ssl_no;
     char *account;              /* IMAPStore: "Account NAME" */
     int account_line;

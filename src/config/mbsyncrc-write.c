@@ -195,7 +195,7 @@ write_connection (Writer *w, const Store *imap, const Store *acc)
         put (w->out, "password-command", s->pass_cmd + (s->pass_cmd[0] == '+'));
     else if (s->pass != NULL && *s->pass != '\0') {
         put (w->out, "password", s->pass);
-        nms_mbsyncrc_note (w->notes, s->line,
+        nms_mbsyncrc_note (w->notes, s->pass_line,
                            "note: the password was copied: chmod 600 this file, or use "
                            "password-command");
     } else if (!tunnel)
@@ -284,7 +284,7 @@ maildir_of (Writer *w, const Store *md, const char *near_box, const char *far_bo
         if (!pp && md->path != NULL) {
             g_autofree char *a = local_path (inbox);
             g_autofree char *b = local_path (md->path);
-            g_autofree char *ours = g_strconcat (b != NULL ? b : "", "/INBOX", NULL);
+            g_autofree char *ours = g_strconcat (b != NULL ? b : md->path, "/INBOX", NULL);
 
             if (a == NULL || strcmp (a, ours) != 0)
                 nms_mbsyncrc_note (

@@ -182,7 +182,7 @@ account_option (Store *s, char **words, int line)
     else if (nms_mbsyncrc_is (k, "User"))
         set (&s->user, NULL, words, line);
     else if (nms_mbsyncrc_is (k, "Pass"))
-        set (&s->pass, NULL, words, line);
+        set (&s->pass, &s->pass_line, words, line);
     else if (nms_mbsyncrc_is (k, "PassCmd"))
         set (&s->pass_cmd, NULL, words, line);
     else if (nms_mbsyncrc_is (k, "Tunnel"))
