@@ -28,6 +28,7 @@ typedef struct {
     gboolean json;           /* --json: one JSON object per account instead of the summary */
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
+    gboolean clean;          /* --clean (adopt): remove mbsync's files of adopted folders */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 

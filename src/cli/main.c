@@ -67,6 +67,8 @@ static const char usage_tail[] =
     "      --no-rules     sync without its rule stages\n"
     "      --json         one JSON object per account instead of the summary line\n"
     "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
+    "      --clean        adopt: remove mbsync's files (.mbsyncstate*, .uidvalidity) of\n"
+    "                     each folder adopted completely\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -107,6 +109,7 @@ main (int argc, char **argv)
         { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
         { "json", no_argument, NULL, 'J' },
         { "mbsync-state", required_argument, NULL, 'M' },
+        { "clean", no_argument, NULL, 'C' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -145,6 +148,9 @@ main (int argc, char **argv)
             break;
         case 'M':
             options.mbsync_state = optarg;
+            break;
+        case 'C':
+            options.clean = TRUE;
             break;
         case 'h':
             print_usage ();

@@ -10,13 +10,16 @@
  *   with SyncState naming a directory (adopt --mbsync-state DIR), the state files are there.
  * A record is used only when its UIDVALIDITY is the server's (and, for mbsync, the Maildir's):
  * otherwise its UIDs name other messages, and the files pair by content. A UID the server no
- * longer has, or that two files claim, pairs nothing. Nothing here writes. */
+ * longer has, or that two files claim, pairs nothing. Nothing here writes, except --clean
+ * (nms_sync_adopt_clean), which removes mbsync's files once a folder is adopted. */
 #include "config.h"
 
 #include "sync/sync-private.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Reads @name in @dir; NULL when it is absent or unreadable (then nothing pairs from it). */
 static char *
@@ -91,22 +94,20 @@ dovecot_map (const char *dir, guint32 uidvalidity, gboolean *other_out)
     return g_steal_pointer (&map);
 }
 
-/* .mbsyncstate (mbsync 1.4; 1.3 spelled the header Master/Slave): mbsync's Maildir UID ->
- * server UID, NULL when absent or not for @uidvalidity and the Maildir's .uidvalidity. */
-/* The state file mbsync keeps for @folder in its SyncState directory @state_dir (NULL: none):
+/* The state file mbsync keeps for @folder in its SyncState directory @state_dir:
  * "<near box>" for a channel's SyncState, ":<far store>:<box>_:<near store>:<near box>" for
- * the global one, '/' in box names written as '!'. (transfer full) */
+ * the global one, '/' in box names written as '!'. NULL when there is none. (transfer full) */
 static char *
-mbsync_state_text (const char *state_dir, const char *folder)
+mbsync_state_path (const char *state_dir, const char *folder)
 {
     g_autofree char *box = g_strdelimit (g_strdup (folder), "/", '!');
     g_autofree char *suffix = g_strconcat (":", box, NULL);
+    g_autofree char *direct = g_build_filename (state_dir, box, NULL);
     g_autoptr (GDir) dir = NULL;
     const char *name;
-    char *text;
 
-    if ((text = read_record (state_dir, box)) != NULL)
-        return text;
+    if (g_file_test (direct, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&direct);
     if ((dir = g_dir_open (state_dir, 0, NULL)) == NULL)
         return NULL;
     while ((name = g_dir_read_name (dir)) != NULL) {
@@ -114,11 +115,24 @@ mbsync_state_text (const char *state_dir, const char *folder)
         const char *near_box = near != NULL ? strchr (near + 2, ':') : NULL;
 
         if (name[0] == ':' && near_box != NULL && strcmp (near_box, suffix) == 0)
-            return read_record (state_dir, name);
+            return g_build_filename (state_dir, name, NULL);
     }
     return NULL;
 }
 
+static char *
+mbsync_state_text (const char *state_dir, const char *folder)
+{
+    g_autofree char *path = mbsync_state_path (state_dir, folder);
+    char *text = NULL;
+
+    if (path == NULL || !g_file_get_contents (path, &text, NULL, NULL))
+        return NULL;
+    return text;
+}
+
+/* .mbsyncstate (mbsync 1.4; 1.3 spelled the header Master/Slave): mbsync's Maildir UID ->
+ * server UID, NULL when absent or not for @uidvalidity and the Maildir's .uidvalidity. */
 static GHashTable *
 mbsync_map (const char *dir, const char *state_dir, const char *folder, guint32 uidvalidity,
             gboolean *other_out)
@@ -271,4 +285,62 @@ nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local
                      "by the next sync)", run->account->name, folder->name, run->adopt_exact,
                      run->adopt_content, downloads,
                      run->ctx->dry_run ? "to download" : "downloaded", local_only);
+}
+
+/* mbsync's own files in a folder directory: its state (".mbsyncstate", with ".new",
+ * ".journal" and ".lock" beside it while mbsync runs or after it crashed) and the Maildir
+ * UIDVALIDITY it numbers its ",U=" by (".uidvalidity"; ".isyncuidmap.db" with AltMap). */
+static gboolean
+is_mbsync_file (const char *name)
+{
+    return g_str_has_prefix (name, ".mbsyncstate") || strcmp (name, ".uidvalidity") == 0
+           || strcmp (name, ".isyncuidmap.db") == 0;
+}
+
+static int
+compare_paths (gconstpointer a, gconstpointer b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+clean_one (Run *run, const Folder *folder, const char *path)
+{
+    if (run->ctx->dry_run) {
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s: would remove mbsync's '%s'",
+                         run->account->name, folder->name, path);
+        return;
+    }
+    if (unlink (path) != 0) {
+        int err = errno;
+
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING, "%s: %s: cannot remove mbsync's '%s': %s",
+                         run->account->name, folder->name, path, g_strerror (err));
+        return;
+    }
+    nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: removed mbsync's '%s'",
+                     run->account->name, folder->name, path);
+}
+
+void
+nms_sync_adopt_clean (Run *run, const Folder *folder)
+{
+    g_autoptr (GDir) dir = g_dir_open (folder->dir, 0, NULL);
+    g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+    const char *name;
+
+    /* Names first, removals after: unlinking while reading the directory may skip entries. */
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+        if (is_mbsync_file (name))
+            g_ptr_array_add (names, g_build_filename (folder->dir, name, NULL));
+    }
+    g_ptr_array_sort (names, compare_paths);
+    if (run->options->mbsync_state != NULL) {
+        char *path = mbsync_state_path (run->options->mbsync_state, folder->name);
+
+        if (path != NULL)
+            g_ptr_array_add (names, path);
+    }
+    for (guint i = 0; i < names->len; i++)
+        clean_one (run, folder, names->pdata[i]);
 }

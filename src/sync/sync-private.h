@@ -196,6 +196,11 @@ gboolean nms_sync_adopt_check (Run *run, GError **error);
 /* adopt's line per folder, the same with -n: what paired how (run->adopt_exact, _content),
  * what @plan downloads, and the @local_only files left for the next sync to upload. */
 void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only);
+/* adopt --clean, once @folder is adopted completely (its state committed, nothing skipped):
+ * removes mbsync's files of the folder (.mbsyncstate*, .uidvalidity in its directory, its
+ * state file in --mbsync-state DIR), each named at -v; with -n names them and removes
+ * nothing. A file that cannot be removed is a warning: the adopt itself is done. */
+void nms_sync_adopt_clean (Run *run, const Folder *folder);
 
 /* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
  * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does
