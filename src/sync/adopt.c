@@ -344,3 +344,124 @@ nms_sync_adopt_clean (Run *run, const Folder *folder)
     for (guint i = 0; i < names->len; i++)
         clean_one (run, folder, names->pdata[i]);
 }
+
+/* dovecot-keywords ("<index> <keyword>" per line): Dovecot's letter 'a' + index -> keyword.
+ * NULL when the folder has none. (transfer full: one-letter string -> keyword) */
+static GHashTable *
+dovecot_keywords (const char *dir)
+{
+    g_autofree char *text = read_record (dir, "dovecot-keywords");
+    g_auto (GStrv) lines = NULL;
+    GHashTable *map;
+
+    if (text == NULL)
+        return NULL;
+    map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    lines = g_strsplit (text, "\n", -1);
+    for (char **l = lines; *l != NULL; l++) {
+        char *end = NULL;
+        guint64 i = g_ascii_strtoull (*l, &end, 10);
+
+        if (end == *l || *end != ' ' || i > 25 || end[1] == '\0')
+            continue;
+        g_hash_table_insert (map, g_strdup_printf ("%c", (char) ('a' + i)),
+                             g_strdup (g_strchomp (end + 1)));
+    }
+    return map;
+}
+
+/* The letter nmsync gives @keyword (its [keywords] rules), compared as IMAP does: without
+ * regard to case; 0 when nmsync does not sync it. */
+static char
+our_letter (Run *run, const char *keyword)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init (&it, run->keyword_letters);
+    while (g_hash_table_iter_next (&it, &k, &v)) {
+        if (g_ascii_strcasecmp (k, keyword) == 0)
+            return *(const char *) v;
+    }
+    return 0;
+}
+
+/* Sorts @s in place (ASCII, as Maildir names carry flags) and returns it. */
+static char *
+sorted_letters (char *s)
+{
+    gsize n = strlen (s);
+
+    for (gsize i = 1; i < n; i++) { /* insertion sort: at most a few dozen letters */
+        for (gsize j = i; j > 0 && s[j - 1] > s[j]; j--) {
+            char t = s[j];
+
+            s[j] = s[j - 1];
+            s[j - 1] = t;
+        }
+    }
+    return s;
+}
+
+/* @flags with Dovecot's keyword letters (@dovecot) turned into nmsync's; a keyword nmsync
+ * does not sync loses its letter (else a letter nmsync gives another keyword later would say
+ * the wrong one). Sorted, as file names carry them. (transfer full) */
+static char *
+translate_letters (Run *run, GHashTable *dovecot, const char *flags)
+{
+    GString *out = g_string_new (NULL);
+
+    for (const char *f = flags; *f != '\0'; f++) {
+        char letter[2] = { *f, '\0' };
+        const char *keyword;
+        char ours;
+
+        if (*f < 'a' || *f > 'z') {
+            g_string_append_c (out, *f);
+            continue;
+        }
+        keyword = g_hash_table_lookup (dovecot, letter);
+        ours = keyword != NULL ? our_letter (run, keyword) : 0;
+        if (ours != 0 && strchr (out->str, ours) == NULL)
+            g_string_append_c (out, ours);
+    }
+    return sorted_letters (g_string_free (out, FALSE));
+}
+
+void
+nms_sync_adopt_keywords (Run *run, const Folder *folder, GPtrArray *candidates)
+{
+    g_autoptr (GHashTable) dovecot = dovecot_keywords (folder->dir);
+    guint changed = 0;
+
+    if (dovecot == NULL)
+        return;
+    for (guint i = 0; i < candidates->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (candidates, i);
+        g_autofree char *ours = NULL;
+
+        /* Dovecot never writes ",U=": a name with one was renamed by nmsync (or another
+         * tool) already, and its letters are not Dovecot's any more. */
+        if (e->name->uid != 0 || e->name->flags == NULL)
+            continue;
+        ours = translate_letters (run, dovecot, e->name->flags);
+        if (strcmp (ours, e->name->flags) == 0)
+            continue;
+        g_free (e->name->flags);
+        e->name->flags = g_steal_pointer (&ours);
+        changed++;
+    }
+    if (changed > 0)
+        nms_context_log (run->ctx, NMS_LEVEL_INFO,
+                         "%s: %s: keyword letters of %u files read by Dovecot's "
+                         "dovecot-keywords", run->account->name, folder->name, changed);
+}
+
+char *
+nms_sync_adopt_flags_on_disk (const char *path)
+{
+    g_autofree char *base = g_path_get_basename (path);
+    g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (base, NULL);
+
+    return name != NULL && name->flags != NULL ? g_strdup (name->flags) : NULL;
+}

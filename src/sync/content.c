@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/fs.h"
+
 /* TRUE when the ",U=" of @e is one nmsync gave: @saved (sorted NmsStateMessage) records the
  * UID with the file's unique part ("" in a state older than the unique parts: trusted). */
 static gboolean
@@ -384,6 +386,28 @@ unknown_idents (Run *run, GArray *server, GArray *saved, GError **error)
     return out;
 }
 
+/* Renames the file of @e to carry @uid, and the flags of @e->name where adopt rewrote its
+ * keyword letters (adopt.c): one rename, so the name never has nmsync's letters without
+ * nmsync's ",U=". (transfer full) */
+static char *
+give_uid_and_letters (NmsMaildirEntry *e, guint32 uid, GError **error)
+{
+    g_autofree char *disk = nms_sync_adopt_flags_on_disk (e->path);
+    g_autofree char *dir = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *target = NULL;
+    NmsMaildirName wanted = { e->name->base, uid, e->name->flags };
+
+    if (e->name->flags == NULL || disk == NULL || strcmp (disk, e->name->flags) == 0)
+        return nms_sync_give_uid (e->path, uid, error);
+    dir = g_path_get_dirname (e->path);
+    name = nms_maildir_name_format (&wanted);
+    target = g_build_filename (dir, name, NULL);
+    if (!nms_fs_rename_durable_noreplace (e->path, target, error))
+        return NULL;
+    return g_steal_pointer (&target);
+}
+
 /* Gives the file of @e the UID @uid (renamed in place: same inode) and records it as agreed
  * at @flags, inside the caller's transaction. */
 static gboolean
@@ -396,7 +420,7 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessa
 
     /* A foreign name too long to carry ",U=" gets a fresh one first (transfer.c). */
     if (!nms_sync_fit_name (run, folder, e, error) ||
-        (renamed = nms_sync_give_uid (e->path, uid, error)) == NULL) {
+        (renamed = give_uid_and_letters (e, uid, error)) == NULL) {
         if (strcmp (e->path, indexed_path) != 0)
             nms_sync_file_event (run, NMS_SYNC_FILE_RENAMED, e->path, indexed_path);
         g_prefix_error (error, "folder '%s': cannot pair '%s' with UID %u: ", folder->name,
@@ -541,6 +565,8 @@ nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArra
     g_autofree gboolean *paired = NULL;
 
     *held_out = FALSE;
+    if (candidates->len > 0 && run->options->adopt)
+        nms_sync_adopt_keywords (run, folder, candidates);
     if (candidates->len > 0 && run->options->adopt &&
         !pair_exactly (run, folder, uidvalidity, server, saved, candidates, error))
         return FALSE;

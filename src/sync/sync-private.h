@@ -201,6 +201,15 @@ void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint 
  * state file in --mbsync-state DIR), each named at -v; with -n names them and removes
  * nothing. A file that cannot be removed is a warning: the adopt itself is done. */
 void nms_sync_adopt_clean (Run *run, const Folder *folder);
+/* adopt of a copy of the server's Dovecot Maildir: Dovecot writes IMAP keywords as letters
+ * a-z mapped by the folder's dovecot-keywords, nmsync as its own letters (state/). Rewrites,
+ * in memory only, the flags of the @candidates (NmsMaildirEntry) without ",U=" into nmsync's
+ * letters; a keyword nmsync does not sync loses its letter. The file takes the new letters in
+ * the same rename that gives it its UID (content.c), so that a crash never leaves a name
+ * whose letters could be read as Dovecot's a second time. No-op without dovecot-keywords. */
+void nms_sync_adopt_keywords (Run *run, const Folder *folder, GPtrArray *candidates);
+/* The flags in the name of @path, or NULL. (transfer full) */
+char *nms_sync_adopt_flags_on_disk (const char *path);
 
 /* The pairing of a folder sync, before its plan: the files of @scan that carry no UID nmsync
  * gave are paired with the messages of @server (NmsImapMessageInfo, sorted) that @saved does
