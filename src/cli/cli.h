@@ -29,6 +29,7 @@ typedef struct {
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     gboolean clean;          /* --clean (adopt): remove mbsync's files of adopted folders */
+    gboolean keep_local;     /* --local-only=keep (adopt): unpaired files are never uploaded */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
 } NmsCliOptions;
 

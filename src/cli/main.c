@@ -69,6 +69,8 @@ static const char usage_tail[] =
     "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
     "      --clean        adopt: remove mbsync's files (.mbsyncstate*, .uidvalidity) of\n"
     "                     each folder adopted completely\n"
+    "      --local-only=keep|upload  adopt: files that pair with no server message\n"
+    "                     are never uploaded (keep), or by the next sync (upload, default)\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -110,6 +112,7 @@ main (int argc, char **argv)
         { "json", no_argument, NULL, 'J' },
         { "mbsync-state", required_argument, NULL, 'M' },
         { "clean", no_argument, NULL, 'C' },
+        { "local-only", required_argument, NULL, 'L' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -151,6 +154,11 @@ main (int argc, char **argv)
             break;
         case 'C':
             options.clean = TRUE;
+            break;
+        case 'L':
+            if (strcmp (optarg, "keep") != 0 && strcmp (optarg, "upload") != 0)
+                return usage_error ("--local-only: '%s' is not keep or upload", optarg);
+            options.keep_local = strcmp (optarg, "keep") == 0;
             break;
         case 'h':
             print_usage ();

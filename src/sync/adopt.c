@@ -281,10 +281,11 @@ nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local
             downloads++;
     }
     nms_context_log (run->ctx, NMS_LEVEL_WARNING,
-                     "%s: %s: %u paired exactly, %u by content, %u %s, %u local-only (uploaded "
-                     "by the next sync)", run->account->name, folder->name, run->adopt_exact,
-                     run->adopt_content, downloads,
-                     run->ctx->dry_run ? "to download" : "downloaded", local_only);
+                     "%s: %s: %u paired exactly, %u by content, %u %s, %u local-only (%s)",
+                     run->account->name, folder->name, run->adopt_exact, run->adopt_content,
+                     downloads, run->ctx->dry_run ? "to download" : "downloaded", local_only,
+                     run->options->adopt_keep_local ? "kept, never uploaded"
+                                                    : "uploaded by the next sync");
 }
 
 /* mbsync's own files in a folder directory: its state (".mbsyncstate", with ".new",
@@ -464,4 +465,63 @@ nms_sync_adopt_flags_on_disk (const char *path)
     g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (base, NULL);
 
     return name != NULL && name->flags != NULL ? g_strdup (name->flags) : NULL;
+}
+
+/* The state's record of the kept local-only files of a folder: their unique parts, one per
+ * line. */
+static char *
+kept_key (const Folder *folder)
+{
+    return g_strconcat ("adopt-kept-local:", folder->name, NULL);
+}
+
+gboolean
+nms_sync_adopt_keep (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
+{
+    g_autoptr (GString) bases = g_string_new (NULL);
+    g_autofree char *key = kept_key (folder);
+
+    for (guint i = 0; i < fresh->len; i++) {
+        const NmsMaildirEntry *e = g_ptr_array_index (fresh, i);
+
+        if (strchr (e->name->base, '\n') != NULL)
+            continue;
+        g_string_append_printf (bases, "%s\n", e->name->base);
+        nms_context_log (run->ctx, NMS_LEVEL_INFO, "%s: %s: %s local-only '%s' (never uploaded)",
+                         run->account->name, folder->name,
+                         run->ctx->dry_run ? "would keep" : "keeps", e->path);
+    }
+    if (run->ctx->dry_run || bases->len == 0)
+        return TRUE;
+    return nms_state_meta_set (run->state, key, bases->str, error);
+}
+
+gboolean
+nms_sync_adopt_drop_kept (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
+{
+    g_autofree char *key = NULL;
+    g_autofree char *text = NULL;
+    g_auto (GStrv) lines = NULL;
+    g_autoptr (GHashTable) kept = NULL;
+
+    if (fresh->len == 0)
+        return TRUE;
+    key = kept_key (folder);
+    if (!nms_state_meta_get (run->state, key, &text, error))
+        return FALSE;
+    if (text == NULL)
+        return TRUE;
+    lines = g_strsplit (text, "\n", -1);
+    kept = g_hash_table_new (g_str_hash, g_str_equal);
+    for (char **l = lines; *l != NULL; l++) {
+        if (**l != '\0')
+            g_hash_table_add (kept, *l);
+    }
+    for (guint i = fresh->len; i-- > 0;) {
+        const NmsMaildirEntry *e = g_ptr_array_index (fresh, i);
+
+        if (g_hash_table_contains (kept, e->name->base))
+            g_ptr_array_remove_index (fresh, i);
+    }
+    return TRUE;
 }

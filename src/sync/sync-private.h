@@ -208,6 +208,14 @@ void nms_sync_adopt_clean (Run *run, const Folder *folder);
  * the same rename that gives it its UID (content.c), so that a crash never leaves a name
  * whose letters could be read as Dovecot's a second time. No-op without dovecot-keywords. */
 void nms_sync_adopt_keywords (Run *run, const Folder *folder, GPtrArray *candidates);
+/* adopt --local-only=keep: records the unique parts of @fresh (NmsMaildirEntry without a
+ * UID: they paired with nothing) as kept local-only files of @folder, each named at -v (with
+ * -n: said, nothing recorded). */
+gboolean nms_sync_adopt_keep (Run *run, const Folder *folder, GPtrArray *fresh, GError **error);
+/* Removes from @fresh the files of @folder that adopt --local-only=keep recorded: no sync
+ * uploads them. Their entries in the record stay while the files do. */
+gboolean nms_sync_adopt_drop_kept (Run *run, const Folder *folder, GPtrArray *fresh,
+                                   GError **error);
 /* The flags in the name of @path, or NULL. (transfer full) */
 char *nms_sync_adopt_flags_on_disk (const char *path);
 
