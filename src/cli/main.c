@@ -43,9 +43,9 @@ static const Command commands[] = {
       "check the rule set: unknown folders, overlaps, rules that undo\n"
       "themselves" },
     { "import-mbsyncrc", nms_cmd_import_mbsyncrc, 0,
-      "print the nmsync config equivalent to an mbsync config\n"
-      "[FILE] (default ~/.mbsyncrc); what it cannot translate is\n"
-      "a comment" },
+      "\n"
+      "[FILE]: print the nmsync config equivalent to an mbsync config\n"
+      "(default ~/.mbsyncrc); what it cannot translate is a comment" },
 };
 
 static const char usage_head[] =
@@ -86,7 +86,8 @@ print_usage (void)
         g_auto (GStrv) lines = g_strsplit (commands[i].summary, "\n", -1);
 
         for (char **l = lines; *l != NULL; l++)
-            printf ("  %-8s %s\n", l == lines ? commands[i].name : "", *l);
+            printf ("  %-8s%s%s\n", l == lines ? commands[i].name : "", **l != '\0' ? " " : "",
+                    *l);
     }
     fputs (usage_tail, stdout);
 }

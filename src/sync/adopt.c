@@ -475,8 +475,8 @@ kept_key (const Folder *folder)
     return g_strconcat ("adopt-kept-local:", folder->name, NULL);
 }
 
-gboolean
-nms_sync_adopt_keep (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
+static gboolean
+keep_local (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
 {
     g_autoptr (GString) bases = g_string_new (NULL);
     g_autofree char *key = kept_key (folder);
@@ -496,8 +496,8 @@ nms_sync_adopt_keep (Run *run, const Folder *folder, GPtrArray *fresh, GError **
     return nms_state_meta_set (run->state, key, bases->str, error);
 }
 
-gboolean
-nms_sync_adopt_drop_kept (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
+static gboolean
+drop_kept (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
 {
     g_autofree char *key = NULL;
     g_autofree char *text = NULL;
@@ -524,4 +524,17 @@ nms_sync_adopt_drop_kept (Run *run, const Folder *folder, GPtrArray *fresh, GErr
             g_ptr_array_remove_index (fresh, i);
     }
     return TRUE;
+}
+
+gboolean
+nms_sync_adopt_local_only (Run *run, const Folder *folder, GPtrArray *fresh, GError **error)
+{
+    g_autofree char *key = NULL;
+
+    if (!run->options->adopt)
+        return drop_kept (run, folder, fresh, error);
+    if (run->options->adopt_keep_local)
+        return keep_local (run, folder, fresh, error);
+    key = kept_key (folder);
+    return run->ctx->dry_run || nms_state_meta_delete (run->state, key, error);
 }

@@ -567,9 +567,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (folder->replaced)
         keep_local_only (agreed, local);
     *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
-    if (run->options->adopt && run->options->adopt_keep_local
-            ? !nms_sync_adopt_keep (run, folder, s->fresh, error)
-            : !nms_sync_adopt_drop_kept (run, folder, s->fresh, error))
+    if (!nms_sync_adopt_local_only (run, folder, s->fresh, error))
         return FALSE;
     s->local_only = s->fresh->len;
     if (!(run->policy.direction & NMS_PLAN_PUSH))

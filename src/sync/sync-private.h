@@ -208,14 +208,13 @@ void nms_sync_adopt_clean (Run *run, const Folder *folder);
  * the same rename that gives it its UID (content.c), so that a crash never leaves a name
  * whose letters could be read as Dovecot's a second time. No-op without dovecot-keywords. */
 void nms_sync_adopt_keywords (Run *run, const Folder *folder, GPtrArray *candidates);
-/* adopt --local-only=keep: records the unique parts of @fresh (NmsMaildirEntry without a
- * UID: they paired with nothing) as kept local-only files of @folder, each named at -v (with
- * -n: said, nothing recorded). */
-gboolean nms_sync_adopt_keep (Run *run, const Folder *folder, GPtrArray *fresh, GError **error);
-/* Removes from @fresh the files of @folder that adopt --local-only=keep recorded: no sync
- * uploads them. Their entries in the record stay while the files do. */
-gboolean nms_sync_adopt_drop_kept (Run *run, const Folder *folder, GPtrArray *fresh,
-                                   GError **error);
+/* The files of @fresh (NmsMaildirEntry without a UID, in @folder) that pair with nothing:
+ * - adopt --local-only=keep records their unique parts in the state as kept local-only files,
+ *   each named at -v (with -n: said, nothing recorded);
+ * - adopt without it forgets such a record (one an interrupted adopt may have left);
+ * - any other run removes the recorded ones from @fresh, so that no sync uploads them. */
+gboolean nms_sync_adopt_local_only (Run *run, const Folder *folder, GPtrArray *fresh,
+                                    GError **error);
 /* The flags in the name of @path, or NULL. (transfer full) */
 char *nms_sync_adopt_flags_on_disk (const char *path);
 
@@ -268,6 +267,9 @@ char *nms_sync_find_local (const Folder *folder, const char *base, GError **erro
 /* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
  * path it has afterwards. (transfer full) */
 char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+/* The same, the directory fsyncs left out when @durable is FALSE: the caller fsyncs the
+ * folder's cur/ and new/ (nms_maildir_folder_sync_dirs) before it records the new name. */
+char *nms_sync_give_uid_full (const char *path, guint32 uid, gboolean durable, GError **error);
 /* A file whose name cannot take ",U=<uid>" and flags (nms_maildir_name_fits(): a foreign name
  * near NAME_MAX, or one notmuch could not index) is renamed in place to a fresh nmsync name,
  * and @e follows it (path and name). Callers do this before any intent or server command, so
