@@ -3,9 +3,11 @@
  * IMAP store with a Maildir store, read by mbsyncrc.c. Each value is checked the way
  * nms_config_load() will check it; what cannot pass becomes a "not translated" comment (or a
  * FIXME value that the comment names), so the output always loads. */
-#include "config/config-private.h"
 #include "config/config.h"
 
+#include "config/config-private.h"
+
+#include <gio/gio.h>
 #include <string.h>
 
 /* A value as GKeyFile reads it back: backslashes doubled, a leading blank and control
@@ -83,11 +85,16 @@ sides (const char *value, gboolean imap_far)
     return far && near ? "both" : far ? "server" : near ? "local" : "none";
 }
 
+/* As nms_config_load() decides it: "localhost" or a loopback address. */
 static gboolean
 is_loopback (const char *host)
 {
-    return strcmp (host, "localhost") == 0 || g_str_has_prefix (host, "127.")
-           || strcmp (host, "::1") == 0;
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (g_ascii_strcasecmp (host, "localhost") == 0)
+        return TRUE;
+    addr = g_inet_address_new_from_string (host);
+    return addr != NULL && g_inet_address_get_is_loopback (addr);
 }
 
 /* A valid account name: nmsync refuses '/', '[', blanks and control characters. */

@@ -5,8 +5,9 @@
  * "# mbsyncrc:LINE: not translated: ..." next to the account it concerns, so nothing is
  * dropped silently. The input is the user's file, not hostile, but it is parsed as if it were:
  * the output is always valid UTF-8 that nmsync's own loader reads line by line. */
-#include "config/config-private.h"
 #include "config/config.h"
+
+#include "config/config-private.h"
 
 #include <string.h>
 

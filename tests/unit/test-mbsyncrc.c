@@ -146,6 +146,22 @@ test_hostile (void)
     g_assert_cmpuint (c->accounts->len, ==, 1);
 }
 
+/* SSLType None is kept only where nmsync allows plain text: a loopback address, not a name
+ * that merely starts like one. */
+static void
+test_plain_text (void)
+{
+    g_autoptr (NmsConfig) c = import_and_load (
+        "IMAPStore lo\nHost 127.0.0.1\nUser u\nSSLType None\n\n"
+        "IMAPStore far\nHost 127.example.org\nUser u\nSSLType None\n\n"
+        "MaildirStore m\nPath /srv/mail/\n\n"
+        "Channel lo\nFar :lo:\nNear :m:lo\n\nChannel far\nFar :far:\nNear :m:far\n",
+        NULL);
+
+    g_assert_cmpint (nms_config_find_account (c, "lo")->tls, ==, NMS_TLS_NONE);
+    g_assert_cmpint (nms_config_find_account (c, "far")->tls, ==, NMS_TLS_STARTTLS);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -161,6 +177,7 @@ main (int argc, char **argv)
     g_test_add_func ("/config/mbsyncrc/not-translated", test_not_translated);
     g_test_add_func ("/config/mbsyncrc/same-maildir", test_same_maildir);
     g_test_add_func ("/config/mbsyncrc/hostile", test_hostile);
+    g_test_add_func ("/config/mbsyncrc/plain-text", test_plain_text);
     status = g_test_run ();
     nms_test_rm_rf (home);
     g_free (home);
