@@ -29,6 +29,8 @@ typedef struct {
     gboolean fix;            /* check --fix: carry out the safe repairs */
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
+    gboolean clean;          /* --clean (adopt): remove mbsync's files of adopted folders */
+    gboolean keep_local;     /* --local-only=keep (adopt): unpaired files are never uploaded */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */
     const NmsConfig *config; /* loaded by main() for a command that needs it (transfer none) */
 } NmsCliOptions;
@@ -102,3 +104,4 @@ int nms_cmd_apply (const NmsCliOptions *options);
 int nms_cmd_rules (const NmsCliOptions *options);
 int nms_cmd_check (const NmsCliOptions *options);
 int nms_cmd_status (const NmsCliOptions *options);
+int nms_cmd_import_mbsyncrc (const NmsCliOptions *options);

@@ -245,7 +245,9 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
                                     .crash_after = nms_cli_crash_after (),
                                     .lock_wait_ms = nms_cli_lock_wait_ms (), .keywords = keywords,
                                     .adopt = options->adopt,
-                                    .mbsync_state = options->mbsync_state };
+                                    .mbsync_state = options->mbsync_state,
+                                    .adopt_clean = options->clean,
+                                    .adopt_keep_local = options->keep_local };
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
     gboolean ok;

@@ -58,6 +58,10 @@ static const Command commands[] = {
     { "rules", nms_cmd_rules, NEEDS_CONFIG | NEEDS_DB_READ,
       "check the rule set: unknown folders, overlaps, rules that undo\n"
       "themselves" },
+    { "import-mbsyncrc", nms_cmd_import_mbsyncrc, 0,
+      "\n"
+      "[FILE]: print the nmsync config equivalent to an mbsync config\n"
+      "(default ~/.mbsyncrc); what it cannot translate is a comment" },
 };
 
 static const char usage_head[] =
@@ -80,6 +84,10 @@ static const char usage_tail[] =
     "      --json         one JSON object per account instead of the summary line\n"
     "      --mbsync-state DIR  adopt: mbsync's SyncState directory\n"
     "      --fix          check: carry out the safe repairs (with -n: print them)\n"
+    "      --clean        adopt: remove mbsync's files (.mbsyncstate*, .uidvalidity) of\n"
+    "                     each folder adopted completely\n"
+    "      --local-only=keep|upload  adopt: files that pair with no server message\n"
+    "                     are never uploaded (keep), or by the next sync (upload, default)\n"
     "  -h, --help         this text;  --version: the version\n"
     "\n"
     "exit status: 0 done, 1 some messages or folders skipped (named on stderr), 2 usage or\n"
@@ -95,7 +103,8 @@ print_usage (void)
         g_auto (GStrv) lines = g_strsplit (commands[i].summary, "\n", -1);
 
         for (char **l = lines; *l != NULL; l++)
-            printf ("  %-8s %s\n", l == lines ? commands[i].name : "", *l);
+            printf ("  %-8s%s%s\n", l == lines ? commands[i].name : "", **l != '\0' ? " " : "",
+                    *l);
     }
     fputs (usage_tail, stdout);
 }
@@ -137,6 +146,8 @@ main (int argc, char **argv)
         { "json", no_argument, NULL, 'J' },
         { "mbsync-state", required_argument, NULL, 'M' },
         { "fix", no_argument, NULL, 'X' },
+        { "clean", no_argument, NULL, 'C' },
+        { "local-only", required_argument, NULL, 'L' },
         { NULL, 0, NULL, 0 },
     };
     NmsCliOptions options = { 0 };
@@ -178,6 +189,14 @@ main (int argc, char **argv)
             break;
         case 'M':
             options.mbsync_state = optarg;
+            break;
+        case 'C':
+            options.clean = TRUE;
+            break;
+        case 'L':
+            if (strcmp (optarg, "keep") != 0 && strcmp (optarg, "upload") != 0)
+                return usage_error ("--local-only: '%s' is not keep or upload", optarg);
+            options.keep_local = strcmp (optarg, "keep") == 0;
             break;
         case 'h':
             print_usage ();

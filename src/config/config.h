@@ -102,3 +102,13 @@ char *nms_account_get_password (const NmsAccount *account, GError **error);
  * order, the last one that matches decides; "!pat" excludes. "*" matches any characters,
  * "%" any characters except @delim. INBOX matches case-insensitively. */
 gboolean nms_config_folder_selected (char *const *patterns, const char *folder, char delim);
+
+/* `nmsync import-mbsyncrc`: the text of an nmsync config equivalent to the mbsync
+ * configuration @text (mbsync(1), isync 1.4; @path only names it in the first comment). Each
+ * Channel between an IMAP store and a Maildir store becomes an [account NAME] (IMAPAccount/
+ * IMAPStore/MaildirStore options, Patterns, SubFolders, Inbox/Path, Create, Expunge; Far/Near
+ * and the old Master/Slave spelling); every option, Channel or Group it cannot translate is a
+ * comment line "# mbsyncrc:LINE: not translated: why" after the account it concerns, and
+ * things to know are "# mbsyncrc:LINE: note: ...". Never fails: the result is valid UTF-8 in
+ * which every line is a comment, a group or a key nms_config_load() knows. (transfer full) */
+char *nms_config_import_mbsyncrc (const char *path, const char *text);

@@ -192,11 +192,12 @@ char *nms_maildir_rename_fresh (const char *path, GError **error);
 /* Removes @path and fsyncs its directory. A file already gone is not an error. */
 gboolean nms_maildir_remove (const char *path, GError **error);
 
-/* The same two with the directory fsyncs left out when @durable is FALSE: for many changes in
+/* The same with the directory fsyncs left out when @durable is FALSE: for many changes in
  * one folder, made durable together by nms_maildir_folder_sync_dirs() before they are
  * recorded anywhere. */
 char *nms_maildir_set_flags_full (const char *path, const char *flags, gboolean durable,
                                   GError **error);
+char *nms_maildir_set_uid_full (const char *path, guint32 uid, gboolean durable, GError **error);
 gboolean nms_maildir_remove_full (const char *path, gboolean durable, GError **error);
 /* The modification time of @folder_dir/@sub (cur or new) in nanoseconds; 0 when it cannot
  * be read. Every file added to, removed from or renamed in the directory changes it. */

@@ -43,6 +43,12 @@ prefix_with_uid (const char *prefix, guint32 uid)
 char *
 nms_maildir_set_uid (const char *path, guint32 uid, GError **error)
 {
+    return nms_maildir_set_uid_full (path, uid, TRUE, error);
+}
+
+char *
+nms_maildir_set_uid_full (const char *path, guint32 uid, gboolean durable, GError **error)
+{
     g_autofree char *dir = NULL;
     g_autofree char *filename = NULL;
     g_autofree char *prefix = NULL;
@@ -73,8 +79,9 @@ nms_maildir_set_uid (const char *path, guint32 uid, GError **error)
     target = g_build_filename (dir, new_filename, NULL);
     /* Never replace: a file already carrying the target name is another message. A crash
      * before the directory fsync leaves the old name, which the caller has not replaced in
-     * its records yet. */
-    if (!nms_fs_rename_durable_noreplace (path, target, &fs_error)) {
+     * its records yet (without @durable the caller fsyncs the directory before it does). */
+    if (!(durable ? nms_fs_rename_durable_noreplace (path, target, &fs_error)
+                  : nms_fs_rename_noreplace (path, target, &fs_error))) {
         nms_maildir_propagate_fs_error (error, fs_error);
         return NULL;
     }

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/fs.h"
+
 /* TRUE when the ",U=" of @e is one nmsync gave: @saved (sorted NmsStateMessage) records the
  * UID with the file's unique part ("" in a state older than the unique parts: trusted). */
 static gboolean
@@ -384,11 +386,35 @@ unknown_idents (Run *run, GArray *server, GArray *saved, GError **error)
     return out;
 }
 
+/* Renames the file of @e to carry @uid, and the flags of @e->name where adopt rewrote its
+ * keyword letters (adopt.c): one rename, so the name never has nmsync's letters without
+ * nmsync's ",U=". Not durable yet: record_pairs() fsyncs the directories once for all.
+ * (transfer full) */
+static char *
+give_uid_and_letters (NmsMaildirEntry *e, guint32 uid, GError **error)
+{
+    g_autofree char *disk = nms_sync_adopt_flags_on_disk (e->path);
+    g_autofree char *dir = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *target = NULL;
+    NmsMaildirName wanted = { e->name->base, uid, e->name->flags };
+
+    if (e->name->flags == NULL || disk == NULL || strcmp (disk, e->name->flags) == 0)
+        return nms_sync_give_uid_full (e->path, uid, FALSE, error);
+    dir = g_path_get_dirname (e->path);
+    name = nms_maildir_name_format (&wanted);
+    target = g_build_filename (dir, name, NULL);
+    if (!nms_fs_rename_noreplace (e->path, target, error))
+        return NULL;
+    return g_steal_pointer (&target);
+}
+
 /* Gives the file of @e the UID @uid (renamed in place: same inode) and records it as agreed
- * at @flags, inside the caller's transaction. */
+ * at @flags, inside the caller's transaction. The rename is not durable yet: it is added to
+ * @renames (new path, old path) for record_pairs() to make durable and announce. */
 static gboolean
 take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessageIdent *id,
-          const char *flags, GError **error)
+          const char *flags, GPtrArray *renames, GError **error)
 {
     guint32 uid = id->uid;
     g_autofree char *indexed_path = g_strdup (e->path);
@@ -396,14 +422,17 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessa
 
     /* A foreign name too long to carry ",U=" gets a fresh one first (transfer.c). */
     if (!nms_sync_fit_name (run, folder, e, error) ||
-        (renamed = nms_sync_give_uid (e->path, uid, error)) == NULL) {
+        (renamed = give_uid_and_letters (e, uid, error)) == NULL) {
         if (strcmp (e->path, indexed_path) != 0)
             nms_sync_file_event (run, NMS_FILE_RENAMED, e->path, indexed_path);
         g_prefix_error (error, "folder '%s': cannot pair '%s' with UID %u: ", folder->name,
                         e->path, uid);
         return FALSE;
     }
-    nms_sync_file_event (run, NMS_FILE_RENAMED, renamed, indexed_path);
+    if (strcmp (renamed, indexed_path) != 0) {
+        g_ptr_array_add (renames, g_strdup (renamed));
+        g_ptr_array_add (renames, g_steal_pointer (&indexed_path));
+    }
     g_free (e->path);
     e->path = renamed;
     return nms_state_message_put (run->state, folder->name, uid, flags, e->name->base, error) &&
@@ -412,13 +441,31 @@ take_uid (Run *run, const Folder *folder, NmsMaildirEntry *e, const NmsImapMessa
                                            id->size, error));
 }
 
+/* Makes the renames of @renames (new path, old path) durable with one fsync of the folder's
+ * cur/ and new/, then tells the indexer of each (it hears of a file once it is durable). */
+static gboolean
+renames_done (Run *run, const Folder *folder, GPtrArray *renames, GError **error)
+{
+    gboolean ok = renames->len == 0 || nms_maildir_folder_sync_dirs (folder->dir, error);
+
+    for (guint i = 0; i + 1 < renames->len; i += 2)
+        nms_sync_file_event (run, NMS_FILE_RENAMED, renames->pdata[i],
+                             renames->pdata[i + 1]);
+    return ok;
+}
+
 /* Records @pairs: files renamed and state rows written in one transaction (dry run: said,
- * with @how, and only applied to the snapshot in memory). */
+ * with @how, and only applied to the snapshot in memory). The renames are made durable
+ * together, by one fsync of the folder's directories, before the transaction commits: one
+ * fsync per file made adopt of a large folder slow, and a name the state records must never
+ * be one a power loss can take back. */
 static gboolean
 record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
               GPtrArray *candidates, GPtrArray *idents, GArray *pairs, const char *how,
               GError **error)
 {
+    g_autoptr (GPtrArray) renames = g_ptr_array_new_with_free_func (g_free);
+
     if (pairs->len == 0)
         return TRUE;
     if (!run->ctx->dry_run && !nms_state_begin (run->state, error))
@@ -437,8 +484,9 @@ record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: %s: would pair '%s' with UID %u (%s)",
                              run->account->name, folder->name, e->path, uid, how);
-        else if (!take_uid (run, folder, e, id, m.flags, error)) {
+        else if (!take_uid (run, folder, e, id, m.flags, renames, error)) {
             nms_state_rollback (run->state);
+            renames_done (run, folder, renames, NULL);
             return FALSE;
         }
         e->name->uid = uid;
@@ -446,9 +494,15 @@ record_pairs (Run *run, const Folder *folder, GArray *server, GArray *saved,
         g_array_append_val (saved, m);
     }
     g_array_sort (saved, cmp_state_uid);
+    if (run->ctx->dry_run)
+        return TRUE;
+    if (!renames_done (run, folder, renames, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
+    }
     /* A crash before this commit leaves renamed files the state does not know: the next run
      * pairs them again, by content, with the same UIDs (the renames are then no-ops). */
-    return run->ctx->dry_run || nms_state_commit (run->state, error);
+    return nms_state_commit (run->state, error);
 }
 
 /* A file that did not pair loses the ",U=" nmsync did not write: it is a new local message
@@ -541,6 +595,8 @@ nms_sync_pair_folder (Run *run, const Folder *folder, guint32 uidvalidity, GArra
     g_autofree gboolean *paired = NULL;
 
     *held_out = FALSE;
+    if (candidates->len > 0 && run->options->adopt)
+        nms_sync_adopt_keywords (run, folder, candidates);
     if (candidates->len > 0 && run->options->adopt &&
         !pair_exactly (run, folder, uidvalidity, server, saved, candidates, error))
         return FALSE;

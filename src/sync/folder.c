@@ -567,6 +567,8 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (folder->replaced)
         keep_local_only (agreed, local);
     *incomplete_out = held || scan_incomplete (s->scan, local, s->fresh);
+    if (!nms_sync_adopt_local_only (run, folder, s->fresh, error))
+        return FALSE;
     s->local_only = s->fresh->len;
     if (!(run->policy.direction & NMS_PLAN_PUSH))
         g_ptr_array_set_size (s->fresh, 0);
@@ -748,6 +750,8 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     if (run->options->adopt)
         nms_sync_adopt_report (run, folder, snap.plan, snap.local_only);
     if (run->ctx->dry_run) {
+        if (run->options->adopt && run->options->adopt_clean)
+            nms_sync_adopt_clean (run, folder);
         /* as the real run below: deletions said at the end of the run (server-moves.c) */
         nms_sync_later_defer (run, folder, snap.plan, snap.entries, snap.known);
         if (!nms_sync_take_moved (run, folder, fs.uidvalidity, snap.plan, error))
@@ -773,6 +777,10 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     complete = !incomplete && deferred == 0 && run->ctx->progress.skipped == before.skipped;
     if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext, complete, error))
         return FALSE;
+    /* Only now: until the state is committed a crash must leave mbsync's records, from which
+     * a new adopt pairs exactly again. */
+    if (run->options->adopt && run->options->adopt_clean && complete)
+        nms_sync_adopt_clean (run, folder);
     /* A replaced directory becomes the one the state describes only once every message it
      * lacked is back: after a pull with nothing skipped. Before that, what it lacks must not
      * read as deleted by the user. */

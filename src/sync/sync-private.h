@@ -197,6 +197,9 @@ gboolean nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity,
 /* Gives the file at @path the UID @uid (0 drops it) unless it carries it already. Returns the
  * path it has afterwards. (transfer full) */
 char *nms_sync_give_uid (const char *path, guint32 uid, GError **error);
+/* The same, the directory fsyncs left out when @durable is FALSE: the caller fsyncs the
+ * folder's cur/ and new/ (nms_maildir_folder_sync_dirs) before it records the new name. */
+char *nms_sync_give_uid_full (const char *path, guint32 uid, gboolean durable, GError **error);
 
 /* The last message in @idents (sorted by uid) that the state does not know in @folder and
  * that has @message_id (NULL matches only messages without one) and @size: the newest, since
@@ -279,6 +282,27 @@ gboolean nms_sync_adopt_check (Run *run, GError **error);
 /* adopt's line per folder, the same with -n: what paired how (run->adopt_exact, _content),
  * what @plan downloads, and the @local_only files left for the next sync to upload. */
 void nms_sync_adopt_report (Run *run, const Folder *folder, GArray *plan, guint local_only);
+/* adopt --clean, once @folder is adopted completely (its state committed, nothing skipped):
+ * removes mbsync's files of the folder (.mbsyncstate*, .uidvalidity in its directory, its
+ * state file in --mbsync-state DIR), each named at -v; with -n names them and removes
+ * nothing. A file that cannot be removed is a warning: the adopt itself is done. */
+void nms_sync_adopt_clean (Run *run, const Folder *folder);
+/* adopt of a copy of the server's Dovecot Maildir: Dovecot writes IMAP keywords as letters
+ * a-z mapped by the folder's dovecot-keywords, nmsync as its own letters (state/). Rewrites,
+ * in memory only, the flags of the @candidates (NmsMaildirEntry) without ",U=" into nmsync's
+ * letters; a keyword nmsync does not sync loses its letter. The file takes the new letters in
+ * the same rename that gives it its UID (content.c), so that a crash never leaves a name
+ * whose letters could be read as Dovecot's a second time. No-op without dovecot-keywords. */
+void nms_sync_adopt_keywords (Run *run, const Folder *folder, GPtrArray *candidates);
+/* The files of @fresh (NmsMaildirEntry without a UID, in @folder) that pair with nothing:
+ * - adopt --local-only=keep records their unique parts in the state as kept local-only files,
+ *   each named at -v (with -n: said, nothing recorded);
+ * - adopt without it forgets such a record (one an interrupted adopt may have left);
+ * - any other run removes the recorded ones from @fresh, so that no sync uploads them. */
+gboolean nms_sync_adopt_local_only (Run *run, const Folder *folder, GPtrArray *fresh,
+                                    GError **error);
+/* The flags in the name of @path, or NULL. (transfer full) */
+char *nms_sync_adopt_flags_on_disk (const char *path);
 
 /* ---- moves.c: files moved between folders by another tool (planned by plan-moves.c) ---- */
 /* The key of a move found but not done: "F\n<folder>\n<base>" for the file in its new folder,

@@ -42,6 +42,10 @@ typedef struct {
                                  * one summary line per folder */
     const char *mbsync_state;   /* adopt --mbsync-state: mbsync's SyncState directory; NULL:
                                  * .mbsyncstate in each folder */
+    gboolean adopt_clean;       /* adopt --clean: remove mbsync's files of a folder once it is
+                                 * adopted completely (with -n: name them) */
+    gboolean adopt_keep_local;  /* adopt --local-only=keep: the files that pair with nothing
+                                 * are recorded as kept, and no later sync uploads them */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */
     gpointer on_file_data;
 } NmsSyncOptions;

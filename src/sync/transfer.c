@@ -319,7 +319,7 @@ nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *
  * too (the state does not know the UID yet), and the plan adopts the file. */
 
 static char *
-give_uid_once (const char *path, guint32 uid, GError **error)
+give_uid_once (const char *path, guint32 uid, gboolean durable, GError **error)
 {
     g_autofree char *base = g_path_get_basename (path);
     g_autoptr (NmsMaildirName) name = nms_maildir_name_parse (base, error);
@@ -328,11 +328,12 @@ give_uid_once (const char *path, guint32 uid, GError **error)
 
     if (name == NULL)
         return NULL;
-    renamed = name->uid == uid ? g_strdup (path) : nms_maildir_set_uid (path, uid, error);
+    renamed = name->uid == uid ? g_strdup (path)
+                               : nms_maildir_set_uid_full (path, uid, durable, error);
     /* A file a mail client wrote without info ("...:2,") gets it, so that every file nmsync
      * has synced reads "<unique>,U=<uid>:2,<flags>" (DESIGN section 6), in new/ too. */
     if (renamed != NULL && name->flags == NULL && uid != 0) {
-        char *with_info = nms_maildir_set_flags (renamed, "", error);
+        char *with_info = nms_maildir_set_flags_full (renamed, "", durable, error);
         g_free (renamed);
         renamed = with_info;
     }
@@ -345,6 +346,12 @@ give_uid_once (const char *path, guint32 uid, GError **error)
 char *
 nms_sync_give_uid (const char *path, guint32 uid, GError **error)
 {
+    return nms_sync_give_uid_full (path, uid, TRUE, error);
+}
+
+char *
+nms_sync_give_uid_full (const char *path, guint32 uid, gboolean durable, GError **error)
+{
     g_autofree char *folder_dir = NULL;
     g_autofree char *current = g_strdup (path);
     g_autoptr (NmsMaildirName) name = NULL;
@@ -353,7 +360,7 @@ nms_sync_give_uid (const char *path, guint32 uid, GError **error)
     for (int attempt = 1;; attempt++) {
         g_autoptr (GError) local = NULL;
         g_autofree char *found = NULL;
-        char *renamed = give_uid_once (current, uid, &local);
+        char *renamed = give_uid_once (current, uid, durable, &local);
 
         if (renamed != NULL)
             return renamed;
