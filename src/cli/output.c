@@ -249,12 +249,12 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
         by_rules = g_strdup_printf ("; rules: %u moved, %u flags changed, %u tags changed",
                                     rules->moved, rules->reflagged, rules->retagged);
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folder%s in %.1f s%s%s\n",
+            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folder%s in %.1f s%s\n",
             account, p->messages_added - s->messages_added, size,
             p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
             server ? server : "", by_rules ? by_rules : "", p->skipped - s->skipped,
             p->folders_done - s->folders_done, plural (p->folders_done - s->folders_done), secs,
-            failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
+            failure != NULL ? "; failed (the error is on stderr)" : "");
     fflush (stdout);
 }
 

@@ -307,6 +307,75 @@ set_sni (struct mailstream_ssl_context *ctx, void *data)
     mailstream_ssl_set_server_name (ctx, data);
 }
 
+/* Exported by libetpan 1.9.4, but its header (connect.h) is not installed. */
+int mail_tcp_connect_timeout (const char *server, uint16_t port, time_t timeout);
+
+/* How long a plain connection waits for the greeting before asking whether the port talks
+ * IMAPS instead: servers greet at once, and an IMAPS port waits for the client's handshake,
+ * so without this `tls = starttls` on port 993 would sit out the whole timeout. */
+#define GREETING_PROBE_S 3
+
+static gboolean
+readable_within (int fd, int seconds)
+{
+    fd_set set;
+    struct timeval tv = { .tv_sec = seconds };
+    int r;
+
+    do {
+        FD_ZERO (&set);
+        FD_SET (fd, &set);
+        r = select (fd + 1, &set, NULL, NULL, &tv);
+    } while (r < 0 && errno == EINTR);
+    return r != 0;
+}
+
+/* A second connection tries a TLS handshake and an IMAP greeting under it. */
+static gboolean
+talks_imaps (const NmsAccount *a, int port)
+{
+    g_autoptr (mailimap) probe = mailimap_new (0, NULL);
+    int r;
+
+    if (probe == NULL || !probe_next_fd (a->host, port, NULL))
+        return FALSE;
+    mailimap_set_timeout (probe, GREETING_PROBE_S);
+    r = mailimap_ssl_connect_with_callback (probe, a->host, (uint16_t) port, set_sni, a->host);
+    return r == MAILIMAP_NO_ERROR_AUTHENTICATED || r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED;
+}
+
+/* A plain TCP connection (tls = starttls or none) up to the greeting. A server silent for
+ * GREETING_PROBE_S seconds that completes a TLS handshake on a second connection talks IMAPS:
+ * said at once. Otherwise the greeting is awaited for the rest of the timeout (a slow server,
+ * or a tarpit). */
+static int
+connect_plain (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
+{
+    time_t timeout = mailimap_get_timeout (s->imap);
+    mailstream *stream;
+    int fd = mail_tcp_connect_timeout (a->host, (uint16_t) port, timeout);
+
+    if (fd < 0)
+        return MAILIMAP_ERROR_CONNECTION_REFUSED;
+    if (!check_fd (fd, s->host, port, error)) {
+        close (fd);
+        return -1;
+    }
+    if (!readable_within (fd, (int) MIN (timeout, GREETING_PROBE_S)) && talks_imaps (a, port)) {
+        close (fd);
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "cannot connect to '%s:%d': port %d talks IMAPS (TLS from the first byte), "
+                     "not plain IMAP; set tls = imaps for this account", s->host, port, port);
+        return -1;
+    }
+    stream = mailstream_socket_open_timeout (fd, timeout);
+    if (stream == NULL) {
+        close (fd);
+        g_error ("out of memory");
+    }
+    return mailimap_connect (s->imap, stream);
+}
+
 /* Returns the libetpan greeting result (>= 0: authenticated or not) or -1 with @error. */
 static int
 connect_tcp (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
@@ -321,7 +390,9 @@ connect_tcp (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
         r = mailimap_ssl_connect_with_callback (s->imap, a->host, (uint16_t) port, set_sni,
                                                 a->host);
     else
-        r = mailimap_socket_connect (s->imap, a->host, (uint16_t) port);
+        r = connect_plain (s, a, port, error);
+    if (r == -1)
+        return -1;
     if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
         connect_failed (s, r,
                         r == MAILIMAP_ERROR_CONNECTION_REFUSED
