@@ -26,6 +26,7 @@ typedef struct {
     gboolean no_rules;       /* --no-rules: sync without its rule stages */
     gboolean all;            /* --all: apply the rules to every message */
     gboolean json;           /* --json: one JSON object per account instead of the summary */
+    gboolean trace;          /* --trace (or -vvv): the IMAP conversation on stderr */
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     char **args;             /* ACCOUNT[/FOLDER] arguments after the command */

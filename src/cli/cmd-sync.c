@@ -211,6 +211,14 @@ ensure_database (NmsContext *ctx, const NmsConfig *config, gboolean last)
     return last;
 }
 
+/* An NmsImapLog sink: a trace or tunnel line, from any thread, through the run's context (its
+ * lock keeps lines whole and off the status line). Not shown under -q. */
+static void
+imap_log_line (const char *text, gpointer user_data)
+{
+    nms_context_log (user_data, NMS_LEVEL_WARNING, "%s", text);
+}
+
 /* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
@@ -231,7 +239,11 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
     gboolean ok;
+    NmsImapLog imap_log = { .account = account->name,
+                            .trace = options->trace || options->verbosity >= 3,
+                            .line = imap_log_line, .user_data = ctx };
 
+    sync_options.imap_log = &imap_log;
     if (folders != NULL && folders->len > 0) {
         names = g_ptr_array_copy (folders, (GCopyFunc) (void (*) (void)) g_strdup, NULL);
         g_ptr_array_add (names, NULL);

@@ -46,6 +46,7 @@ static const Command commands[] = {
 
 static const char usage_head[] =
     "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
+    "              [--trace]\n"
     "              COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n";
@@ -55,7 +56,9 @@ static const char usage_tail[] =
     "options:\n"
     "  -c, --config FILE  config file (default $NMSYNC_CONFIG, then\n"
     "                     $XDG_CONFIG_HOME/nmsync/config)\n"
-    "  -v, --verbose      per-folder lines; repeat for more\n"
+    "  -v, --verbose      per-folder lines; repeat for more (-vvv: as --trace)\n"
+    "      --trace        the IMAP conversation on stderr, passwords and message\n"
+    "                     bodies left out\n"
     "  -q, --quiet        only errors\n"
     "  -n, --dry-run      print what would be done, change nothing\n"
     "      --force        lift the deletion guards (half of a folder, max-deletions)\n"
@@ -101,7 +104,7 @@ main (int argc, char **argv)
         { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
         { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
-        { "json", no_argument, NULL, 'J' },
+        { "json", no_argument, NULL, 'J' },         { "trace", no_argument, NULL, 'T' },
         { "mbsync-state", required_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
@@ -138,6 +141,9 @@ main (int argc, char **argv)
             break;
         case 'J':
             options.json = TRUE;
+            break;
+        case 'T':
+            options.trace = TRUE;
             break;
         case 'M':
             options.mbsync_state = optarg;

@@ -485,7 +485,11 @@ connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
                      a->tunnel, FD_SETSIZE);
         return -1;
     }
-    l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+    /* With a log, the command's stderr is a pipe read into it: written straight to ours, an
+     * ssh warning would land in the middle of the status line, without the account's name. */
+    l = g_subprocess_launcher_new (s->log != NULL && s->log->line != NULL
+                                       ? G_SUBPROCESS_FLAGS_STDERR_PIPE
+                                       : G_SUBPROCESS_FLAGS_NONE);
     dup_stdout_fd (l, sv[1]);
     g_subprocess_launcher_take_stdin_fd (l, sv[1]);
     s->tunnel = g_subprocess_launcher_spawn (l, &local, "/bin/sh", "-c", a->tunnel, NULL);
@@ -496,6 +500,7 @@ connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
                      "cannot start tunnel '%s': %s", a->tunnel, local->message);
         return -1;
     }
+    s->tunnel_stderr = nms_imap_tunnel_stderr_start (s->tunnel, s->log);
     stream = mailstream_socket_open_timeout (sv[0], mailimap_get_timeout (s->imap));
     if (stream == NULL) {
         close (sv[0]);
@@ -588,6 +593,13 @@ connect_and_login (NmsImapSession *s, const NmsAccount *account, const char *pas
 NmsImapSession *
 nms_imap_session_connect (const NmsAccount *account, const char *password, GError **error)
 {
+    return nms_imap_session_connect_logged (account, password, NULL, error);
+}
+
+NmsImapSession *
+nms_imap_session_connect_logged (const NmsAccount *account, const char *password,
+                                 NmsImapLog *log, GError **error)
+{
     g_autoptr (NmsImapSession) s = g_new0 (NmsImapSession, 1);
     int port = account->port > 0 ? account->port : default_port (account->tls);
 
@@ -601,6 +613,8 @@ nms_imap_session_connect (const NmsAccount *account, const char *password, GErro
         g_error ("out of memory");
     /* Before connecting: it covers connect, the TLS handshake and every later wait. */
     mailimap_set_timeout (s->imap, account->timeout > 0 ? account->timeout : 60);
+    s->log = log;
+    s->trace = nms_imap_trace_attach (s->imap, log);
     if (!connect_and_login (s, account, password, port, error)) {
         /* No LOGOUT either to a server that failed verification or broke off. */
         s->dead = TRUE;
@@ -666,10 +680,12 @@ nms_imap_session_free (NmsImapSession *session)
             mailimap_logout (session->imap);
         mailimap_free (session->imap); /* closes the socket: the tunnel sees EOF */
     }
+    nms_imap_trace_free (session->trace);
     if (session->tunnel != NULL) {
         stop_tunnel (session->tunnel);
         g_object_unref (session->tunnel);
     }
+    nms_imap_tunnel_stderr_stop (session->tunnel_stderr);
     nms_imap_session_set_keywords (session, NULL);
     g_free (session->host);
     g_free (session->prefix);

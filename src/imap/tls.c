@@ -171,6 +171,9 @@ nms_imap_install_eof_guard (mailimap *imap)
     nms_imap_frame_init (&((Guard *) guard->data)->frame, 0);
     mailstream_low_set_timeout (guard, mailstream_low_get_timeout (low));
     mailstream_set_low (imap->imap_stream, guard);
+    /* The stream's wire log (--trace) now hangs on the guard; the driver below would report
+     * every byte a second time, and without the guard's privacy flag (the password). */
+    mailstream_low_set_logger (low, NULL, NULL);
 }
 
 static Guard *

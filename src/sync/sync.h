@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "config/config.h"
+#include "imap/imap.h"
 #include "sync/plan.h"
 #include "util/context.h"
 
@@ -49,6 +50,7 @@ typedef struct {
                                  * .mbsyncstate in each folder */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */
     gpointer on_file_data;
+    NmsImapLog *imap_log;       /* the sessions' trace and tunnel stderr go there; NULL */
 } NmsSyncOptions;
 
 /* Syncs @account in options->direction:
