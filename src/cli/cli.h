@@ -78,6 +78,12 @@ typedef struct {
 
 void nms_prefetched_free (NmsPrefetched *p);
 
+/* TRUE when a sync would be confined: no --no-sandbox, and the kernel offers Landlock. */
+gboolean nms_confine_wanted (const NmsCliOptions *options);
+/* Runs @fn (@data) in a child process forked now, before the sandbox goes up, and waits for
+ * it: for the accounts whose tunnel command must not inherit the sandbox. Returns the child's
+ * exit status (@fn's return value); a child killed by a signal ends this process alike. */
+int nms_confine_run_outside (NmsContext *ctx, int (*fn) (gpointer data), gpointer data);
 /* Confines a sync, pull or push of @accounts (NmsAccount, transfer none) unless --no-sandbox,
  * the kernel lacks Landlock, or an account uses a tunnel (its command would inherit the
  * sandbox); each case is said at -v. First runs every password-command of @accounts, storing

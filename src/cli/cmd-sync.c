@@ -301,6 +301,72 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     return status;
 }
 
+/* What every account of one command shares. */
+typedef struct {
+    NmsContext *ctx;
+    const NmsConfig *config;
+    const NmsCliOptions *options;
+    NmsPlanDirection direction;
+    GHashTable *targets, *whole, *prefetched;
+    const NmsRules *rules;
+    char **keywords;
+    GPtrArray *accounts; /* those to sync now (NmsAccount, transfer none) */
+} Batch;
+
+/* Syncs each account of @b in turn; the worst exit status. */
+static int
+sync_batch (gpointer data)
+{
+    const Batch *b = data;
+    int status = NMS_EXIT_OK;
+
+    for (guint i = 0; i < b->accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (b->accounts, i);
+        GPtrArray *folders = g_hash_table_lookup (b->targets, account->name);
+
+        if (g_hash_table_contains (b->whole, account->name))
+            folders = NULL;
+        int account_status = sync_one (b->ctx, b->config, account, folders, b->options,
+                                       b->direction,
+                                       b->direction == NMS_PLAN_SYNC && !b->options->no_rules
+                                           ? b->rules
+                                           : NULL,
+                                       b->keywords,
+                                       g_hash_table_lookup (b->prefetched, account->name));
+
+        status = MAX (status, account_status);
+    }
+    return status;
+}
+
+/* When the run will be confined, the accounts of @run with a tunnel are taken out of it and
+ * synced now, in an unconfined child (nms_confine_run_outside): the others stay confined. */
+static int
+sync_tunnels_outside (NmsContext *ctx, Batch *b, GPtrArray *run)
+{
+    g_autoptr (GPtrArray) tunnels = g_ptr_array_new ();
+    Batch outside = *b;
+
+    if (!nms_confine_wanted (b->options))
+        return NMS_EXIT_OK;
+    for (guint i = 0; i < run->len;) {
+        NmsAccount *a = g_ptr_array_index (run, i);
+
+        if (a->tunnel != NULL) {
+            nms_context_log (ctx, NMS_LEVEL_INFO,
+                             "sandbox: off: account '%s' uses a tunnel command, which would "
+                             "inherit it; it runs unconfined in a process of its own", a->name);
+            g_ptr_array_add (tunnels, g_ptr_array_steal_index (run, i));
+        } else {
+            i++;
+        }
+    }
+    if (tunnels->len == 0)
+        return NMS_EXIT_OK;
+    outside.accounts = tunnels;
+    return nms_confine_run_outside (ctx, sync_batch, &outside);
+}
+
 static int
 run_command (const NmsCliOptions *options, NmsPlanDirection direction)
 {
@@ -312,6 +378,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     g_autoptr (NmsRules) rules = NULL;
     gboolean database_ready;
     NmsContext ctx = { .dry_run = options->dry_run };
+    Batch batch;
     int status = NMS_EXIT_OK;
 
     if (config == NULL)
@@ -333,21 +400,18 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     database_ready = options->dry_run || ensure_database (&ctx, config, FALSE);
     prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) nms_prefetched_free);
-    nms_confine_sync (&ctx, options, config, run, prefetched);
-    if (!database_ready)
-        ensure_database (&ctx, config, TRUE);
-    for (guint i = 0; i < run->len; i++) {
-        NmsAccount *account = g_ptr_array_index (run, i);
-        GPtrArray *folders = g_hash_table_lookup (targets, account->name);
+    batch = (Batch) { .ctx = &ctx, .config = config, .options = options,
+                      .direction = direction, .targets = targets, .whole = whole,
+                      .prefetched = prefetched, .rules = rules, .keywords = keywords,
+                      .accounts = run };
+    status = sync_tunnels_outside (&ctx, &batch, run);
+    if (run->len > 0) {
+        nms_confine_sync (&ctx, options, config, run, prefetched);
+        if (!database_ready)
+            ensure_database (&ctx, config, TRUE);
+        int confined = sync_batch (&batch); /* not inside MAX (): it evaluates twice */
 
-        if (g_hash_table_contains (whole, account->name))
-            folders = NULL;
-        int account_status = sync_one (&ctx, config, account, folders, options, direction,
-                                       direction == NMS_PLAN_SYNC && !options->no_rules ? rules
-                                                                                        : NULL,
-                                       keywords, g_hash_table_lookup (prefetched, account->name));
-
-        status = MAX (status, account_status);
+        status = MAX (status, confined);
     }
     nms_output_finish (&ctx);
     return status;
