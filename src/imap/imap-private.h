@@ -101,6 +101,13 @@ gboolean nms_imap_tls_verify (mailimap *imap, const char *host, const char *ca_f
 NmsImapTrace *nms_imap_trace_attach (mailimap *imap, NmsImapLog *log);
 /* Accepts NULL. Call after mailimap_free(). */
 void nms_imap_trace_free (NmsImapTrace *trace);
+/* The parts of nms_imap_trace_attach() without libetpan, for tests: a trace of the next
+ * connection of @log (log->line must be set), and the bytes @data of one direction (@side 0:
+ * received, 1: sent; @private: sent as private) as libetpan's logger hands them over, in
+ * chunks of any size. (transfer full) */
+NmsImapTrace *nms_imap_trace_new (NmsImapLog *log);
+void nms_imap_trace_feed (NmsImapTrace *t, int side, const char *data, gsize len,
+                          gboolean private);
 /* Reads @tunnel's stderr pipe (it must have one) in a thread, each line to @log as
  * "ACCOUNT: tunnel: TEXT". NULL when @tunnel has no stderr pipe or @log no sink. */
 NmsImapTunnelStderr *nms_imap_tunnel_stderr_start (GSubprocess *tunnel, NmsImapLog *log);

@@ -116,8 +116,8 @@ finish_line (NmsImapTrace *t, int side, Direction *d)
         d->skip = d->literal = (guint64) literal;
 }
 
-static void
-feed (NmsImapTrace *t, int side, const char *data, gsize len, gboolean private)
+void
+nms_imap_trace_feed (NmsImapTrace *t, int side, const char *data, gsize len, gboolean private)
 {
     Direction *d = &t->dir[side];
 
@@ -155,17 +155,29 @@ logger (mailimap *imap, int log_type, const char *str, size_t size, void *contex
     (void) imap;
     switch (log_type) {
     case MAILSTREAM_LOG_TYPE_DATA_RECEIVED:
-        feed (context, 0, str, size, FALSE);
+        nms_imap_trace_feed (context, 0, str, size, FALSE);
         break;
     case MAILSTREAM_LOG_TYPE_DATA_SENT:
-        feed (context, 1, str, size, FALSE);
+        nms_imap_trace_feed (context, 1, str, size, FALSE);
         break;
     case MAILSTREAM_LOG_TYPE_DATA_SENT_PRIVATE:
-        feed (context, 1, str, size, TRUE);
+        nms_imap_trace_feed (context, 1, str, size, TRUE);
         break;
     default:
         break;
     }
+}
+
+NmsImapTrace *
+nms_imap_trace_new (NmsImapLog *log)
+{
+    NmsImapTrace *t = g_new0 (NmsImapTrace, 1);
+
+    t->log = log;
+    t->number = (guint) g_atomic_int_add (&log->connections, 1) + 1;
+    for (int i = 0; i < 2; i++)
+        t->dir[i].line = g_string_new (NULL);
+    return t;
 }
 
 NmsImapTrace *
@@ -175,11 +187,7 @@ nms_imap_trace_attach (mailimap *imap, NmsImapLog *log)
 
     if (log == NULL || !log->trace || log->line == NULL)
         return NULL;
-    t = g_new0 (NmsImapTrace, 1);
-    t->log = log;
-    t->number = (guint) g_atomic_int_add (&log->connections, 1) + 1;
-    for (int i = 0; i < 2; i++)
-        t->dir[i].line = g_string_new (NULL);
+    t = nms_imap_trace_new (log);
     mailimap_set_logger (imap, logger, t);
     return t;
 }
