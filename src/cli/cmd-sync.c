@@ -219,6 +219,67 @@ imap_log_line (const char *text, gpointer user_data)
     nms_context_log (user_data, NMS_LEVEL_WARNING, "%s", text);
 }
 
+/* The marker files nmsync writes into a Maildir: not mail, so notmuch must ignore them. */
+static const char *const markers[] = { "maildirfolder", ".nmsync-maildir", NULL };
+
+/* On a first sync (@first: the database or an account's state was just made), says at normal
+ * verbosity which of nmsync's marker files notmuch's new.ignore lacks (`notmuch new` would
+ * print "Ignoring non-mail file" for each) and the command that adds them. Only then: a
+ * setting the user chose to keep is not nagged about on every run. */
+static void
+check_new_ignore (NmsContext *ctx, const NmsConfig *config, gboolean first)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) words = NULL;
+    g_autoptr (GString) command = NULL;
+    g_autofree char *value = NULL;
+    g_auto (GStrv) have = NULL;
+    g_autofree char *missing = NULL;
+    NmsDb *db;
+
+    if (!first || ctx->dry_run ||
+        (db = nms_db_open (config->notmuch_config, FALSE, 0, &error)) == NULL)
+        return;
+    value = nms_db_new_ignore (db);
+    nms_db_close (db, NULL);
+    have = g_strsplit (value != NULL ? value : "", ";", -1);
+    words = g_ptr_array_new ();
+    command = g_string_new ("notmuch config set new.ignore");
+    for (char **h = have; *h != NULL; h++) {
+        g_autofree char *quoted = g_shell_quote (g_strstrip (*h));
+
+        if (**h != '\0')
+            g_string_append_printf (command, " %s", quoted);
+    }
+    for (const char *const *m = markers; *m != NULL; m++) {
+        if (!g_strv_contains ((const char *const *) have, *m)) {
+            g_ptr_array_add (words, (gpointer) *m);
+            g_string_append_printf (command, " %s", *m);
+        }
+    }
+    if (words->len == 0)
+        return;
+    g_ptr_array_add (words, NULL);
+    missing = g_strjoinv (", ", (char **) words->pdata);
+    nms_context_log (ctx, NMS_LEVEL_WARNING,
+                     "notmuch: new.ignore does not list %s, nmsync's marker files, so 'notmuch "
+                     "new' reports them as non-mail files; run: %s", missing, command->str);
+}
+
+/* TRUE when some account of @run has no state yet: its first sync. */
+static gboolean
+first_sync (const NmsConfig *config, GPtrArray *run)
+{
+    for (guint i = 0; i < run->len; i++) {
+        g_autofree char *state =
+            nms_state_path (config->state_dir, ((NmsAccount *) g_ptr_array_index (run, i))->name);
+
+        if (!g_file_test (state, G_FILE_TEST_EXISTS))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
@@ -376,7 +437,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     g_autoptr (GPtrArray) run = g_ptr_array_new ();
     g_auto (GStrv) keywords = NULL;
     g_autoptr (NmsRules) rules = NULL;
-    gboolean database_ready;
+    gboolean database_ready, first;
     NmsContext ctx = { .dry_run = options->dry_run };
     Batch batch;
     int status = NMS_EXIT_OK;
@@ -397,7 +458,9 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
         if (g_hash_table_size (targets) == 0 || g_hash_table_contains (targets, account->name))
             g_ptr_array_add (run, account);
     }
+    first = first_sync (config, run);
     database_ready = options->dry_run || ensure_database (&ctx, config, FALSE);
+    check_new_ignore (&ctx, config, first && database_ready);
     prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) nms_prefetched_free);
     batch = (Batch) { .ctx = &ctx, .config = config, .options = options,
@@ -407,8 +470,10 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     status = sync_tunnels_outside (&ctx, &batch, run);
     if (run->len > 0) {
         nms_confine_sync (&ctx, options, config, run, prefetched);
-        if (!database_ready)
+        if (!database_ready) {
             ensure_database (&ctx, config, TRUE);
+            check_new_ignore (&ctx, config, first);
+        }
         int confined = sync_batch (&batch); /* not inside MAX (): it evaluates twice */
 
         status = MAX (status, confined);
