@@ -111,8 +111,10 @@ void nms_imap_trace_feed (NmsImapTrace *t, int side, const char *data, gsize len
 /* Reads @tunnel's stderr pipe (it must have one) in a thread, each line to @log as
  * "ACCOUNT: tunnel: TEXT". NULL when @tunnel has no stderr pipe or @log no sink. */
 NmsImapTunnelStderr *nms_imap_tunnel_stderr_start (GSubprocess *tunnel, NmsImapLog *log);
-/* After the tunnel exited: reads what is left (at most a second more), then stops. NULL ok. */
-void nms_imap_tunnel_stderr_stop (NmsImapTunnelStderr *e);
+/* After the tunnel exited: reads what is left (at most a second more), then stops and frees
+ * @e. Returns the last non-empty line it read, as shown, or NULL. NULL @e is fine.
+ * (transfer full) */
+char *nms_imap_tunnel_stderr_stop (NmsImapTunnelStderr *e);
 
 /* ---- COMPRESS=DEFLATE (compress.c) ---- */
 

@@ -212,6 +212,7 @@ struct _NmsImapTunnelStderr {
     GCancellable *cancel;
     NmsImapLog *log;
     gint done;
+    char *last; /* the last non-empty line read, as shown */
 };
 
 static gpointer
@@ -232,6 +233,10 @@ read_stderr (gpointer data)
         g_free (line);
         shown = g_strdup_printf ("%s: tunnel: %s", e->log->account, text);
         e->log->line (shown, e->log->user_data);
+        if (*text != '\0') {
+            g_free (e->last); /* only this thread writes it; stop() reads it after the join */
+            e->last = g_steal_pointer (&text);
+        }
     }
     g_atomic_int_set (&e->done, 1);
     return NULL;
@@ -253,11 +258,14 @@ nms_imap_tunnel_stderr_start (GSubprocess *tunnel, NmsImapLog *log)
     return e;
 }
 
-void
+
+char *
 nms_imap_tunnel_stderr_stop (NmsImapTunnelStderr *e)
 {
+    char *last;
+
     if (e == NULL)
-        return;
+        return NULL;
     /* The tunnel has exited: its stderr ends at once, unless a process it left behind (an ssh
      * control master) keeps the pipe open. Wait a second for the last lines, then stop. */
     for (int i = 0; i < 20 && !g_atomic_int_get (&e->done); i++)
@@ -266,5 +274,7 @@ nms_imap_tunnel_stderr_stop (NmsImapTunnelStderr *e)
     g_thread_join (e->thread);
     g_object_unref (e->cancel);
     g_object_unref (e->in);
+    last = e->last;
     g_free (e);
+    return last;
 }

@@ -462,6 +462,30 @@ dup_stdout_fd (GSubprocessLauncher *l, int fd)
         g_subprocess_launcher_take_stdout_fd (l, copy);
 }
 
+static void stop_tunnel (GSubprocess *p);
+
+/* Why a tunnel gave no greeting, in words: how its command ended and the last line it wrote
+ * on stderr (read into the log), so that "-q" and the journal still say why ssh failed.
+ * Waits for the command as nms_imap_session_free() would. (transfer full) */
+static char *
+tunnel_failure (NmsImapSession *s)
+{
+    g_autofree char *last = NULL;
+    g_autofree char *ended = NULL;
+
+    stop_tunnel (s->tunnel);
+    last = nms_imap_tunnel_stderr_stop (g_steal_pointer (&s->tunnel_stderr));
+    if (g_subprocess_get_if_exited (s->tunnel) && g_subprocess_get_exit_status (s->tunnel) != 0)
+        ended = g_strdup_printf ("the command exited with status %d",
+                                 g_subprocess_get_exit_status (s->tunnel));
+    else if (g_subprocess_get_if_signaled (s->tunnel))
+        ended = g_strdup_printf ("the command was killed by signal %d",
+                                 g_subprocess_get_term_sig (s->tunnel));
+    else
+        ended = g_strdup ("no IMAP greeting (did the command fail?)");
+    return last != NULL ? g_strdup_printf ("%s: %s", ended, last) : g_steal_pointer (&ended);
+}
+
 /* A socketpair, not a pipe: libetpan always writes with send() (LIBRARIES.md 1.6). */
 static int
 connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
@@ -508,10 +532,12 @@ connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
     }
     r = mailimap_connect (s->imap, stream);
     if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
-        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
-                     "tunnel '%s' failed: %s (libetpan error %d)", a->tunnel,
-                     r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION ? "the server said BYE"
-                     : "no IMAP greeting (did the command fail?)", r);
+        g_autofree char *why = r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION
+                                   ? g_strdup ("the server said BYE")
+                                   : tunnel_failure (s);
+
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT, "tunnel '%s' failed: %s",
+                     a->tunnel, why);
         return -1;
     }
     nms_imap_install_eof_guard (s->imap);
@@ -685,7 +711,7 @@ nms_imap_session_free (NmsImapSession *session)
         stop_tunnel (session->tunnel);
         g_object_unref (session->tunnel);
     }
-    nms_imap_tunnel_stderr_stop (session->tunnel_stderr);
+    g_free (nms_imap_tunnel_stderr_stop (session->tunnel_stderr));
     nms_imap_session_set_keywords (session, NULL);
     g_free (session->host);
     g_free (session->prefix);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Tunnel accounts: what the tunnel command writes on stderr reaches nmsync's log lines with the
-# account's name (it is a pipe nmsync reads, never written over the status line); and a tunnel
-# account no longer turns the sandbox off for the other accounts of the run: the tunnel runs
-# unconfined (in a process of its own), the rest is confined.
+# account's name (it is a pipe nmsync reads, never written over the status line), and the error
+# of a tunnel that fails says how its command ended with its last stderr line (so -q still
+# says why). A tunnel account no longer turns the sandbox off for the other accounts of the
+# run: the tunnel runs unconfined (in a process of its own), the rest is confined.
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
@@ -30,6 +31,11 @@ check_eq "failing tunnel: exit 3" 3 "$NMS_RC"
 check_match "failing tunnel: its stderr, with the account's name" \
     "^test: tunnel: ssh: connect to host nowhere: Connection refused$" "$(cat "$NMS_ERR")"
 check_match "failing tunnel: the error names the account" "^nmsync: test: " "$(cat "$NMS_ERR")"
+nmsync_run -q pull
+check_eq "failing tunnel, -q: exit 3" 3 "$NMS_RC"
+check_match "failing tunnel, -q: the error says how the command ended and why" \
+    "^nmsync: test: tunnel .* failed: the command exited with status 255: ssh: connect to host nowhere: Connection refused$" \
+    "$(cat "$NMS_ERR")"
 
 # Two accounts: "tun" through a tunnel, "test" over TCP.
 nmsync_setup_dovecot
