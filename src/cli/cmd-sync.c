@@ -400,15 +400,22 @@ sync_batch (gpointer data)
     return status;
 }
 
-/* When the run will be confined, the accounts of @run with a tunnel are taken out of it and
- * synced now, in an unconfined child (nms_confine_run_outside): the others stay confined. */
+/* When the run will be confined and has accounts with and without a tunnel, those with one
+ * are taken out of @run and synced now, in an unconfined child (nms_confine_run_outside): the
+ * others stay confined. */
 static int
 sync_tunnels_outside (NmsContext *ctx, Batch *b, GPtrArray *run)
 {
     g_autoptr (GPtrArray) tunnels = g_ptr_array_new ();
     Batch outside = *b;
 
-    if (!nms_confine_wanted (b->options))
+    guint n_tunnels = 0;
+
+    for (guint i = 0; i < run->len; i++)
+        n_tunnels += ((NmsAccount *) g_ptr_array_index (run, i))->tunnel != NULL;
+    /* Only tunnels (or none): nothing to keep confined, and no second process (the lock then
+     * names the nmsync the user started); nms_confine_sync says why it stays off. */
+    if (!nms_confine_wanted (b->options) || n_tunnels == 0 || n_tunnels == run->len)
         return NMS_EXIT_OK;
     for (guint i = 0; i < run->len;) {
         NmsAccount *a = g_ptr_array_index (run, i);
