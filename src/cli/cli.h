@@ -27,6 +27,7 @@ typedef struct {
     gboolean all;            /* --all: apply the rules to every message */
     gboolean json;           /* --json: one JSON object per account instead of the summary */
     gboolean fix;            /* check --fix: carry out the safe repairs */
+    gboolean trace;          /* --trace (or -vvv): the IMAP conversation on stderr */
     gboolean adopt;          /* `adopt`: a pull that pairs a Maildir nmsync has no state for */
     const char *mbsync_state; /* --mbsync-state DIR (adopt), or NULL */
     gboolean clean;          /* --clean (adopt): remove mbsync's files of adopted folders */
@@ -60,6 +61,12 @@ typedef struct {
 
 void nms_prefetched_free (NmsPrefetched *p);
 
+/* TRUE when a sync would be confined: no --no-sandbox, and the kernel offers Landlock. */
+gboolean nms_confine_wanted (const NmsCliOptions *options);
+/* Runs @fn (@data) in a child process forked now, before the sandbox goes up, and waits for
+ * it: for the accounts whose tunnel command must not inherit the sandbox. Returns the child's
+ * exit status (@fn's return value); a child killed by a signal ends this process alike. */
+int nms_confine_run_outside (NmsContext *ctx, int (*fn) (gpointer data), gpointer data);
 /* Confines a sync, pull or push of @accounts (NmsAccount, transfer none) unless --no-sandbox,
  * the kernel lacks Landlock, or an account uses a tunnel (its command would inherit the
  * sandbox); each case is said at -v. First runs every password-command of @accounts, storing

@@ -229,6 +229,75 @@ record_outcome (NmsContext *ctx, const NmsConfig *config, const NmsAccount *acco
                          account->name, error->message);
 }
 
+/* An NmsImapLog sink: a trace or tunnel line, from any thread, through the run's context (its
+ * lock keeps lines whole and off the status line). Not shown under -q. */
+static void
+imap_log_line (const char *text, gpointer user_data)
+{
+    nms_context_log (user_data, NMS_LEVEL_WARNING, "%s", text);
+}
+
+/* The marker files nmsync writes into a Maildir: not mail, so notmuch must ignore them. */
+static const char *const markers[] = { "maildirfolder", ".nmsync-maildir", NULL };
+
+/* On a first sync (@first: the database or an account's state was just made), says at normal
+ * verbosity which of nmsync's marker files notmuch's new.ignore lacks (`notmuch new` would
+ * print "Ignoring non-mail file" for each) and the command that adds them. Only then: a
+ * setting the user chose to keep is not nagged about on every run. */
+static void
+check_new_ignore (NmsContext *ctx, const NmsConfig *config, gboolean first)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) words = NULL;
+    g_autoptr (GString) command = NULL;
+    g_autofree char *value = NULL;
+    g_auto (GStrv) have = NULL;
+    g_autofree char *missing = NULL;
+    NmsDb *db;
+
+    if (!first || ctx->dry_run ||
+        (db = nms_db_open (config->notmuch_config, FALSE, 0, &error)) == NULL)
+        return;
+    value = nms_db_new_ignore (db);
+    nms_db_close (db, NULL);
+    have = g_strsplit (value != NULL ? value : "", ";", -1);
+    words = g_ptr_array_new ();
+    command = g_string_new ("notmuch config set new.ignore");
+    for (char **h = have; *h != NULL; h++) {
+        g_autofree char *quoted = g_shell_quote (g_strstrip (*h));
+
+        if (**h != '\0')
+            g_string_append_printf (command, " %s", quoted);
+    }
+    for (const char *const *m = markers; *m != NULL; m++) {
+        if (!g_strv_contains ((const char *const *) have, *m)) {
+            g_ptr_array_add (words, (gpointer) *m);
+            g_string_append_printf (command, " %s", *m);
+        }
+    }
+    if (words->len == 0)
+        return;
+    g_ptr_array_add (words, NULL);
+    missing = g_strjoinv (", ", (char **) words->pdata);
+    nms_context_log (ctx, NMS_LEVEL_WARNING,
+                     "notmuch: new.ignore does not list %s, nmsync's marker files, so 'notmuch "
+                     "new' reports them as non-mail files; run: %s", missing, command->str);
+}
+
+/* TRUE when some account of @run has no state yet: its first sync. */
+static gboolean
+first_sync (const NmsConfig *config, GPtrArray *run)
+{
+    for (guint i = 0; i < run->len; i++) {
+        g_autofree char *state =
+            nms_state_path (config->state_dir, ((NmsAccount *) g_ptr_array_index (run, i))->name);
+
+        if (!g_file_test (state, G_FILE_TEST_EXISTS))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
 static int
 sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
@@ -251,7 +320,11 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
     gboolean ok;
+    NmsImapLog imap_log = { .account = account->name,
+                            .trace = options->trace || options->verbosity >= 3,
+                            .line = imap_log_line, .user_data = ctx };
 
+    sync_options.imap_log = &imap_log;
     if (folders != NULL && folders->len > 0) {
         names = g_ptr_array_copy (folders, (GCopyFunc) (void (*) (void)) g_strdup, NULL);
         g_ptr_array_add (names, NULL);
@@ -310,6 +383,79 @@ sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, G
     return status;
 }
 
+/* What every account of one command shares. */
+typedef struct {
+    NmsContext *ctx;
+    const NmsConfig *config;
+    const NmsCliOptions *options;
+    NmsPlanDirection direction;
+    GHashTable *targets, *whole, *prefetched;
+    const NmsRules *rules;
+    char **keywords;
+    GPtrArray *accounts; /* those to sync now (NmsAccount, transfer none) */
+} Batch;
+
+/* Syncs each account of @b in turn; the worst exit status. */
+static int
+sync_batch (gpointer data)
+{
+    const Batch *b = data;
+    int status = NMS_EXIT_OK;
+
+    for (guint i = 0; i < b->accounts->len; i++) {
+        NmsAccount *account = g_ptr_array_index (b->accounts, i);
+        GPtrArray *folders = g_hash_table_lookup (b->targets, account->name);
+
+        if (g_hash_table_contains (b->whole, account->name))
+            folders = NULL;
+        int account_status = sync_one (b->ctx, b->config, account, folders, b->options,
+                                       b->direction,
+                                       b->direction == NMS_PLAN_SYNC && !b->options->no_rules
+                                           ? b->rules
+                                           : NULL,
+                                       b->keywords,
+                                       g_hash_table_lookup (b->prefetched, account->name));
+
+        status = MAX (status, account_status);
+    }
+    return status;
+}
+
+/* When the run will be confined and has accounts with and without a tunnel, those with one
+ * are taken out of @run and synced now, in an unconfined child (nms_confine_run_outside): the
+ * others stay confined. */
+static int
+sync_tunnels_outside (NmsContext *ctx, Batch *b, GPtrArray *run)
+{
+    g_autoptr (GPtrArray) tunnels = g_ptr_array_new ();
+    Batch outside = *b;
+
+    guint n_tunnels = 0;
+
+    for (guint i = 0; i < run->len; i++)
+        n_tunnels += ((NmsAccount *) g_ptr_array_index (run, i))->tunnel != NULL;
+    /* Only tunnels (or none): nothing to keep confined, and no second process (the lock then
+     * names the nmsync the user started); nms_confine_sync says why it stays off. */
+    if (!nms_confine_wanted (b->options) || n_tunnels == 0 || n_tunnels == run->len)
+        return NMS_EXIT_OK;
+    for (guint i = 0; i < run->len;) {
+        NmsAccount *a = g_ptr_array_index (run, i);
+
+        if (a->tunnel != NULL) {
+            nms_context_log (ctx, NMS_LEVEL_INFO,
+                             "sandbox: off: account '%s' uses a tunnel command, which would "
+                             "inherit it; it runs unconfined in a process of its own", a->name);
+            g_ptr_array_add (tunnels, g_ptr_array_steal_index (run, i));
+        } else {
+            i++;
+        }
+    }
+    if (tunnels->len == 0)
+        return NMS_EXIT_OK;
+    outside.accounts = tunnels;
+    return nms_confine_run_outside (ctx, sync_batch, &outside);
+}
+
 static int
 run_command (const NmsCliOptions *options, NmsPlanDirection direction)
 {
@@ -319,8 +465,9 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     g_autoptr (GPtrArray) run = g_ptr_array_new ();
     g_auto (GStrv) keywords = NULL;
     g_autoptr (NmsRules) rules = NULL;
-    gboolean database_ready;
+    gboolean database_ready, first;
     NmsContext ctx = { .dry_run = options->dry_run };
+    Batch batch;
     int status = NMS_EXIT_OK;
 
     targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -337,24 +484,25 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
         if (g_hash_table_size (targets) == 0 || g_hash_table_contains (targets, account->name))
             g_ptr_array_add (run, account);
     }
+    first = first_sync (config, run);
     database_ready = options->dry_run || ensure_database (&ctx, config, FALSE);
+    check_new_ignore (&ctx, config, first && database_ready);
     prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) nms_prefetched_free);
-    nms_confine_sync (&ctx, options, config, run, prefetched);
-    if (!database_ready)
-        ensure_database (&ctx, config, TRUE);
-    for (guint i = 0; i < run->len; i++) {
-        NmsAccount *account = g_ptr_array_index (run, i);
-        GPtrArray *folders = g_hash_table_lookup (targets, account->name);
+    batch = (Batch) { .ctx = &ctx, .config = config, .options = options,
+                      .direction = direction, .targets = targets, .whole = whole,
+                      .prefetched = prefetched, .rules = rules, .keywords = keywords,
+                      .accounts = run };
+    status = sync_tunnels_outside (&ctx, &batch, run);
+    if (run->len > 0) {
+        nms_confine_sync (&ctx, options, config, run, prefetched);
+        if (!database_ready) {
+            ensure_database (&ctx, config, TRUE);
+            check_new_ignore (&ctx, config, first);
+        }
+        int confined = sync_batch (&batch); /* not inside MAX (): it evaluates twice */
 
-        if (g_hash_table_contains (whole, account->name))
-            folders = NULL;
-        int account_status = sync_one (&ctx, config, account, folders, options, direction,
-                                       direction == NMS_PLAN_SYNC && !options->no_rules ? rules
-                                                                                        : NULL,
-                                       keywords, g_hash_table_lookup (prefetched, account->name));
-
-        status = MAX (status, account_status);
+        status = MAX (status, confined);
     }
     nms_output_finish (&ctx);
     return status;

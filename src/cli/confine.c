@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,48 @@ prefetch_passwords (GPtrArray *accounts, GHashTable *prefetched)
         line = next != NULL && *next != '\0' ? next : NULL;
     }
     memset (in->str, 0, in->allocated_len);
+}
+
+gboolean
+nms_confine_wanted (const NmsCliOptions *options)
+{
+    return !options->no_sandbox && nms_sandbox_abi () > 0;
+}
+
+/* Landlock cannot be lifted and a tunnel command inherits it (ssh writes its known_hosts and
+ * control sockets, a local imapd its mail store: nowhere nmsync knows). So the accounts with
+ * a tunnel run in a child forked before this process is confined, and the others confined
+ * here: sequentially, so that their lines do not interleave. The fork happens while this
+ * process has a single thread, as prefetch_passwords' does. */
+int
+nms_confine_run_outside (NmsContext *ctx, int (*fn) (gpointer data), gpointer data)
+{
+    pid_t pid;
+    int wstatus = 0;
+
+    fflush (stdout); /* else the child would print what is buffered a second time */
+    fflush (stderr);
+    pid = fork ();
+    if (pid < 0) {
+        nms_context_skip (ctx, "cannot start a process for the tunnel accounts: %s",
+                          g_strerror (errno));
+        return NMS_EXIT_SKIPPED;
+    }
+    if (pid == 0) {
+        int status = fn (data);
+
+        fflush (stdout);
+        fflush (stderr);
+        _exit (status);
+    }
+    while (waitpid (pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED (wstatus)) {
+        /* The child stopped dead (NMSYNC_TEST_CRASH_AFTER, a kill): so does the run. */
+        signal (WTERMSIG (wstatus), SIG_DFL);
+        raise (WTERMSIG (wstatus));
+    }
+    return WIFEXITED (wstatus) ? WEXITSTATUS (wstatus) : NMS_EXIT_SKIPPED;
 }
 
 void

@@ -66,7 +66,7 @@ static const Command commands[] = {
 
 static const char usage_head[] =
     "usage: nmsync [-c FILE] [-v|-q] [-n] [--force] [--no-sandbox] [--no-rules] [--json]\n"
-    "              [--fix] COMMAND [ACCOUNT[/FOLDER]...]\n"
+    "              [--trace] [--fix] COMMAND [ACCOUNT[/FOLDER]...]\n"
     "\n"
     "commands:\n";
 
@@ -75,7 +75,9 @@ static const char usage_tail[] =
     "options:\n"
     "  -c, --config FILE  config file (default $NMSYNC_CONFIG, then\n"
     "                     $XDG_CONFIG_HOME/nmsync/config)\n"
-    "  -v, --verbose      per-folder lines; repeat for more\n"
+    "  -v, --verbose      per-folder lines; repeat for more (-vvv: as --trace)\n"
+    "      --trace        the IMAP conversation on stderr, passwords and message\n"
+    "                     bodies left out\n"
     "  -q, --quiet        only errors\n"
     "  -n, --dry-run      print what would be done, change nothing\n"
     "      --force        lift the deletion guards (half of a folder, max-deletions)\n"
@@ -143,7 +145,7 @@ main (int argc, char **argv)
         { "force", no_argument, NULL, 'F' },         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },       { "no-sandbox", no_argument, NULL, 'S' },
         { "no-rules", no_argument, NULL, 'R' },      { "all", no_argument, NULL, 'A' },
-        { "json", no_argument, NULL, 'J' },
+        { "json", no_argument, NULL, 'J' },         { "trace", no_argument, NULL, 'T' },
         { "mbsync-state", required_argument, NULL, 'M' },
         { "fix", no_argument, NULL, 'X' },
         { "clean", no_argument, NULL, 'C' },
@@ -186,6 +188,9 @@ main (int argc, char **argv)
             break;
         case 'X':
             options.fix = TRUE;
+            break;
+        case 'T':
+            options.trace = TRUE;
             break;
         case 'M':
             options.mbsync_state = optarg;

@@ -7,6 +7,8 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "util/json.h"
@@ -22,6 +24,7 @@ typedef struct {
     NmsProgress at_start;
     gboolean json;     /* --json: one object per account instead of the summary line */
     GPtrArray *errors; /* the account's NMS_LEVEL_ERROR lines, for --json (char*) */
+    GHashTable *folders; /* folder name -> NmsProgress: what each folder did, for --json */
 } Output;
 
 
@@ -119,6 +122,33 @@ progress_changed (NmsContext *ctx)
     draw (ctx, FALSE);
 }
 
+/* Runs under the context's lock, like emit(). */
+static void
+folder_done (NmsContext *ctx, const char *folder, const NmsProgress *delta)
+{
+    Output *o = output_of (ctx);
+    NmsProgress *sum;
+
+    if (!o->json || o->account == NULL)
+        return;
+    sum = g_hash_table_lookup (o->folders, folder);
+    if (sum == NULL) {
+        sum = g_new0 (NmsProgress, 1);
+        g_hash_table_insert (o->folders, g_strdup (folder), sum);
+    }
+    sum->messages_added += delta->messages_added;
+    sum->bytes_added += delta->bytes_added;
+    sum->flags_changed += delta->flags_changed;
+    sum->messages_deleted += delta->messages_deleted;
+    sum->uploaded += delta->uploaded;
+    sum->bytes_uploaded += delta->bytes_uploaded;
+    sum->flags_pushed += delta->flags_pushed;
+    sum->deleted_server += delta->deleted_server;
+    sum->moved += delta->moved;
+    sum->folders_created += delta->folders_created;
+    sum->skipped += delta->skipped;
+}
+
 void
 nms_output_init (NmsContext *ctx, int verbosity, gboolean json)
 {
@@ -126,11 +156,13 @@ nms_output_init (NmsContext *ctx, int verbosity, gboolean json)
 
     o->json = json;
     o->errors = g_ptr_array_new_with_free_func (g_free);
+    o->folders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     o->tty = isatty (STDERR_FILENO);
     ctx->user_data = o;
     ctx->verbosity = verbosity;
     ctx->emit = emit;
     ctx->progress_changed = progress_changed;
+    ctx->folder_done = folder_done;
 }
 
 void
@@ -140,6 +172,7 @@ nms_output_account_begin (NmsContext *ctx, const char *account)
 
     o->account = account;
     g_ptr_array_set_size (o->errors, 0);
+    g_hash_table_remove_all (o->folders);
     o->started = g_get_monotonic_time ();
     o->at_start = ctx->progress;
     draw (ctx, TRUE);
@@ -150,6 +183,62 @@ append_count (GString *out, const char *key, guint64 n)
 {
     nms_json_append_key (out, key);
     g_string_append_printf (out, "%" G_GUINT64_FORMAT ",", n);
+}
+
+static gboolean
+folder_changed (const NmsProgress *f)
+{
+    return f->messages_added || f->flags_changed || f->messages_deleted || f->uploaded ||
+           f->flags_pushed || f->deleted_server || f->moved || f->folders_created || f->skipped;
+}
+
+static int
+cmp_names (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* "per_folder":{"NAME":{...},...}, the folders in name order, only those where something
+ * happened: a run over a thousand unchanged folders stays one short line. */
+static void
+append_folders (GString *out, Output *o, gboolean pushed)
+{
+    g_autofree gpointer *names = (gpointer *) g_hash_table_get_keys_as_array (o->folders, NULL);
+    guint n = g_hash_table_size (o->folders);
+    gboolean first = TRUE;
+
+    qsort (names, n, sizeof *names, cmp_names);
+    nms_json_append_key (out, "per_folder");
+    g_string_append_c (out, '{');
+    for (guint i = 0; i < n; i++) {
+        const NmsProgress *f = g_hash_table_lookup (o->folders, names[i]);
+
+        if (!folder_changed (f))
+            continue;
+        if (!first)
+            g_string_append_c (out, ',');
+        first = FALSE;
+        nms_json_append_key (out, names[i]);
+        g_string_append_c (out, '{');
+        append_count (out, "new", f->messages_added);
+        append_count (out, "bytes", f->bytes_added);
+        append_count (out, "flags_changed", f->flags_changed);
+        append_count (out, "deleted", f->messages_deleted);
+        if (pushed) {
+            g_string_append (out, "\"server\":{");
+            append_count (out, "uploaded", f->uploaded);
+            append_count (out, "bytes", f->bytes_uploaded);
+            append_count (out, "flags_changed", f->flags_pushed);
+            append_count (out, "deleted", f->deleted_server);
+            append_count (out, "moved", f->moved);
+            g_string_truncate (out, out->len - 1);
+            g_string_append (out, "},");
+        }
+        append_count (out, "skipped", f->skipped);
+        g_string_truncate (out, out->len - 1);
+        g_string_append_c (out, '}');
+    }
+    g_string_append (out, "},");
 }
 
 /* The summary as one JSON object on one line: always printed (scripts count on one object per
@@ -195,6 +284,7 @@ print_json (NmsContext *ctx, const char *account, const char *failure, gboolean 
     }
     append_count (out, "skipped", p->skipped - s->skipped);
     append_count (out, "folders", p->folders_done - s->folders_done);
+    append_folders (out, o, pushed);
     nms_json_append_key (out, "errors");
     g_string_append_c (out, '[');
     for (guint i = 0; i < o->errors->len; i++) {
@@ -249,12 +339,12 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
         by_rules = g_strdup_printf ("; rules: %u moved, %u flags changed, %u tags changed",
                                     rules->moved, rules->reflagged, rules->retagged);
     printf ("%s: %" G_GUINT64_FORMAT " new (%s), %" G_GUINT64_FORMAT " flags changed, %"
-            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folder%s in %.1f s%s%s\n",
+            G_GUINT64_FORMAT " deleted%s%s; %" G_GUINT64_FORMAT " skipped, %u folder%s in %.1f s%s\n",
             account, p->messages_added - s->messages_added, size,
             p->flags_changed - s->flags_changed, p->messages_deleted - s->messages_deleted,
             server ? server : "", by_rules ? by_rules : "", p->skipped - s->skipped,
             p->folders_done - s->folders_done, plural (p->folders_done - s->folders_done), secs,
-            failure != NULL ? "; failed: " : "", failure != NULL ? failure : "");
+            failure != NULL ? "; failed (the error is on stderr)" : "");
     fflush (stdout);
 }
 
@@ -265,5 +355,6 @@ nms_output_finish (NmsContext *ctx)
 
     clear_line (o);
     g_ptr_array_unref (o->errors);
+    g_hash_table_unref (o->folders);
     g_clear_pointer (&ctx->user_data, g_free);
 }

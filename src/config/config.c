@@ -492,7 +492,14 @@ load_connection (const Loader *l, const Group *g, NmsAccount *a, GError **error)
     if (a->tls == NMS_TLS_NONE && a->tunnel == NULL && !is_loopback (a->host))
         return fail_at (error, l->path, key_line (g, "tls"),
                         "key 'tls': plain text only to a loopback host or through a tunnel");
-    return get_path (l, g, "ca-file", &a->ca_file, error);
+    if (!get_path (l, g, "ca-file", &a->ca_file, error))
+        return FALSE;
+    /* Said now, as a config error: at connect time it would read as a TLS failure (exit 3)
+     * after the Maildir and the state were made. */
+    if (a->ca_file != NULL && access (a->ca_file, R_OK) != 0)
+        return fail_at (error, l->path, key_line (g, "ca-file"),
+                        "key 'ca-file': cannot read '%s': %s", a->ca_file, g_strerror (errno));
+    return TRUE;
 }
 
 /* Where the mail goes on disk, what to sync, and how. */
@@ -525,7 +532,8 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
                         local->message);
 
     a->timeout = 60;
-    a->connections = 4;
+    /* Each connection through a tunnel is one more login of its command (an ssh session). */
+    a->connections = a->tunnel != NULL ? 1 : 4;
     a->max_deletions = 200;
     a->max_deletions_percent = 2;
     /* direction_names is in NmsSides order. */

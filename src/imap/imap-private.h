@@ -9,8 +9,14 @@
 #include <libetpan/libetpan.h>
 #include <sys/socket.h>
 
+typedef struct _NmsImapTrace NmsImapTrace;
+typedef struct _NmsImapTunnelStderr NmsImapTunnelStderr;
+
 struct _NmsImapSession {
     mailimap *imap;
+    NmsImapLog *log;     /* (transfer none) or NULL */
+    NmsImapTrace *trace; /* the conversation, reported to @log (log.c); NULL when off */
+    NmsImapTunnelStderr *tunnel_stderr; /* the tunnel's stderr, read into @log; or NULL */
     char *host;          /* for messages: the account's host, or "NAME (tunnel)" */
     GSubprocess *tunnel; /* NULL unless the account has a tunnel command */
     gboolean dead;       /* set after STREAM or PROTOCOL: every later call fails at once */
@@ -86,6 +92,29 @@ GByteArray *nms_imap_capture_stop (mailimap *imap, gboolean *nul_seen_out,
  * the check that failed. */
 gboolean nms_imap_tls_verify (mailimap *imap, const char *host, const char *ca_file,
                               GError **error);
+
+/* ---- log.c ---- */
+
+/* Numbers a new connection of @log and reports @imap's conversation to it, one line per
+ * protocol line: private data (LOGIN) shows only its tag and command, and each literal only
+ * as "{N bytes}". NULL (nothing attached) unless log->trace. Call before connecting. */
+NmsImapTrace *nms_imap_trace_attach (mailimap *imap, NmsImapLog *log);
+/* Accepts NULL. Call after mailimap_free(). */
+void nms_imap_trace_free (NmsImapTrace *trace);
+/* The parts of nms_imap_trace_attach() without libetpan, for tests: a trace of the next
+ * connection of @log (log->line must be set), and the bytes @data of one direction (@side 0:
+ * received, 1: sent; @private: sent as private) as libetpan's logger hands them over, in
+ * chunks of any size. (transfer full) */
+NmsImapTrace *nms_imap_trace_new (NmsImapLog *log);
+void nms_imap_trace_feed (NmsImapTrace *t, int side, const char *data, gsize len,
+                          gboolean private);
+/* Reads @tunnel's stderr pipe (it must have one) in a thread, each line to @log as
+ * "ACCOUNT: tunnel: TEXT". NULL when @tunnel has no stderr pipe or @log no sink. */
+NmsImapTunnelStderr *nms_imap_tunnel_stderr_start (GSubprocess *tunnel, NmsImapLog *log);
+/* After the tunnel exited: reads what is left (at most a second more), then stops and frees
+ * @e. Returns the last non-empty line it read, as shown, or NULL. NULL @e is fine.
+ * (transfer full) */
+char *nms_imap_tunnel_stderr_stop (NmsImapTunnelStderr *e);
 
 /* ---- COMPRESS=DEFLATE (compress.c) ---- */
 

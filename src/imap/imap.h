@@ -35,6 +35,23 @@ void nms_imap_global_init (void);
  * (transfer full) */
 NmsImapSession *nms_imap_session_connect (const NmsAccount *account, const char *password,
                                           GError **error);
+/* Where the sessions of one account's run report what is not an error: the IMAP conversation
+ * (--trace) and what a tunnel command writes on its stderr. @line gets one whole line, already
+ * prefixed with the account (and for the trace the connection number: "work#2 C: ..."); it
+ * may be called from any thread, also concurrently. The caller owns the struct and keeps it
+ * until every session that uses it is freed. */
+typedef struct {
+    const char *account;
+    gboolean trace;   /* report the conversation: passwords and literal bodies elided */
+    void (*line) (const char *text, gpointer user_data);
+    gpointer user_data;
+    gint connections; /* the sessions opened so far: numbers them (atomic; start at 0) */
+} NmsImapLog;
+
+/* nms_imap_session_connect() reporting to @log (NULL: no trace, and a tunnel's stderr is
+ * nmsync's own). */
+NmsImapSession *nms_imap_session_connect_logged (const NmsAccount *account, const char *password,
+                                                 NmsImapLog *log, GError **error);
 /* Logs out (best effort), closes, stops a tunnel process. Accepts NULL. */
 void nms_imap_session_free (NmsImapSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsImapSession, nms_imap_session_free)

@@ -307,6 +307,75 @@ set_sni (struct mailstream_ssl_context *ctx, void *data)
     mailstream_ssl_set_server_name (ctx, data);
 }
 
+/* Exported by libetpan 1.9.4, but its header (connect.h) is not installed. */
+int mail_tcp_connect_timeout (const char *server, uint16_t port, time_t timeout);
+
+/* How long a plain connection waits for the greeting before asking whether the port talks
+ * IMAPS instead: servers greet at once, and an IMAPS port waits for the client's handshake,
+ * so without this `tls = starttls` on port 993 would sit out the whole timeout. */
+#define GREETING_PROBE_S 3
+
+static gboolean
+readable_within (int fd, int seconds)
+{
+    fd_set set;
+    struct timeval tv = { .tv_sec = seconds };
+    int r;
+
+    do {
+        FD_ZERO (&set);
+        FD_SET (fd, &set);
+        r = select (fd + 1, &set, NULL, NULL, &tv);
+    } while (r < 0 && errno == EINTR);
+    return r != 0;
+}
+
+/* A second connection tries a TLS handshake and an IMAP greeting under it. */
+static gboolean
+talks_imaps (const NmsAccount *a, int port)
+{
+    g_autoptr (mailimap) probe = mailimap_new (0, NULL);
+    int r;
+
+    if (probe == NULL || !probe_next_fd (a->host, port, NULL))
+        return FALSE;
+    mailimap_set_timeout (probe, GREETING_PROBE_S);
+    r = mailimap_ssl_connect_with_callback (probe, a->host, (uint16_t) port, set_sni, a->host);
+    return r == MAILIMAP_NO_ERROR_AUTHENTICATED || r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED;
+}
+
+/* A plain TCP connection (tls = starttls or none) up to the greeting. A server silent for
+ * GREETING_PROBE_S seconds that completes a TLS handshake on a second connection talks IMAPS:
+ * said at once. Otherwise the greeting is awaited for the rest of the timeout (a slow server,
+ * or a tarpit). */
+static int
+connect_plain (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
+{
+    time_t timeout = mailimap_get_timeout (s->imap);
+    mailstream *stream;
+    int fd = mail_tcp_connect_timeout (a->host, (uint16_t) port, timeout);
+
+    if (fd < 0)
+        return MAILIMAP_ERROR_CONNECTION_REFUSED;
+    if (!check_fd (fd, s->host, port, error)) {
+        close (fd);
+        return -1;
+    }
+    if (!readable_within (fd, (int) MIN (timeout, GREETING_PROBE_S)) && talks_imaps (a, port)) {
+        close (fd);
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
+                     "cannot connect to '%s:%d': port %d talks IMAPS (TLS from the first byte), "
+                     "not plain IMAP; set tls = imaps for this account", s->host, port, port);
+        return -1;
+    }
+    stream = mailstream_socket_open_timeout (fd, timeout);
+    if (stream == NULL) {
+        close (fd);
+        g_error ("out of memory");
+    }
+    return mailimap_connect (s->imap, stream);
+}
+
 /* Returns the libetpan greeting result (>= 0: authenticated or not) or -1 with @error. */
 static int
 connect_tcp (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
@@ -321,7 +390,9 @@ connect_tcp (NmsImapSession *s, const NmsAccount *a, int port, GError **error)
         r = mailimap_ssl_connect_with_callback (s->imap, a->host, (uint16_t) port, set_sni,
                                                 a->host);
     else
-        r = mailimap_socket_connect (s->imap, a->host, (uint16_t) port);
+        r = connect_plain (s, a, port, error);
+    if (r == -1)
+        return -1;
     if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
         connect_failed (s, r,
                         r == MAILIMAP_ERROR_CONNECTION_REFUSED
@@ -391,6 +462,30 @@ dup_stdout_fd (GSubprocessLauncher *l, int fd)
         g_subprocess_launcher_take_stdout_fd (l, copy);
 }
 
+static void stop_tunnel (GSubprocess *p);
+
+/* Why a tunnel gave no greeting, in words: how its command ended and the last line it wrote
+ * on stderr (read into the log), so that "-q" and the journal still say why ssh failed.
+ * Waits for the command as nms_imap_session_free() would. (transfer full) */
+static char *
+tunnel_failure (NmsImapSession *s)
+{
+    g_autofree char *last = NULL;
+    g_autofree char *ended = NULL;
+
+    stop_tunnel (s->tunnel);
+    last = nms_imap_tunnel_stderr_stop (g_steal_pointer (&s->tunnel_stderr));
+    if (g_subprocess_get_if_exited (s->tunnel) && g_subprocess_get_exit_status (s->tunnel) != 0)
+        ended = g_strdup_printf ("the command exited with status %d",
+                                 g_subprocess_get_exit_status (s->tunnel));
+    else if (g_subprocess_get_if_signaled (s->tunnel))
+        ended = g_strdup_printf ("the command was killed by signal %d",
+                                 g_subprocess_get_term_sig (s->tunnel));
+    else
+        ended = g_strdup ("no IMAP greeting (did the command fail?)");
+    return last != NULL ? g_strdup_printf ("%s: %s", ended, last) : g_steal_pointer (&ended);
+}
+
 /* A socketpair, not a pipe: libetpan always writes with send() (LIBRARIES.md 1.6). */
 static int
 connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
@@ -414,7 +509,11 @@ connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
                      a->tunnel, FD_SETSIZE);
         return -1;
     }
-    l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+    /* With a log, the command's stderr is a pipe read into it: written straight to ours, an
+     * ssh warning would land in the middle of the status line, without the account's name. */
+    l = g_subprocess_launcher_new (s->log != NULL && s->log->line != NULL
+                                       ? G_SUBPROCESS_FLAGS_STDERR_PIPE
+                                       : G_SUBPROCESS_FLAGS_NONE);
     dup_stdout_fd (l, sv[1]);
     g_subprocess_launcher_take_stdin_fd (l, sv[1]);
     s->tunnel = g_subprocess_launcher_spawn (l, &local, "/bin/sh", "-c", a->tunnel, NULL);
@@ -425,6 +524,7 @@ connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
                      "cannot start tunnel '%s': %s", a->tunnel, local->message);
         return -1;
     }
+    s->tunnel_stderr = nms_imap_tunnel_stderr_start (s->tunnel, s->log);
     stream = mailstream_socket_open_timeout (sv[0], mailimap_get_timeout (s->imap));
     if (stream == NULL) {
         close (sv[0]);
@@ -432,10 +532,12 @@ connect_tunnel (NmsImapSession *s, const NmsAccount *a, GError **error)
     }
     r = mailimap_connect (s->imap, stream);
     if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
-        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT,
-                     "tunnel '%s' failed: %s (libetpan error %d)", a->tunnel,
-                     r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION ? "the server said BYE"
-                     : "no IMAP greeting (did the command fail?)", r);
+        g_autofree char *why = r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION
+                                   ? g_strdup ("the server said BYE")
+                                   : tunnel_failure (s);
+
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_CONNECT, "tunnel '%s' failed: %s",
+                     a->tunnel, why);
         return -1;
     }
     nms_imap_install_eof_guard (s->imap);
@@ -517,6 +619,13 @@ connect_and_login (NmsImapSession *s, const NmsAccount *account, const char *pas
 NmsImapSession *
 nms_imap_session_connect (const NmsAccount *account, const char *password, GError **error)
 {
+    return nms_imap_session_connect_logged (account, password, NULL, error);
+}
+
+NmsImapSession *
+nms_imap_session_connect_logged (const NmsAccount *account, const char *password,
+                                 NmsImapLog *log, GError **error)
+{
     g_autoptr (NmsImapSession) s = g_new0 (NmsImapSession, 1);
     int port = account->port > 0 ? account->port : default_port (account->tls);
 
@@ -530,6 +639,8 @@ nms_imap_session_connect (const NmsAccount *account, const char *password, GErro
         g_error ("out of memory");
     /* Before connecting: it covers connect, the TLS handshake and every later wait. */
     mailimap_set_timeout (s->imap, account->timeout > 0 ? account->timeout : 60);
+    s->log = log;
+    s->trace = nms_imap_trace_attach (s->imap, log);
     if (!connect_and_login (s, account, password, port, error)) {
         /* No LOGOUT either to a server that failed verification or broke off. */
         s->dead = TRUE;
@@ -595,10 +706,12 @@ nms_imap_session_free (NmsImapSession *session)
             mailimap_logout (session->imap);
         mailimap_free (session->imap); /* closes the socket: the tunnel sees EOF */
     }
+    nms_imap_trace_free (session->trace);
     if (session->tunnel != NULL) {
         stop_tunnel (session->tunnel);
         g_object_unref (session->tunnel);
     }
+    g_free (nms_imap_tunnel_stderr_stop (session->tunnel_stderr));
     nms_imap_session_set_keywords (session, NULL);
     g_free (session->host);
     g_free (session->prefix);

@@ -171,6 +171,9 @@ nms_imap_install_eof_guard (mailimap *imap)
     nms_imap_frame_init (&((Guard *) guard->data)->frame, 0);
     mailstream_low_set_timeout (guard, mailstream_low_get_timeout (low));
     mailstream_set_low (imap->imap_stream, guard);
+    /* The stream's wire log (--trace) now hangs on the guard; the driver below would report
+     * every byte a second time, and without the guard's privacy flag (the password). */
+    mailstream_low_set_logger (low, NULL, NULL);
 }
 
 static Guard *
@@ -315,9 +318,13 @@ load_trust (gnutls_x509_trust_list_t tl, const char *host, const char *ca_file, 
     return TRUE;
 }
 
-/* The most telling reason first: an untrusted chain makes the other checks meaningless. */
+/* The most telling reason first: an untrusted chain makes the other checks meaningless. The
+ * GnuTLS status bits become a sentence that says what to do: a user meets a self-signed
+ * certificate on a home server far more often than a forged one. @leaf: the server's own
+ * certificate; @ca_file: the account's, or NULL. */
 static gboolean
-status_to_error (unsigned int status, const char *host, GError **error)
+status_to_error (unsigned int status, const char *host, gnutls_x509_crt_t leaf,
+                 const char *ca_file, GError **error)
 {
     const char *why;
 
@@ -326,8 +333,24 @@ status_to_error (unsigned int status, const char *host, GError **error)
     if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA |
                   GNUTLS_CERT_INSECURE_ALGORITHM | GNUTLS_CERT_SIGNATURE_FAILURE |
                   GNUTLS_CERT_REVOKED | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE)) {
-        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
-                     "certificate for '%s' is not trusted (self-signed or unknown issuer)", host);
+        gboolean self_signed = gnutls_x509_crt_check_issuer (leaf, leaf) == 1;
+
+        if (status & GNUTLS_CERT_REVOKED)
+            why = "revoked";
+        else if (status & (GNUTLS_CERT_INSECURE_ALGORITHM | GNUTLS_CERT_SIGNATURE_FAILURE))
+            why = "signed with an insecure algorithm or a bad signature";
+        else
+            why = self_signed ? "self-signed" : "issued by an unknown authority";
+        if (ca_file != NULL)
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                         "the server's certificate for '%s' is not trusted (%s): ca-file '%s' "
+                         "holds neither it nor the authority that issued it", host, why,
+                         ca_file);
+        else
+            g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_TLS,
+                         "the server's certificate for '%s' is not trusted (%s); if you trust "
+                         "it, set ca-file = FILE for this account (FILE: that certificate, or "
+                         "its authority's, in PEM)", host, why);
         return FALSE;
     }
     if (status & GNUTLS_CERT_EXPIRED)
@@ -388,7 +411,7 @@ nms_imap_tls_verify (mailimap *imap, const char *host, const char *ca_file, GErr
                      "cannot verify the certificate for '%s': %s", host, gnutls_strerror (r));
         goto out;
     }
-    ok = status_to_error (status, host, error);
+    ok = status_to_error (status, host, crts[0], ca_file, error);
 out:
     if (tl != NULL)
         gnutls_x509_trust_list_deinit (tl, 1);

@@ -375,6 +375,14 @@ nms_db_config_get (NmsDb *db, const char *key)
     return copy;
 }
 
+char *
+nms_db_new_ignore (NmsDb *db)
+{
+    const char *value = notmuch_config_get (db->nm, NOTMUCH_CONFIG_NEW_IGNORE);
+
+    return value != NULL && *value != '\0' ? g_strdup (value) : NULL;
+}
+
 gboolean
 nms_db_config_set (NmsDb *db, const char *key, const char *value, GError **error)
 {

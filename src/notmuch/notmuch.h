@@ -51,6 +51,9 @@ char *const *nms_db_new_tags (NmsDb *db);
 /* A string value from notmuch's config ("nmsync.rules" etc.), NULL when unset or empty; a
  * list comes back as written ("a;b"). (transfer full) */
 char *nms_db_config_get (NmsDb *db, const char *key);
+/* new.ignore as notmuch sees it (config file and database), ';'-separated, NULL when empty.
+ * (transfer full) */
+char *nms_db_new_ignore (NmsDb *db);
 /* Stores a string in the database's own config (notmuch_database_set_config). */
 gboolean nms_db_config_set (NmsDb *db, const char *key, const char *value, GError **error);
 

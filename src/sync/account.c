@@ -66,7 +66,8 @@ nms_sync_connect (Run *run, GError **error)
 
     if (run->session != NULL)
         return TRUE;
-    run->session = nms_imap_session_connect (run->account, run->password, error);
+    run->session = nms_imap_session_connect_logged (run->account, run->password,
+                                                    run->options->imap_log, error);
     report_compression (run, FALSE);
     if (run->session != NULL)
         nms_imap_session_set_keywords (run->session, run->keyword_letters);
@@ -550,7 +551,8 @@ nms_sync_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *ac
         (run.keyword_letters = nms_state_keyword_letters (run.state, options->keywords, error)) ==
             NULL ||
         (run.password = nms_account_get_password (account, error)) == NULL ||
-        (run.session = nms_imap_session_connect (account, run.password, error)) == NULL)
+        (run.session = nms_imap_session_connect_logged (account, run.password,
+                                                        options->imap_log, error)) == NULL)
         goto out;
     report_compression (&run, FALSE);
     nms_imap_session_set_keywords (run.session, run.keyword_letters);

@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "config/config.h"
+#include "imap/imap.h"
 #include "sync/plan.h"
 #include "util/context.h"
 #include "util/file-event.h"
@@ -48,6 +49,7 @@ typedef struct {
                                  * are recorded as kept, and no later sync uploads them */
     NmsSyncFileFunc on_file;    /* told of every local file change once it is durable; NULL */
     gpointer on_file_data;
+    NmsImapLog *imap_log;       /* the sessions' trace and tunnel stderr go there; NULL */
 } NmsSyncOptions;
 
 /* Syncs @account in options->direction:

@@ -64,6 +64,7 @@ static gboolean
 sync_one (Run *run, Folder *folder, GError **fatal)
 {
     g_autoptr (GError) error = NULL;
+    NmsProgress before = run->ctx->progress, delta;
 
     if (!nms_sync_connect (run, &error) || !nms_sync_folder (run, folder, &error)) {
         nms_state_rollback (run->state);
@@ -78,6 +79,8 @@ sync_one (Run *run, Folder *folder, GError **fatal)
             g_clear_pointer (&run->session, nms_imap_session_free);
     }
     run->ctx->progress.folders_done++;
+    nms_progress_diff (&run->ctx->progress, &before, &delta);
+    nms_context_folder_done (run->ctx, folder->name, &delta);
     nms_context_progress (run->ctx);
     return TRUE;
 }

@@ -66,6 +66,36 @@ nms_context_skip (NmsContext *ctx, const char *fmt, ...)
 }
 
 void
+nms_progress_diff (const NmsProgress *now, const NmsProgress *before, NmsProgress *delta_out)
+{
+    *delta_out = (NmsProgress) {
+        .folders_total = now->folders_total - before->folders_total,
+        .folders_done = now->folders_done - before->folders_done,
+        .messages_added = now->messages_added - before->messages_added,
+        .bytes_added = now->bytes_added - before->bytes_added,
+        .flags_changed = now->flags_changed - before->flags_changed,
+        .messages_deleted = now->messages_deleted - before->messages_deleted,
+        .uploaded = now->uploaded - before->uploaded,
+        .bytes_uploaded = now->bytes_uploaded - before->bytes_uploaded,
+        .flags_pushed = now->flags_pushed - before->flags_pushed,
+        .deleted_server = now->deleted_server - before->deleted_server,
+        .moved = now->moved - before->moved,
+        .folders_created = now->folders_created - before->folders_created,
+        .skipped = now->skipped - before->skipped,
+    };
+}
+
+void
+nms_context_folder_done (NmsContext *ctx, const char *folder, const NmsProgress *delta)
+{
+    if (ctx != NULL && ctx->folder_done != NULL) {
+        g_rec_mutex_lock (&sink_lock);
+        ctx->folder_done (ctx, folder, delta);
+        g_rec_mutex_unlock (&sink_lock);
+    }
+}
+
+void
 nms_context_progress (NmsContext *ctx)
 {
     if (ctx != NULL && ctx->progress_changed != NULL) {
@@ -132,25 +162,17 @@ static void
 child_report (NmsContext *ctx)
 {
     Child *c = ctx->user_data;
-    const NmsProgress *now = &ctx->progress;
-    NmsProgress delta = {
-        .folders_total = now->folders_total - c->reported.folders_total,
-        .folders_done = now->folders_done - c->reported.folders_done,
-        .messages_added = now->messages_added - c->reported.messages_added,
-        .bytes_added = now->bytes_added - c->reported.bytes_added,
-        .flags_changed = now->flags_changed - c->reported.flags_changed,
-        .messages_deleted = now->messages_deleted - c->reported.messages_deleted,
-        .uploaded = now->uploaded - c->reported.uploaded,
-        .bytes_uploaded = now->bytes_uploaded - c->reported.bytes_uploaded,
-        .flags_pushed = now->flags_pushed - c->reported.flags_pushed,
-        .deleted_server = now->deleted_server - c->reported.deleted_server,
-        .moved = now->moved - c->reported.moved,
-        .folders_created = now->folders_created - c->reported.folders_created,
-        .skipped = now->skipped - c->reported.skipped,
-    };
+    NmsProgress delta;
 
-    c->reported = *now;
+    nms_progress_diff (&ctx->progress, &c->reported, &delta);
+    c->reported = ctx->progress;
     nms_context_add_progress (c->parent, &delta);
+}
+
+static void
+child_folder_done (NmsContext *ctx, const char *folder, const NmsProgress *delta)
+{
+    nms_context_folder_done (((Child *) ctx->user_data)->parent, folder, delta);
 }
 
 NmsContext *
@@ -166,6 +188,7 @@ nms_context_new_child (NmsContext *parent)
     ctx->dry_run = parent->dry_run;
     ctx->emit = child_emit;
     ctx->progress_changed = child_report;
+    ctx->folder_done = child_folder_done;
     ctx->user_data = c;
     return ctx;
 }

@@ -38,6 +38,9 @@ struct _NmsContext {
     void (*emit) (NmsContext *ctx, NmsLevel level, const char *text);
     /* Called when progress changed; may be NULL. Cheap callers only: it runs per chunk. */
     void (*progress_changed) (NmsContext *ctx);
+    /* Called when a folder is done with what it added to the progress (--json's per-folder
+     * counts); may be NULL. */
+    void (*folder_done) (NmsContext *ctx, const char *folder, const NmsProgress *delta);
     gpointer user_data;
 };
 
@@ -46,6 +49,14 @@ void nms_context_log (NmsContext *ctx, NmsLevel level, const char *fmt, ...) G_G
 
 /* Counts a skipped message or folder and reports @fmt at NMS_LEVEL_ERROR. */
 void nms_context_skip (NmsContext *ctx, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+/* @now - @before, counter by counter, into *@delta_out. */
+void nms_progress_diff (const NmsProgress *now, const NmsProgress *before,
+                        NmsProgress *delta_out);
+
+/* Tells the sink (through a worker context's parent) that @folder is done, having changed the
+ * progress by @delta. */
+void nms_context_folder_done (NmsContext *ctx, const char *folder, const NmsProgress *delta);
 
 /* Tells the sink that progress moved. */
 void nms_context_progress (NmsContext *ctx);

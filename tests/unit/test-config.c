@@ -420,6 +420,28 @@ test_connections (Fixture *f, gconstpointer data)
                         "6: key 'connections': empty value");
 }
 
+/* A tunnel account opens one connection (each is one more login of its command) unless
+ * told otherwise. */
+static void
+test_connections_tunnel (Fixture *f, gconstpointer data)
+{
+    g_autoptr (NmsConfig) dflt = load_ok (f, "[account t]\ntunnel = ssh h imapd\nmaildir = /m\n");
+    g_autoptr (NmsConfig) three =
+        load_ok (f, "[account t]\ntunnel = ssh h imapd\nmaildir = /m\nconnections = 3\n");
+
+    g_assert_cmpint (((NmsAccount *) g_ptr_array_index (dflt->accounts, 0))->connections, ==, 1);
+    g_assert_cmpint (((NmsAccount *) g_ptr_array_index (three->accounts, 0))->connections, ==, 3);
+}
+
+/* A ca-file that cannot be read is a config error naming the file, not a TLS failure later. */
+static void
+test_ca_file_missing (Fixture *f, gconstpointer data)
+{
+    assert_parse_error (f, ACCOUNT "ca-file = /nonexistent/ca.pem\n",
+                        "5: key 'ca-file': cannot read '/nonexistent/ca.pem': "
+                        "No such file or directory");
+}
+
 static void
 test_create_delete (Fixture *f, gconstpointer data)
 {
@@ -765,6 +787,12 @@ main (int argc, char **argv)
     state = g_build_filename (home, "xdg-state", NULL);
     g_setenv ("HOME", home, TRUE);
     g_setenv ("XDG_STATE_HOME", state, TRUE);
+    {
+        g_autofree char *ca = g_build_filename (home, "ca.pem", NULL);
+
+        g_file_set_contents (ca, "", 0, &error); /* ca-file must name a readable file */
+        g_assert_no_error (error);
+    }
     g_unsetenv ("XDG_CONFIG_HOME");
     g_unsetenv ("NMSYNC_CONFIG");
 
@@ -778,6 +806,8 @@ main (int argc, char **argv)
     ADD ("/config/load/create-delete", test_create_delete);
     ADD ("/config/load/compress", test_compress);
     ADD ("/config/load/connections", test_connections);
+    ADD ("/config/load/connections-tunnel", test_connections_tunnel);
+    ADD ("/config/load/ca-file-missing", test_ca_file_missing);
     ADD ("/config/load/tls-none", test_tls_none);
     ADD ("/config/find-path", test_find_path);
     ADD ("/config/error/unknown-key", test_error_unknown_key);
