@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "imap/imap-private.h"
+#include "maildir/maildir.h"
 
 /* Exported by libetpan 1.9.4, declared in no installed header (LIBRARIES.md 1.1). */
 int mailimap_response_parse (mailstream *fd, MMAPString *buffer,
@@ -37,6 +38,7 @@ nms_imap_push_clear (NmsImapPush *push)
     g_clear_pointer (&push->folders, g_ptr_array_unref);
     push->selected = FALSE;
     push->folder_list = FALSE;
+    push->unknown = FALSE;
 }
 
 static void
@@ -51,31 +53,89 @@ add_folder (NmsImapPush *push, char *name)
     g_ptr_array_add (push->folders, name);
 }
 
-/* A pushed STATUS names a folder other than the selected one (NOTIFY). A name that does not
- * decode is a folder nmsync never syncs: nothing to report. */
-static void
+/* Adds the folder called @wire (as the server wrote it) to @push; FALSE when the name does not
+ * decode. */
+static gboolean
+take_name (const char *wire, char delim, const char *prefix, NmsImapPush *push)
+{
+    g_autofree char *encoded = NULL;
+    char *name;
+
+    /* Dovecot 2.3.19 names a folder in a NOTIFY STATUS in UTF-8, as a literal, where LIST
+     * and everything else use modified UTF-7 (seen with "Entwürfe.alt"): take 8-bit UTF-8
+     * as meant, by encoding it the way the name should have come. */
+    if (g_utf8_validate (wire, -1, NULL) && !g_str_is_ascii (wire))
+        wire = encoded = nms_utf7_encode (wire);
+    name = nms_imap_folder_name_from_wire (wire, delim != 0 ? delim : '/', prefix, NULL);
+    if (name == NULL)
+        return FALSE;
+    add_folder (push, name);
+    return TRUE;
+}
+
+/* A pushed STATUS names a folder other than the selected one (NOTIFY). Returns FALSE when its
+ * name does not decode: libetpan 1.9.4 turns a mailbox name sent as a literal into "{0}"
+ * (Dovecot sends 8-bit names so), which scan_literal_names() then finds in the raw bytes. */
+static gboolean
 take_status (struct mailimap_mailbox_data_status *st, char delim, const char *prefix,
              NmsImapPush *push)
 {
     g_autofree char *wire = NULL;
-    char *name;
 
     if (st == NULL || st->st_mailbox == NULL)
-        return;
+        return TRUE;
     wire = nms_imap_status_name (st->st_mailbox);
-    name = nms_imap_folder_name_from_wire (wire, delim != 0 ? delim : '/', prefix, NULL);
-    if (name != NULL)
-        add_folder (push, name);
+    return take_name (wire, delim, prefix, push);
 }
 
-static void
+/* The longest folder name taken from a literal; longer ones stay "unknown". */
+#define MAX_LITERAL_NAME 1024
+
+/* Finds "* STATUS {N}" CRLF followed by N bytes in @raw, the bytes of a response, and adds
+ * those names to @push. Returns how many it added. Pure code over untrusted bytes (fuzzed). */
+static guint
+scan_literal_names (const char *raw, gsize len, char delim, const char *prefix,
+                    NmsImapPush *push)
+{
+    static const char head[] = "* STATUS {";
+    const gsize head_len = sizeof head - 1;
+    const char *p = raw;
+    const char *end = raw + len;
+    guint found = 0;
+
+    while (p < end) {
+        const char *eol = memchr (p, '\n', (gsize) (end - p));
+        const char *next = eol != NULL ? eol + 1 : end;
+        const char *q = p + head_len;
+        guint64 n = 0;
+
+        if ((gsize) (next - p) > head_len && g_ascii_strncasecmp (p, head, head_len) == 0) {
+            while (q < next && g_ascii_isdigit (*q) && n <= MAX_LITERAL_NAME)
+                n = n * 10 + (guint64) (*q++ - '0');
+            if (q < next && *q == '+')
+                q++;
+            if (q + 3 == next && q[0] == '}' && q[1] == '\r' && n > 0 && n <= MAX_LITERAL_NAME &&
+                (gsize) (end - next) >= n && memchr (next, '\0', n) == NULL) {
+                g_autofree char *wire = g_strndup (next, n);
+
+                if (strpbrk (wire, "\r\n") == NULL && take_name (wire, delim, prefix, push))
+                    found++;
+                next += n;
+            }
+        }
+        p = next;
+    }
+    return found;
+}
+
+/* Returns FALSE for a STATUS whose name does not decode. */
+static gboolean
 take_mailbox_data (struct mailimap_mailbox_data *mbd, char delim, const char *prefix,
                    NmsImapPush *push)
 {
     switch (mbd->mbd_type) {
     case MAILIMAP_MAILBOX_DATA_STATUS:
-        take_status (mbd->mbd_data.mbd_status, delim, prefix, push);
-        break;
+        return take_status (mbd->mbd_data.mbd_status, delim, prefix, push);
     case MAILIMAP_MAILBOX_DATA_LIST:
     case MAILIMAP_MAILBOX_DATA_LSUB:
         /* RFC 5465 §5.4 MailboxName: created, deleted (\NonExistent) or renamed */
@@ -87,13 +147,17 @@ take_mailbox_data (struct mailimap_mailbox_data *mbd, char delim, const char *pr
     default:
         break; /* FLAGS, RECENT, SEARCH: nothing changed that a sync would see */
     }
+    return TRUE;
 }
 
-/* Collects what the untagged data of @resp reports. */
+/* Collects what the untagged data of @resp reports, and with @raw (the bytes it was parsed
+ * from; may be NULL) the names libetpan lost. */
 static void
-collect (struct mailimap_response *resp, char delim, const char *prefix, NmsImapPush *push)
+collect (struct mailimap_response *resp, const char *raw, gsize raw_len, char delim,
+         const char *prefix, NmsImapPush *push)
 {
     clist *list = resp->rsp_cont_req_or_resp_data_list;
+    guint bad = 0;
 
     for (clistiter *it = list ? clist_begin (list) : NULL; it != NULL; it = clist_next (it)) {
         struct mailimap_cont_req_or_resp_data *item = clist_content (it);
@@ -104,8 +168,9 @@ collect (struct mailimap_response *resp, char delim, const char *prefix, NmsImap
             continue;
         switch (data->rsp_type) {
         case MAILIMAP_RESP_DATA_TYPE_MAILBOX_DATA:
-            if (data->rsp_data.rsp_mailbox_data != NULL)
-                take_mailbox_data (data->rsp_data.rsp_mailbox_data, delim, prefix, push);
+            if (data->rsp_data.rsp_mailbox_data != NULL &&
+                !take_mailbox_data (data->rsp_data.rsp_mailbox_data, delim, prefix, push))
+                bad++;
             break;
         case MAILIMAP_RESP_DATA_TYPE_MESSAGE_DATA:
             /* EXPUNGE, or FETCH: a flag change (RFC 3501 §7.4) */
@@ -119,6 +184,10 @@ collect (struct mailimap_response *resp, char delim, const char *prefix, NmsImap
             break; /* OK "Still here", CAPABILITY, ... */
         }
     }
+    if (bad > 0 && raw != NULL)
+        bad -= MIN (bad, scan_literal_names (raw, raw_len, delim, prefix, push));
+    if (bad > 0)
+        push->unknown = TRUE;
 }
 
 /* A mailstream low driver over bytes in memory, for parsing without a server. */
@@ -215,7 +284,7 @@ nms_imap_push_parse (const char *data, gsize len, char delim, const char *prefix
                      "cannot parse the pushed responses (libetpan error %d)", r);
         return FALSE;
     }
-    collect (resp, delim, prefix, push);
+    collect (resp, data, len, delim, prefix, push);
     mailimap_response_free (resp);
     return TRUE;
 }
@@ -343,8 +412,10 @@ gboolean
 nms_imap_idle_done (NmsImapSession *session, NmsImapPush *push, GError **error)
 {
     g_autofree char *tag = NULL;
+    g_autoptr (GByteArray) raw = NULL;
     struct mailimap_response *resp = NULL;
     struct mailimap_response_done *done;
+    gboolean nul_seen, complete;
     int r;
 
     g_return_val_if_fail (session != NULL && push != NULL, FALSE);
@@ -353,9 +424,13 @@ nms_imap_idle_done (NmsImapSession *session, NmsImapPush *push, GError **error)
     if (mailstream_write (session->imap->imap_stream, "DONE\r\n", 6) < 0 ||
         mailstream_flush (session->imap->imap_stream) < 0)
         return nms_imap_session_fail (session, MAILIMAP_ERROR_STREAM, "DONE", error);
-    if ((r = read_response (session->imap, &resp)) != MAILIMAP_NO_ERROR)
+    nms_imap_capture_start (session->imap);
+    r = read_response (session->imap, &resp);
+    raw = nms_imap_capture_stop (session->imap, &nul_seen, &complete);
+    if (r != MAILIMAP_NO_ERROR)
         return nms_imap_session_fail (session, r, "IDLE", error);
-    collect (resp, session->delimiter, nms_imap_session_get_prefix (session), push);
+    collect (resp, raw != NULL ? (const char *) raw->data : NULL, raw != NULL ? raw->len : 0,
+             session->delimiter, nms_imap_session_get_prefix (session), push);
     done = resp->rsp_resp_done;
     tag = g_strdup_printf ("%d", session->imap->imap_tag);
     if (done != NULL && done->rsp_type == MAILIMAP_RESP_DONE_TYPE_FATAL) {

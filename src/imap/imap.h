@@ -254,6 +254,8 @@ typedef struct {
     gboolean selected;    /* EXISTS, EXPUNGE, FETCH or VANISHED: the selected folder changed */
     gboolean folder_list; /* a pushed LIST (NOTIFY MailboxName): a folder was created, deleted
                            * or renamed */
+    gboolean unknown;     /* a pushed STATUS whose folder name does not decode (or came as a
+                           * literal, which libetpan 1.9.4 mangles): some folder changed */
 } NmsImapPush;
 
 void nms_imap_push_init (NmsImapPush *push);
@@ -261,7 +263,8 @@ void nms_imap_push_clear (NmsImapPush *push);
 
 /* Parses @data, the bytes of one server response (untagged lines, then a tagged line), as the
  * responses pushed during IDLE, and adds what they report to @push. Pushed STATUS names are
- * decoded with @delim ('/' when 0) and @prefix (nms_imap_folder_name_from_wire()). PROTOCOL
+ * decoded with @delim ('/' when 0) and @prefix (nms_imap_folder_name_from_wire()); 8-bit
+ * UTF-8 names (Dovecot's NOTIFY sends them) are taken as meant. PROTOCOL
  * when the bytes do not parse. For tests and fuzzing; sessions use nms_imap_idle_done(). */
 gboolean nms_imap_push_parse (const char *data, gsize len, char delim, const char *prefix,
                               NmsImapPush *push, GError **error);

@@ -130,7 +130,7 @@ post_push (NmsWatchServer *sv, const Conn *c, const NmsImapPush *push)
         post_folder (sv, c->folder);
     /* news of a selected folder on the NOTIFY session, which selects none: say "look
      * everywhere" rather than guess */
-    if (push->folder_list || (push->selected && c->folder == NULL))
+    if (push->folder_list || push->unknown || (push->selected && c->folder == NULL))
         post (sv, NMS_WATCH_SERVER_SWEEP, NULL, NULL);
 }
 
