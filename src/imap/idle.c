@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "imap/frame.h"
 #include "imap/imap-private.h"
 #include "maildir/maildir.h"
 
@@ -60,6 +61,15 @@ take_name (const char *wire, char delim, const char *prefix, NmsImapPush *push)
 {
     g_autofree char *encoded = NULL;
     char *name;
+
+    /* what libetpan makes of a literal name ("{0}" CRLF and the rest) must not pass as one,
+     * nor an empty name */
+    if (*wire == '\0')
+        return FALSE;
+    for (const char *p = wire; *p != '\0'; p++) {
+        if ((guchar) *p < 0x20 || *p == 0x7f)
+            return FALSE;
+    }
 
     /* Dovecot 2.3.19 names a folder in a NOTIFY STATUS in UTF-8, as a literal, where LIST
      * and everything else use modified UTF-7 (seen with "Entwürfe.alt"): take 8-bit UTF-8
@@ -264,6 +274,25 @@ read_response (mailimap *imap, struct mailimap_response **resp_out)
     return r;
 }
 
+/* FALSE when a '{' is followed by more than 10 digits anywhere in @data: libetpan 1.9.4's
+ * number parser overflows (LIBRARIES.md 1.8) and it allocates what it parsed, also where the
+ * framing guard sees no literal (a "{N}" not at the end of a line; found by fuzz-push). */
+static gboolean
+literal_sizes_sane (const char *data, gsize len)
+{
+    for (gsize i = 0; i < len; i++) {
+        gsize digits = 0;
+
+        if (data[i] != '{')
+            continue;
+        while (i + 1 + digits < len && g_ascii_isdigit (data[i + 1 + digits]))
+            digits++;
+        if (digits > 10)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 nms_imap_push_parse (const char *data, gsize len, char delim, const char *prefix,
                      NmsImapPush *push, GError **error)
@@ -272,8 +301,26 @@ nms_imap_push_parse (const char *data, gsize len, char delim, const char *prefix
     MemStream *m = g_new0 (MemStream, 1);
     mailstream_low *low;
     struct mailimap_response *resp = NULL;
+    NmsImapFrame frame;
     int r;
 
+    /* the framing guard a session has on its stream (frame.h): libetpan allocates a literal
+     * of any announced size up front */
+    nms_imap_frame_init (&frame, 0);
+    if (!nms_imap_frame_feed (&frame, data, len)) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
+                     "refusing the pushed responses: %s", nms_imap_frame_reason (&frame));
+        nms_imap_frame_clear (&frame);
+        g_free (m);
+        return FALSE;
+    }
+    nms_imap_frame_clear (&frame);
+    if (!literal_sizes_sane (data, len)) {
+        g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
+                     "refusing the pushed responses: a literal size of more than 10 digits");
+        g_free (m);
+        return FALSE;
+    }
     m->data = data;
     m->len = len;
     low = mailstream_low_new (m, &mem_driver);

@@ -420,6 +420,31 @@ test_connections (Fixture *f, gconstpointer data)
                         "6: key 'connections': empty value");
 }
 
+/* nmsync watch's keys: watch-interval 1..86400 (default 300), watch-folders patterns (default
+ * INBOX only). */
+static void
+test_watch_keys (Fixture *f, gconstpointer data)
+{
+    g_autoptr (NmsConfig) dflt = load_ok (f, ACCOUNT);
+    g_autoptr (NmsConfig) set = load_ok (f, ACCOUNT "watch-interval = 30\n"
+                                                   "watch-folders = Work/* \"Sent Items\" !Work/old\n");
+    NmsAccount *d = g_ptr_array_index (dflt->accounts, 0);
+    NmsAccount *a = g_ptr_array_index (set->accounts, 0);
+
+    g_assert_cmpint (d->watch_interval, ==, 300);
+    g_assert_cmpstrv (d->watch_folders, ((const char *const[]) { "INBOX", NULL }));
+    g_assert_cmpint (a->watch_interval, ==, 30);
+    g_assert_cmpstrv (a->watch_folders,
+                      ((const char *const[]) { "Work/*", "Sent Items", "!Work/old", NULL }));
+    g_assert_true (nms_config_folder_selected (a->watch_folders, "Work/new", '/'));
+    g_assert_false (nms_config_folder_selected (a->watch_folders, "Work/old", '/'));
+    assert_parse_error (f, ACCOUNT "watch-interval = 0\n",
+                        "5: key 'watch-interval': '0' is not a number from 1 to 86400");
+    assert_parse_error (f, ACCOUNT "watch-interval = 5m\n",
+                        "5: key 'watch-interval': '5m' is not a number from 1 to 86400");
+    assert_parse_error (f, ACCOUNT "watch-folders = \"Sent\n", "5: key 'watch-folders': unterminated '\"'");
+}
+
 static void
 test_create_delete (Fixture *f, gconstpointer data)
 {
@@ -778,6 +803,7 @@ main (int argc, char **argv)
     ADD ("/config/load/create-delete", test_create_delete);
     ADD ("/config/load/compress", test_compress);
     ADD ("/config/load/connections", test_connections);
+    ADD ("/config/load/watch-keys", test_watch_keys);
     ADD ("/config/load/tls-none", test_tls_none);
     ADD ("/config/find-path", test_find_path);
     ADD ("/config/error/unknown-key", test_error_unknown_key);
