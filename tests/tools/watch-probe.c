@@ -11,7 +11,8 @@
  *   watch-probe CONFIG ACCOUNT
  *
  * Exit status: 0 after a signal, 2 when the config cannot be loaded or has no such account.
- * For tests only (tests/integration/t96x); not installed. */
+ * Log messages (with G_MESSAGES_DEBUG=all also the source's debug messages: each reconnect
+ * attempt) go to stderr. For tests only (tests/integration/t96x); not installed. */
 #include "config.h"
 
 #include <glib-unix.h>
@@ -45,6 +46,16 @@ on_event (NmsWatchServerEvent event, const char *folder, const char *message, gp
     fflush (stdout);
 }
 
+/* Every log message to stderr: GLib puts debug messages on stdout, where the events go. */
+static void
+log_to_stderr (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+    if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0 &&
+        g_getenv ("G_MESSAGES_DEBUG") == NULL)
+        return;
+    fprintf (stderr, "%s: %s\n", domain != NULL ? domain : "watch-probe", message);
+}
+
 static gboolean
 on_stop (gpointer user_data)
 {
@@ -75,6 +86,7 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: watch-probe CONFIG ACCOUNT\n");
         return 2;
     }
+    g_log_set_default_handler (log_to_stderr, NULL);
     nms_imap_global_init ();
     if ((config = nms_config_load (argv[1], &error)) == NULL) {
         fprintf (stderr, "watch-probe: %s\n", error->message);

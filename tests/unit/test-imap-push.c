@@ -140,6 +140,20 @@ test_bad_name_and_garbage (void)
     g_assert_cmpstr (got, ==, "");
     g_assert_true (push.unknown);
     nms_imap_push_clear (&push);
+    /* found by fuzz-push: an empty name, a name with a control character */
+    g_free (got);
+    got = parse ("* STATUS \"\" (MESSAGES 1)\r\n* STATUS {3}\r\na\tb (MESSAGES 1)\r\n1 OK done\r\n",
+                 '/', NULL, &push);
+    g_assert_cmpstr (got, ==, "");
+    g_assert_true (push.unknown);
+    nms_imap_push_clear (&push);
+    /* a literal size libetpan would overflow, not at the end of a line */
+    nms_imap_push_init (&push);
+    g_assert_false (nms_imap_push_parse ("* STATUS {55555555555555555556}\r2\n", 31, '/', NULL,
+                                         &push, &error));
+    g_assert_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL);
+    g_clear_error (&error);
+    nms_imap_push_clear (&push);
     nms_imap_push_init (&push);
     g_assert_false (nms_imap_push_parse ("* STATUS (\r\n", 12, '/', NULL, &push, &error));
     g_assert_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL);
