@@ -26,7 +26,8 @@ static const char *const general_keys[] = { "rules", "notmuch-config", "state", 
 static const char *const account_keys[] = {
     "host",   "port",    "tls",         "user",     "password", "password-command",
     "tunnel", "ca-file", "maildir",     "layout",   "folders",  "timeout",
-    "create", "delete",  "connections", "compress", "max-deletions", NULL,
+    "create", "delete",  "connections", "compress", "max-deletions", "watch-interval",
+    "watch-folders", NULL,
 };
 
 static const char *const tls_names[] = { "imaps", "starttls", "none", NULL };
@@ -93,6 +94,7 @@ account_free (NmsAccount *a)
     g_free (a->ca_file);
     g_free (a->maildir);
     g_strfreev (a->folders);
+    g_strfreev (a->watch_folders);
     g_free (a);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsAccount, account_free)
@@ -550,6 +552,25 @@ load_local (const Loader *l, const Group *g, NmsAccount *a, GError **error)
     return TRUE;
 }
 
+/* The keys of nmsync watch. */
+static gboolean
+load_watch (const Loader *l, const Group *g, NmsAccount *a, GError **error)
+{
+    g_autofree char *folders = NULL;
+    g_autoptr (GError) local = NULL;
+
+    a->watch_interval = 300;
+    if (!get_number (l, g, "watch-interval", 1, 86400, &a->watch_interval, error) ||
+        !get_value (l, g, "watch-folders", &folders, error))
+        return FALSE;
+    a->watch_folders = folders != NULL ? nms_config_patterns_parse (folders, &local)
+                                       : g_strdupv ((char *[]) { (char *) "INBOX", NULL });
+    if (a->watch_folders == NULL)
+        return fail_at (error, l->path, key_line (g, "watch-folders"), "key 'watch-folders': %s",
+                        local->message);
+    return TRUE;
+}
+
 static NmsAccount *
 load_account (const Loader *l, const Group *g, GError **error)
 {
@@ -557,7 +578,8 @@ load_account (const Loader *l, const Group *g, GError **error)
 
     a->name = g_strdup (g->account);
     a->line = g->line;
-    if (!load_connection (l, g, a, error) || !load_local (l, g, a, error))
+    if (!load_connection (l, g, a, error) || !load_local (l, g, a, error) ||
+        !load_watch (l, g, a, error))
         return NULL;
     return g_steal_pointer (&a);
 }

@@ -63,6 +63,11 @@ typedef struct {
      * the account's messages) on each side unless --force; default 200 and 2 %. */
     guint max_deletions;
     guint max_deletions_percent;
+    /* nmsync watch: "watch-interval", seconds between LIST-STATUS sweeps (1..86400, default
+     * 300); "watch-folders", patterns like "folders" naming the folders that get an IDLE
+     * connection of their own where the server lacks NOTIFY (default { "INBOX", NULL }). */
+    int watch_interval;
+    char **watch_folders;
 } NmsAccount;
 
 typedef struct {

@@ -173,6 +173,9 @@ guint32 nms_imap_msg_att_uid (struct mailimap_msg_att *att);
  * their letters); FALSE when the response has no FLAGS. */
 gboolean nms_imap_msg_att_letters (const NmsImapSession *session, struct mailimap_msg_att *att,
                                    char letters[NMS_MAILDIR_FLAGS_SIZE]);
+/* The folder name of a STATUS reply as LIST gives it: libetpan 1.9.4 hands over a quoted name
+ * with its quotes and backslashes, and INBOX in the case the server chose. (transfer full) */
+char *nms_imap_status_name (const char *raw);
 /* @wire_name as an IMAP quoted string, or NULL when it holds 8-bit or control characters.
  * (transfer full) */
 char *nms_imap_quote_name (const char *wire_name);

@@ -261,3 +261,53 @@ gboolean nms_imap_select_qresync (NmsImapSession *session, const char *wire_name
                                   const guint32 *known, guint n_known,
                                   NmsImapFolderState *state_out, GArray **changed_out,
                                   GArray **vanished_out, GError **error);
+
+/* ---- waiting for changes (nmsync watch; idle.c) ---------------------------------------------- */
+
+/* What the server pushed while a session waited. */
+typedef struct {
+    GPtrArray *folders;   /* char*: nmsync names of the folders a pushed STATUS named (NOTIFY),
+                           * each once; names that do not decode are left out */
+    gboolean selected;    /* EXISTS, EXPUNGE, FETCH or VANISHED: the selected folder changed */
+    gboolean folder_list; /* a pushed LIST (NOTIFY MailboxName): a folder was created, deleted
+                           * or renamed */
+    gboolean unknown;     /* a pushed STATUS whose folder name does not decode (or came as a
+                           * literal, which libetpan 1.9.4 mangles): some folder changed */
+} NmsImapPush;
+
+void nms_imap_push_init (NmsImapPush *push);
+void nms_imap_push_clear (NmsImapPush *push);
+
+/* Parses @data, the bytes of one server response (untagged lines, then a tagged line), as the
+ * responses pushed during IDLE, and adds what they report to @push. Pushed STATUS names are
+ * decoded with @delim ('/' when 0) and @prefix (nms_imap_folder_name_from_wire()); 8-bit
+ * UTF-8 names (Dovecot's NOTIFY sends them) are taken as meant. PROTOCOL
+ * when the bytes do not parse. For tests and fuzzing; sessions use nms_imap_idle_done(). */
+gboolean nms_imap_push_parse (const char *data, gsize len, char delim, const char *prefix,
+                              NmsImapPush *push, GError **error);
+
+/* ENABLE CONDSTORE (when offered: flag changes elsewhere then come with HIGHESTMODSEQ), then
+ * NOTIFY SET (personal (MessageNew MessageExpunge FlagChange MailboxName)) (RFC 5465): while
+ * the session idles, changes in every personal folder are pushed as STATUS, folders created,
+ * deleted or renamed as LIST. NO when the server lacks NOTIFY or refuses it (the session
+ * lives on). Send it with no folder selected. */
+gboolean nms_imap_notify_set (NmsImapSession *session, GError **error);
+
+/* Sets SO_KEEPALIVE on the socket, sends IDLE (RFC 2177) and reads up to the server's "+".
+ * Untagged data that arrives first is added to @push. NO when the server refuses IDLE; a
+ * literal or a BYE before the "+" kills the session. While idling, poll nms_imap_idle_fd()
+ * and nms_imap_idle_buffered(); only nms_imap_idle_done() or nms_imap_idle_abandon() may
+ * follow. */
+gboolean nms_imap_idle_start (NmsImapSession *session, NmsImapPush *push, GError **error);
+/* The socket to poll for readability while idling, -1 when there is none. */
+int nms_imap_idle_fd (NmsImapSession *session);
+/* TRUE when bytes are already read (buffered by libetpan or the COMPRESS layer): they will not
+ * make the socket readable, so treat the session as readable. */
+gboolean nms_imap_idle_buffered (NmsImapSession *session);
+/* Sends DONE and reads the rest of the IDLE reply, adding what was pushed to @push. A BYE
+ * (server shutdown) or a lost connection fail with STREAM; the session is then dead. Blocks
+ * up to the account's timeout while the server does not answer. */
+gboolean nms_imap_idle_done (NmsImapSession *session, NmsImapPush *push, GError **error);
+/* Ends an idling session without waiting: writes DONE and LOGOUT, reads nothing, and marks the
+ * session dead (nms_imap_session_free() then only closes it). */
+void nms_imap_idle_abandon (NmsImapSession *session);

@@ -100,8 +100,8 @@ apply_status (NmsImapFolder *f, struct mailimap_mailbox_data_status *st)
 /* The folder name of a STATUS reply as LIST gave it. libetpan 1.9.4 hands over a quoted
  * name with its quotes and backslashes ("\"My Folder\""), and INBOX in the case the server
  * chose. (transfer full) */
-static char *
-status_name (const char *raw)
+char *
+nms_imap_status_name (const char *raw)
 {
     gsize len = strlen (raw);
     GString *name;
@@ -150,7 +150,7 @@ take_statuses (struct mailimap_response *resp, GHashTable *by_wire)
         if (mbd == NULL || mbd->mbd_data.mbd_status == NULL ||
             mbd->mbd_data.mbd_status->st_mailbox == NULL)
             continue;
-        name = status_name (mbd->mbd_data.mbd_status->st_mailbox);
+        name = nms_imap_status_name (mbd->mbd_data.mbd_status->st_mailbox);
         f = g_hash_table_lookup (by_wire, name);
         if (f != NULL && f->problem == NULL)
             apply_status (f, mbd->mbd_data.mbd_status);

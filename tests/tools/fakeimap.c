@@ -4,7 +4,7 @@
  * Script format and options: tests/tools/README.md.
  *
  *   fakeimap [--timeout SECS] [--log FILE] --stdio SCRIPT
- *   fakeimap [--timeout SECS] [--log FILE] --port-file FILE SCRIPT
+ *   fakeimap [--timeout SECS] [--log FILE] --port-file FILE [--connections N] SCRIPT
  *
  * Exit status: 0 the client disconnected or the script closed the connection, 1 usage or
  * script error, 2 timeout (accept, read or write), 3 like 0 but some command matched no rule.
@@ -698,8 +698,9 @@ serve (Conn *c, GPtrArray *rules)
     return unmatched ? 3 : 0;
 }
 
+/* Listens on 127.0.0.1 on an ephemeral port and writes the port to @port_file. */
 static int
-listen_and_accept (const char *port_file, int timeout_ms)
+listen_on (const char *port_file)
 {
     int s = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
@@ -709,7 +710,7 @@ listen_and_accept (const char *port_file, int timeout_ms)
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
     sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
-    if (bind (s, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (s, 1) < 0 ||
+    if (bind (s, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (s, 4) < 0 ||
         getsockname (s, (struct sockaddr *) &sa, &sl) < 0) {
         g_printerr ("fakeimap: bind/listen: %s\n", g_strerror (errno));
         close (s);
@@ -724,17 +725,53 @@ listen_and_accept (const char *port_file, int timeout_ms)
         close (s);
         return -1;
     }
+    return s;
+}
+
+static int
+accept_one (int s, int timeout_ms)
+{
     if (wait_fd (s, POLLIN, timeout_ms) != IO_OK) {
         g_printerr ("fakeimap: no connection within %d ms\n", timeout_ms);
-        close (s);
         return -2;
     }
     int fd = accept4 (s, NULL, NULL, SOCK_CLOEXEC);
-    int saved = errno;
-    close (s);
     if (fd < 0)
-        g_printerr ("fakeimap: accept: %s\n", g_strerror (saved));
+        g_printerr ("fakeimap: accept: %s\n", g_strerror (errno));
     return fd;
+}
+
+/* Serves @n connections in turn on @port_file's port; the rules ("once") carry over. */
+static int
+serve_tcp (Conn *c, GPtrArray *rules, const char *port_file, int n)
+{
+    int s = listen_on (port_file);
+    int status = 0;
+
+    if (s < 0)
+        return 1;
+    for (int i = 0; i < n && status != 2; i++) {
+        int fd = accept_one (s, c->timeout_ms);
+        int r;
+        if (fd < 0) {
+            status = fd == -2 ? 2 : 1;
+            break;
+        }
+        c->in_fd = c->out_fd = fd;
+        c->start = c->end = 0;
+        r = serve (c, rules);
+        shutdown (fd, SHUT_RDWR);
+        close (fd);
+        if (c->zin) {
+            inflateEnd (c->zin);
+            deflateEnd (c->zout);
+            g_clear_pointer (&c->zin, g_free);
+            g_clear_pointer (&c->zout, g_free);
+        }
+        status = MAX (status, r);
+    }
+    close (s);
+    return status;
 }
 
 int
@@ -744,10 +781,13 @@ main (int argc, char **argv)
     g_autofree char *port_file = NULL;
     g_autofree char *log_file = NULL;
     int timeout = 30;
+    int connections = 1;
     GOptionEntry entries[] = {
         { "stdio", 0, 0, G_OPTION_ARG_NONE, &stdio_mode, "Speak IMAP on stdin/stdout", NULL },
         { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file,
           "Listen on 127.0.0.1, write the port to FILE, serve one connection", "FILE" },
+        { "connections", 0, 0, G_OPTION_ARG_INT, &connections,
+          "With --port-file: serve N connections one after the other (default 1)", "N" },
         { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
           "Seconds to wait for accept/read/write (default 30)", "SECS" },
         { "log", 0, 0, G_OPTION_ARG_FILENAME, &log_file,
@@ -761,9 +801,10 @@ main (int argc, char **argv)
         g_printerr ("fakeimap: %s\n", error->message);
         return 1;
     }
-    if (argc != 2 || stdio_mode == (port_file != NULL) || timeout <= 0 || timeout > 3600) {
-        g_printerr ("usage: fakeimap [--timeout SECS] [--log FILE] (--stdio | --port-file FILE) "
-                    "SCRIPT\n");
+    if (argc != 2 || stdio_mode == (port_file != NULL) || timeout <= 0 || timeout > 3600 ||
+        connections < 1 || connections > 100) {
+        g_printerr ("usage: fakeimap [--timeout SECS] [--log FILE] (--stdio | --port-file FILE "
+                    "[--connections N]) SCRIPT\n");
         return 1;
     }
     g_autoptr (GPtrArray) rules = parse_script (argv[1], &error);
@@ -789,15 +830,7 @@ main (int argc, char **argv)
         c->out_fd = STDOUT_FILENO;
         status = serve (c, rules);
     } else {
-        int fd = listen_and_accept (port_file, c->timeout_ms);
-        if (fd < 0) {
-            status = fd == -2 ? 2 : 1;
-        } else {
-            c->in_fd = c->out_fd = fd;
-            status = serve (c, rules);
-            shutdown (fd, SHUT_RDWR);
-            close (fd);
-        }
+        status = serve_tcp (c, rules, port_file, connections);
     }
     if (c->log)
         fclose (c->log);

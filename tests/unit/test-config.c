@@ -442,6 +442,31 @@ test_ca_file_missing (Fixture *f, gconstpointer data)
                         "No such file or directory");
 }
 
+/* nmsync watch's keys: watch-interval 1..86400 (default 300), watch-folders patterns (default
+ * INBOX only). */
+static void
+test_watch_keys (Fixture *f, gconstpointer data)
+{
+    g_autoptr (NmsConfig) dflt = load_ok (f, ACCOUNT);
+    g_autoptr (NmsConfig) set = load_ok (f, ACCOUNT "watch-interval = 30\n"
+                                                   "watch-folders = Work/* \"Sent Items\" !Work/old\n");
+    NmsAccount *d = g_ptr_array_index (dflt->accounts, 0);
+    NmsAccount *a = g_ptr_array_index (set->accounts, 0);
+
+    g_assert_cmpint (d->watch_interval, ==, 300);
+    g_assert_cmpstrv (d->watch_folders, ((const char *const[]) { "INBOX", NULL }));
+    g_assert_cmpint (a->watch_interval, ==, 30);
+    g_assert_cmpstrv (a->watch_folders,
+                      ((const char *const[]) { "Work/*", "Sent Items", "!Work/old", NULL }));
+    g_assert_true (nms_config_folder_selected (a->watch_folders, "Work/new", '/'));
+    g_assert_false (nms_config_folder_selected (a->watch_folders, "Work/old", '/'));
+    assert_parse_error (f, ACCOUNT "watch-interval = 0\n",
+                        "5: key 'watch-interval': '0' is not a number from 1 to 86400");
+    assert_parse_error (f, ACCOUNT "watch-interval = 5m\n",
+                        "5: key 'watch-interval': '5m' is not a number from 1 to 86400");
+    assert_parse_error (f, ACCOUNT "watch-folders = \"Sent\n", "5: key 'watch-folders': unterminated '\"'");
+}
+
 static void
 test_create_delete (Fixture *f, gconstpointer data)
 {
@@ -808,6 +833,7 @@ main (int argc, char **argv)
     ADD ("/config/load/connections", test_connections);
     ADD ("/config/load/connections-tunnel", test_connections_tunnel);
     ADD ("/config/load/ca-file-missing", test_ca_file_missing);
+    ADD ("/config/load/watch-keys", test_watch_keys);
     ADD ("/config/load/tls-none", test_tls_none);
     ADD ("/config/find-path", test_find_path);
     ADD ("/config/error/unknown-key", test_error_unknown_key);
