@@ -45,6 +45,9 @@ void nms_output_account_begin (NmsContext *ctx, const char *account);
 void nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
                              gboolean pushed, const NmsApplyCounts *rules);
 void nms_output_finish (NmsContext *ctx);
+/* On a terminal (and unless -q): @text as the status line until the next output (watch,
+ * between runs). */
+void nms_output_status (NmsContext *ctx, const char *text);
 
 /* ---- index.c: what a sync did, into notmuch ---- */
 
@@ -162,3 +165,4 @@ int nms_cmd_sync (const NmsCliOptions *options);
 int nms_cmd_adopt (const NmsCliOptions *options);
 int nms_cmd_apply (const NmsCliOptions *options);
 int nms_cmd_rules (const NmsCliOptions *options);
+int nms_cmd_watch (const NmsCliOptions *options);

@@ -259,6 +259,19 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
 }
 
 void
+nms_output_status (NmsContext *ctx, const char *text)
+{
+    Output *o = output_of (ctx);
+
+    if (!o->tty || ctx->verbosity < 0)
+        return;
+    clear_line (o);
+    fprintf (stderr, "nmsync: %s", text);
+    fflush (stderr);
+    o->line_shown = TRUE;
+}
+
+void
 nms_output_finish (NmsContext *ctx)
 {
     Output *o = output_of (ctx);
