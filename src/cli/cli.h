@@ -126,8 +126,10 @@ typedef struct {
     const NmsRules *rules;   /* NULL: no rule stages (pull, push, --no-rules) */
     char **keywords;         /* from nms_cli_rule_keywords, or NULL */
     char **folders;          /* NULL: every folder; else only these in the IMAP stage (the rule
-                              * stages still see every changed message) */
-    gboolean rules_only;     /* one rule stage under the lock, no IMAP (watch: a tag change) */
+                              * stages still see every changed message; when the first one
+                              * moves or re-flags files, the IMAP stage takes every folder) */
+    gboolean rules_only;     /* the rule stage under the lock, and no IMAP unless it moved or
+                              * re-flagged files (watch: a tag change) */
     const NmsPrefetched *prefetched; /* the account's password from before the sandbox, or NULL */
     NmsSyncFileFunc on_file; /* also told of every local file the IMAP stage writes; NULL */
     gpointer on_file_data;

@@ -182,7 +182,7 @@ nms_cli_pipeline_run (NmsContext *ctx, const NmsConfig *config, const NmsAccount
     const NmsPrefetched *prefetched = options->prefetched;
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
-    gboolean ok = TRUE;
+    gboolean ok = TRUE, rules_only = options->rules_only;
 
     if (prefetched != NULL && prefetched->password != NULL) {
         with_password = *account;
@@ -200,7 +200,15 @@ nms_cli_pipeline_run (NmsContext *ctx, const NmsConfig *config, const NmsAccount
     }
     if (options->rules != NULL)
         rules_stage (ctx, config, options->rules, account, &counts);
-    if (!options->rules_only) {
+    /* The rules moved or re-flagged files, perhaps in folders not among those named: the IMAP
+     * stage then takes every folder, so a message the rules moved out of a named folder is
+     * moved on the server too (UID MOVE, the same message) instead of looking deleted from
+     * the one folder and new in the other. Unchanged folders cost nothing (LIST-STATUS). */
+    if (counts.moved > 0 || counts.reflagged > 0) {
+        sync_options.folders = NULL;
+        rules_only = FALSE;
+    }
+    if (!rules_only) {
         /* A dry run changes no file, so there is nothing to index. */
         if (!ctx->dry_run)
             tap.indexer = nms_indexer_start (config);
