@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rules/rules.h"
+#include "util/sandbox.h"
 #include "watch/watch.h"
 
 /* Debounce (nmsync(1)): a burst of events is one run once quiet this long, or at most this
@@ -24,6 +25,8 @@ typedef struct {
     NmsRules *rules;
     char **keywords;
     GHashTable *prefetched; /* account name -> NmsPrefetched, from before the sandbox */
+    gboolean sandboxed;     /* the sandbox may be up: Landlock and no --no-sandbox */
+    GPtrArray *writable;    /* the watched accounts' Maildirs at the start (char*) */
 } Watcher;
 
 static int
@@ -43,6 +46,35 @@ run_once (const NmsWatchRun *run, gpointer user_data)
     return nms_cli_pipeline_run (&wt->ctx, run->config, run->account, &pipeline);
 }
 
+/* Whether @path is @dir or beneath it. */
+static gboolean
+beneath (const char *path, const char *dir)
+{
+    gsize n = strlen (dir);
+
+    return strncmp (path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Landlock cannot be widened: an account added by a reload whose Maildir lies outside what the
+ * running watch may write cannot be synced by it. Said, so the user restarts the watch. */
+static void
+warn_outside_sandbox (Watcher *wt, const NmsConfig *config)
+{
+    if (!wt->sandboxed)
+        return;
+    for (guint i = 0; i < config->accounts->len; i++) {
+        const NmsAccount *a = g_ptr_array_index (config->accounts, i);
+        gboolean inside = FALSE;
+
+        for (guint j = 0; j < wt->writable->len && !inside; j++)
+            inside = beneath (a->maildir, g_ptr_array_index (wt->writable, j));
+        if (!inside)
+            nms_context_log (&wt->ctx, NMS_LEVEL_ERROR,
+                             "%s: its Maildir '%s' is outside the sandbox this watch started "
+                             "with; restart nmsync watch to sync it", a->name, a->maildir);
+    }
+}
+
 /* SIGHUP: the config and the rules read again. A password-command of an account added now runs
  * when the account connects, inside the sandbox of the running watch (nmsync(1)). */
 static NmsConfig *
@@ -53,6 +85,7 @@ reload (gpointer user_data)
 
     if (config == NULL)
         return NULL;
+    warn_outside_sandbox (wt, config);
     g_clear_pointer (&wt->rules, nms_rules_free);
     g_clear_pointer (&wt->keywords, g_strfreev);
     wt->rules = nms_cli_load_rules (config);
@@ -121,6 +154,15 @@ nms_cmd_watch (const NmsCliOptions *options)
     wt.prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) nms_prefetched_free);
     nms_output_init (&wt.ctx, options->verbosity, FALSE);
+    wt.sandboxed = !options->no_sandbox && nms_sandbox_abi () > 0;
+    wt.writable = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = 0; i < accounts->len; i++) {
+        const NmsAccount *a = g_ptr_array_index (accounts, i);
+
+        g_ptr_array_add (wt.writable, g_strdup (a->maildir));
+        if (a->tunnel != NULL) /* nms_confine_sync leaves such a run unconfined */
+            wt.sandboxed = FALSE;
+    }
     database_ready = nms_cli_ensure_database (&wt.ctx, config, FALSE);
     nms_confine_sync (&wt.ctx, options, config, accounts, wt.prefetched);
     if (!database_ready)
@@ -133,5 +175,6 @@ nms_cmd_watch (const NmsCliOptions *options)
     g_clear_pointer (&wt.rules, nms_rules_free);
     g_strfreev (wt.keywords);
     g_hash_table_unref (wt.prefetched);
+    g_ptr_array_unref (wt.writable);
     return ok ? NMS_EXIT_OK : NMS_EXIT_USAGE;
 }
