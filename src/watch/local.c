@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "watch/watch-private.h"
+#include "watch/watch.h"
 
 #include <errno.h>
 #include <string.h>
@@ -67,7 +68,8 @@ add (NmsWatchLocal *local, const char *dir, guint32 mask, const char *folder, co
         /* A directory gone meanwhile is the next refresh's business. */
         if (e == ENOENT || e == ENOTDIR)
             return TRUE;
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+        g_set_error (error, NMS_WATCH_ERROR,
+                     e == ENOSPC ? NMS_WATCH_ERROR_LIMIT : NMS_WATCH_ERROR_INOTIFY,
                      "cannot watch '%s': %s%s", dir, g_strerror (e),
                      e == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
         return FALSE;
@@ -209,12 +211,12 @@ nms_watch_local_new (const NmsAccount *account, NmsWatchLocalFn fn, gpointer use
     if (local->fd < 0) {
         int e = errno;
 
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+        g_set_error (error, NMS_WATCH_ERROR, NMS_WATCH_ERROR_INOTIFY,
                      "account '%s': cannot watch the Maildir: inotify: %s", account->name,
                      g_strerror (e));
         return NULL;
     }
-    if (!refresh (local, &partial) && g_error_matches (partial, G_FILE_ERROR, G_FILE_ERROR_NOSPC)) {
+    if (!refresh (local, &partial) && g_error_matches (partial, NMS_WATCH_ERROR, NMS_WATCH_ERROR_LIMIT)) {
         g_propagate_prefixed_error (error, g_steal_pointer (&partial), "account '%s': ",
                                     account->name);
         return NULL;
@@ -281,7 +283,7 @@ nms_watch_db_new (const char *notmuch_config, GSourceFunc fn, gpointer user_data
     if (fd < 0 || inotify_add_watch (fd, xapian, DB_MASK) < 0) {
         int e = errno;
 
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+        g_set_error (error, NMS_WATCH_ERROR, NMS_WATCH_ERROR_NOTMUCH,
                      "cannot watch the notmuch database '%s': %s", xapian, g_strerror (e));
         nms_fd_clear (&fd);
         return NULL;

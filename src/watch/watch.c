@@ -25,6 +25,8 @@
 #define CLOCK_CHECK_S 30
 #define CLOCK_JUMP_US (10 * G_USEC_PER_SEC) /* more than this between real and monotonic time */
 
+G_DEFINE_QUARK (nmsync-watch-error-quark, nms_watch_error)
+
 typedef struct _Watch Watch;
 
 typedef struct {
@@ -387,7 +389,10 @@ fire (gpointer user_data)
         }
     }
     if (ran) {
-        /* What the runs wrote into the database is ours, not a tag change to act on. */
+        /* What the runs wrote into the database is ours, not a tag change to act on. A tag
+         * change made while the last rule stage ran is taken for ours too; the rules still
+         * see it at the next run (they work from the revision they stored), so it is late,
+         * never lost. */
         if (w->db != NULL)
             w->revision = MAX (w->revision, nms_watch_db_revision (w->db, NULL));
         notify_status (w);

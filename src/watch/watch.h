@@ -13,6 +13,14 @@
 #include "sync/sync.h"
 #include "util/context.h"
 
+#define NMS_WATCH_ERROR (nms_watch_error_quark ())
+GQuark nms_watch_error_quark (void);
+typedef enum {
+    NMS_WATCH_ERROR_INOTIFY, /* inotify unavailable, or a directory cannot be watched */
+    NMS_WATCH_ERROR_LIMIT,   /* fs.inotify.max_user_watches reached: the account is not watched */
+    NMS_WATCH_ERROR_NOTMUCH, /* the database cannot be watched (tags then wake nothing) */
+} NmsWatchError;
+
 /* One run the loop asks for. */
 typedef struct {
     const NmsConfig *config;   /* the config in force (transfer none) */
