@@ -32,7 +32,7 @@ _nmsync_folders () {
 
 _nmsync () {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} cfg word cmd=
-    local commands="sync pull push apply rules"
+    local commands="sync pull push watch apply rules"
     local options="-c --config -v --verbose -q --quiet -n --dry-run --force --no-sandbox --no-rules --all --json -h --help --version"
     case $prev in
         -c | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;

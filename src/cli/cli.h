@@ -5,6 +5,8 @@
 #include <glib.h>
 
 #include "apply/apply.h"
+#include "rules/rules.h"
+#include "sync/sync.h"
 #include "config/config.h"
 #include "util/context.h"
 
@@ -48,6 +50,9 @@ void nms_output_account_begin (NmsContext *ctx, const char *account);
 void nms_output_account_end (NmsContext *ctx, const char *account, const char *failure,
                              gboolean pushed, const NmsApplyCounts *rules);
 void nms_output_finish (NmsContext *ctx);
+/* On a terminal (and unless -q): @text as the status line until the next output (watch,
+ * between runs). */
+void nms_output_status (NmsContext *ctx, const char *text);
 
 /* ---- confine.c: the Landlock sandbox of a run ---- */
 
@@ -102,6 +107,51 @@ NmsConfig *nms_cli_load_config (const NmsCliOptions *options);
 int nms_cli_lock_account (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
                           GError **error);
 
+/* ---- pipeline.c: one account's run, for sync, pull, push, adopt and watch ---- */
+
+typedef struct {
+    NmsPlanDirection direction;
+    gboolean force, adopt;
+    gboolean adopt_clean, adopt_keep_local; /* adopt --clean, --local-only=keep */
+    gboolean trace;          /* --trace or -vvv: the IMAP conversation through the context */
+    const char *mbsync_state;
+    const NmsRules *rules;   /* NULL: no rule stages (pull, push, --no-rules) */
+    char **keywords;         /* from nms_cli_rule_keywords, or NULL */
+    char **folders;          /* NULL: every folder; else only these in the IMAP stage (the rule
+                              * stages still see every changed message; when the first one
+                              * moves or re-flags files, the IMAP stage takes every folder) */
+    gboolean rules_only;     /* the rule stage under the lock, and no IMAP unless it moved or
+                              * re-flagged files (watch: a tag change) */
+    const NmsPrefetched *prefetched; /* the account's password from before the sandbox, or NULL */
+    NmsSyncFileFunc on_file; /* also told of every local file the IMAP stage writes; NULL */
+    gpointer on_file_data;
+} NmsPipelineOptions;
+
+/* Runs the pipeline for @account (DESIGN.md section 1): under the account lock (taken only
+ * for a run with rules: the IMAP stage takes it itself otherwise; never in a dry run) the rule
+ * stage, the IMAP stage with its indexer, the rule stage again. Reports through @ctx and ends
+ * with the account's summary line (nms_output_account_end). Returns the account's exit
+ * status (NMS_EXIT_*). */
+int nms_cli_pipeline_run (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
+                          const NmsPipelineOptions *options);
+/* The exit status an account-level failure stands for. */
+int nms_cli_failure_status (const GError *error);
+/* The rule set every command finds the same way (nms_apply_rule_files), or NULL when there is
+ * none. A rule file that does not load is reported on stderr, and the run goes on without
+ * rules or keywords. (transfer full) */
+NmsRules *nms_cli_load_rules (const NmsConfig *config);
+/* The IMAP keywords the [keywords] rules of @rules name, to sync as Maildir letters a-z, or
+ * NULL. (transfer full) */
+char **nms_cli_rule_keywords (const NmsRules *rules);
+/* A first sync with notmuch set up but no database yet creates it, as a first `notmuch new`
+ * would, so that what the sync downloads is indexed in process; said at normal verbosity, and
+ * so is a database that cannot be made (the files land either way; `notmuch new` indexes
+ * them). Without any notmuch config nmsync is a plain sync tool: said at -v by the indexer.
+ * Tried before the sandbox (the database may live outside what it lets us write) and, when
+ * that failed, once more after it (@last), which has created the Maildir the database usually
+ * lives in. FALSE when it should be tried again. */
+gboolean nms_cli_ensure_database (NmsContext *ctx, const NmsConfig *config, gboolean last);
+
 /* ---- commands ---- */
 int nms_cmd_pull (const NmsCliOptions *options);
 int nms_cmd_push (const NmsCliOptions *options);
@@ -112,3 +162,4 @@ int nms_cmd_rules (const NmsCliOptions *options);
 int nms_cmd_check (const NmsCliOptions *options);
 int nms_cmd_status (const NmsCliOptions *options);
 int nms_cmd_import_mbsyncrc (const NmsCliOptions *options);
+int nms_cmd_watch (const NmsCliOptions *options);

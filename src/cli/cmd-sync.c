@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nmsync pull|push|sync [ACCOUNT[/FOLDER]...]: the named accounts (default all) in one or both
- * directions. `sync` is the whole pipeline (DESIGN.md section 1), per account under its lock:
- * rules (tags -> folders/flags, what changed since the last run) -> IMAP both ways -> notmuch
- * index in place -> rules again (folders/flags -> tags for what arrived or moved) -> revision
- * stored. pull and push are the IMAP stage alone. */
-
-#define LOCK_WAIT_MS 10000
+ * directions: which accounts and folders, then the pipeline of each (pipeline.c). `sync` is
+ * the whole pipeline; pull and push are the IMAP stage alone. */
 #include "nms-build.h"
 
 #include "cli/cli.h"
@@ -15,30 +11,11 @@
 #include <string.h>
 
 #include "apply/apply.h"
-#include "check/check.h"
 #include "config/config.h"
-#include "imap/imap.h"
 #include "notmuch/notmuch.h"
 #include "state/state.h"
 #include "rules/rules.h"
 #include "sync/sync.h"
-
-/* The exit status an account-level failure stands for. */
-static int
-failure_status (const GError *error)
-{
-    if (g_error_matches (error, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED))
-        return NMS_EXIT_LOCKED;
-    if (error->domain == NMS_IMAP_ERROR &&
-        (error->code == NMS_IMAP_ERROR_CONNECT || error->code == NMS_IMAP_ERROR_TLS ||
-         error->code == NMS_IMAP_ERROR_AUTH))
-        return NMS_EXIT_CONNECT;
-    if (g_error_matches (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MAILDIR))
-        return NMS_EXIT_USAGE;
-    if (error->domain == NMS_CONFIG_ERROR)
-        return NMS_EXIT_CONNECT; /* no password: we cannot log in */
-    return NMS_EXIT_SKIPPED;
-}
 
 /* Loads the config, printing its warnings. NULL after printing the error. */
 NmsConfig *
@@ -114,129 +91,6 @@ nms_cli_lock_wait_ms (void)
     return (guint) seconds * 1000;
 }
 
-/* The rule set every command finds the same way (nms_apply_rule_files), or NULL when there is
- * none. A rule file that does not load is reported, and the sync goes on without rules or
- * keywords. (transfer full) */
-static NmsRules *
-load_rules (const NmsConfig *config)
-{
-    g_autoptr (GError) error = NULL;
-    g_auto (GStrv) files = nms_apply_rule_files (config, NULL);
-    NmsRules *rules;
-
-    if (files == NULL)
-        return NULL;
-    if ((rules = nms_rules_load (files, &error)) == NULL)
-        fprintf (stderr, "nmsync: warning: %s; no rules run and no keywords are synced\n",
-                 error->message);
-    return rules;
-}
-
-/* The IMAP keywords the [keywords] rules name, to sync as Maildir letters a-z, or NULL.
- * (transfer full) */
-static char **
-rule_keywords (const NmsRules *rules)
-{
-    g_autoptr (GPtrArray) keywords = g_ptr_array_new_with_free_func (g_free);
-
-    if (rules == NULL)
-        return NULL;
-    for (guint i = 0; i < rules->keywords->len; i++) {
-        const char *k = ((NmsKeywordRule *) g_ptr_array_index (rules->keywords, i))->keyword;
-
-        if (k[0] != '\\') /* system flags travel as their own letters already */
-            g_ptr_array_add (keywords, g_strdup (k));
-    }
-    g_ptr_array_add (keywords, NULL);
-    return (char **) g_ptr_array_free (g_steal_pointer (&keywords), FALSE);
-}
-
-/* One rule stage of the pipeline for @account, under its lock: the database is opened for
- * writing (waiting a bounded time for notmuch's lock), the rules run, and closing commits. A
- * crash before the close leaves files moved that notmuch still lists under their old names:
- * the next run finds them (src/apply/files.c). Without any notmuch setup there is nothing to
- * run the rules on (said at -v); any other failure skips the stage, named. */
-static void
-rules_stage (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
-             const NmsAccount *account, NmsApplyCounts *counts)
-{
-    g_autoptr (GError) error = NULL;
-    NmsApplyRunOptions run_options = { .crash_after = 0 };
-    NmsDb *db;
-
-    /* A Maildir that is not there (an unmounted disk, a first run that failed before making
-     * it) is the sync's to report, with what to do (sync/root.c); the rules have nothing to
-     * move there. */
-    if (!g_file_test (account->maildir, G_FILE_TEST_IS_DIR))
-        return;
-    db = nms_db_open (config->notmuch_config, !ctx->dry_run, LOCK_WAIT_MS, &error);
-    if (db == NULL) {
-        if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN))
-            nms_context_log (ctx, NMS_LEVEL_INFO, "%s: rules not run: %s", account->name,
-                             error->message);
-        else
-            nms_context_skip (ctx, "%s: rules not run: %s", account->name, error->message);
-        return;
-    }
-    if (!nms_apply_run (ctx, config, rules, db, account, &run_options, counts, &error)) {
-        nms_context_skip (ctx, "%s: rules: %s", account->name, error->message);
-        g_clear_error (&error);
-    }
-    if (!nms_db_close (db, &error))
-        nms_context_skip (ctx, "%s: rules: %s", account->name, error->message);
-}
-
-/* A first sync with notmuch set up but no database yet creates it, as a first `notmuch new`
- * would, so that what the sync downloads is indexed in process; said at normal verbosity, and
- * so is a database that cannot be made (the files land either way; `notmuch new` indexes
- * them). Without any notmuch config nmsync is a plain sync tool: said at -v by the indexer.
- * Tried before the sandbox (the database may live outside what it lets us write) and, when
- * that failed, once more after it (@last), which has created the Maildir the database usually
- * lives in. FALSE when it should be tried again. */
-static gboolean
-ensure_database (NmsContext *ctx, const NmsConfig *config, gboolean last)
-{
-    g_autoptr (GError) error = NULL;
-    gboolean created = FALSE;
-
-    if (nms_db_ensure (config->notmuch_config, &created, &error)) {
-        if (created)
-            nms_context_log (ctx, NMS_LEVEL_WARNING, "notmuch: created a new database (as a "
-                             "first 'notmuch new' would); what the sync brings is indexed");
-        return TRUE;
-    }
-    if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_NO_CONFIG))
-        return TRUE;
-    if (last)
-        nms_context_log (ctx, NMS_LEVEL_WARNING, "not indexing: %s", error->message);
-    return last;
-}
-
-/* For `nmsync status`: the time of a successful run, or the failure's message, in the
- * account's state (not for a dry run, which writes nothing, nor when another nmsync held the
- * lock: that run is the one to report). A state that cannot be written is said at -v only:
- * the sync itself is done. */
-static void
-record_outcome (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account,
-                const GError *failure)
-{
-    g_autoptr (GError) error = NULL;
-
-    if (ctx->dry_run || g_error_matches (failure, NMS_STATE_ERROR, NMS_STATE_ERROR_LOCKED))
-        return;
-    if (!nms_status_record (config->state_dir, account, failure ? failure->message : NULL, &error))
-        nms_context_log (ctx, NMS_LEVEL_INFO, "%s: cannot record the outcome for status: %s",
-                         account->name, error->message);
-}
-
-/* An NmsImapLog sink: a trace or tunnel line, from any thread, through the run's context (its
- * lock keeps lines whole and off the status line). Not shown under -q. */
-static void
-imap_log_line (const char *text, gpointer user_data)
-{
-    nms_context_log (user_data, NMS_LEVEL_WARNING, "%s", text);
-}
-
 /* The marker files nmsync writes into a Maildir: not mail, so notmuch must ignore them. */
 static const char *const markers[] = { "maildirfolder", ".nmsync-maildir", NULL };
 
@@ -298,91 +152,6 @@ first_sync (const NmsConfig *config, GPtrArray *run)
     return FALSE;
 }
 
-/* Syncs @account; @prefetched: its password when password-command ran before the sandbox. */
-static int
-sync_one (NmsContext *ctx, const NmsConfig *config, const NmsAccount *account, GPtrArray *folders,
-          const NmsCliOptions *options, NmsPlanDirection direction, const NmsRules *rules,
-          char **keywords, const NmsPrefetched *prefetched)
-{
-    NmsApplyCounts counts = { 0 };
-    int lock = -1;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GPtrArray) names = NULL;
-    NmsIndexer *indexer = NULL;
-    NmsAccount with_password;
-    NmsSyncOptions sync_options = { .direction = direction, .force = options->force,
-                                    .crash_after = nms_cli_crash_after (),
-                                    .lock_wait_ms = nms_cli_lock_wait_ms (), .keywords = keywords,
-                                    .adopt = options->adopt,
-                                    .mbsync_state = options->mbsync_state,
-                                    .adopt_clean = options->clean,
-                                    .adopt_keep_local = options->keep_local };
-    guint64 skipped = ctx->progress.skipped;
-    int status = NMS_EXIT_OK;
-    gboolean ok;
-    NmsImapLog imap_log = { .account = account->name,
-                            .trace = options->trace || options->verbosity >= 3,
-                            .line = imap_log_line, .user_data = ctx };
-
-    sync_options.imap_log = &imap_log;
-    if (folders != NULL && folders->len > 0) {
-        names = g_ptr_array_copy (folders, (GCopyFunc) (void (*) (void)) g_strdup, NULL);
-        g_ptr_array_add (names, NULL);
-        sync_options.folders = (char **) names->pdata;
-    }
-    if (prefetched != NULL && prefetched->password != NULL) {
-        with_password = *account;
-        with_password.password = prefetched->password;
-        with_password.password_command = NULL;
-        account = &with_password;
-    }
-    nms_output_account_begin (ctx, account->name);
-    /* The rule stages and the IMAP stage under one lock: nothing (another sync, an apply)
-     * moves files in between. A dry run takes no lock and writes nothing. */
-    if (rules != NULL && !ctx->dry_run) {
-        lock = nms_cli_lock_account (ctx, config, account, &error);
-        if (lock < 0) {
-            status = failure_status (error);
-            fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
-            nms_output_account_end (ctx, account->name, error->message,
-                                    (direction & NMS_PLAN_PUSH) != 0, NULL);
-            return status;
-        }
-        sync_options.lock_held = TRUE;
-    }
-    if (rules != NULL)
-        rules_stage (ctx, config, rules, account, &counts);
-    /* A dry run changes no file, so there is nothing to index. */
-    if (!ctx->dry_run) {
-        indexer = nms_indexer_start (config->notmuch_config);
-        sync_options.on_file = nms_indexer_on_file;
-        sync_options.on_file_data = indexer;
-    }
-    if (prefetched != NULL && prefetched->error != NULL) {
-        ok = FALSE;
-        error = g_error_copy (prefetched->error);
-    } else {
-        ok = nms_sync_account (ctx, config, account, &sync_options, &error);
-    }
-    if (!ok) {
-        status = failure_status (error);
-        fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);
-    }
-    record_outcome (ctx, config, account, ok ? NULL : error);
-    /* Also after a failure: what did land is indexed. */
-    if (indexer != NULL)
-        nms_indexer_finish (indexer, ctx);
-    /* What arrived or moved gets its tags; a dry run indexed nothing to look at. */
-    if (rules != NULL && !ctx->dry_run)
-        rules_stage (ctx, config, rules, account, &counts);
-    nms_state_unlock (lock);
-    if (status == NMS_EXIT_OK && ctx->progress.skipped > skipped)
-        status = NMS_EXIT_SKIPPED;
-    nms_output_account_end (ctx, account->name, error != NULL ? error->message : NULL,
-                            (direction & NMS_PLAN_PUSH) != 0, rules != NULL ? &counts : NULL);
-    return status;
-}
-
 /* What every account of one command shares. */
 typedef struct {
     NmsContext *ctx;
@@ -408,13 +177,22 @@ sync_batch (gpointer data)
 
         if (g_hash_table_contains (b->whole, account->name))
             folders = NULL;
-        int account_status = sync_one (b->ctx, b->config, account, folders, b->options,
-                                       b->direction,
-                                       b->direction == NMS_PLAN_SYNC && !b->options->no_rules
-                                           ? b->rules
-                                           : NULL,
-                                       b->keywords,
-                                       g_hash_table_lookup (b->prefetched, account->name));
+        NmsPipelineOptions pipeline = {
+            .direction = b->direction, .force = b->options->force, .adopt = b->options->adopt,
+            .adopt_clean = b->options->clean, .adopt_keep_local = b->options->keep_local,
+            .trace = b->options->trace || b->options->verbosity >= 3,
+            .mbsync_state = b->options->mbsync_state, .keywords = b->keywords,
+            .rules = b->direction == NMS_PLAN_SYNC && !b->options->no_rules ? b->rules : NULL,
+            .prefetched = g_hash_table_lookup (b->prefetched, account->name),
+        };
+        g_autoptr (GPtrArray) names = NULL;
+
+        if (folders != NULL && folders->len > 0) {
+            names = g_ptr_array_copy (folders, (GCopyFunc) (void (*) (void)) g_strdup, NULL);
+            g_ptr_array_add (names, NULL);
+            pipeline.folders = (char **) names->pdata;
+        }
+        int account_status = nms_cli_pipeline_run (b->ctx, b->config, account, &pipeline);
 
         status = MAX (status, account_status);
     }
@@ -475,8 +253,8 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     whole = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     if (!parse_targets (config, options->args, targets, whole))
         return NMS_EXIT_USAGE;
-    rules = load_rules (config);
-    keywords = rule_keywords (rules);
+    rules = nms_cli_load_rules (config);
+    keywords = nms_cli_rule_keywords (rules);
     nms_output_init (&ctx, options->verbosity, options->json);
     for (guint i = 0; i < config->accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (config->accounts, i);
@@ -485,7 +263,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
             g_ptr_array_add (run, account);
     }
     first = first_sync (config, run);
-    database_ready = options->dry_run || ensure_database (&ctx, config, FALSE);
+    database_ready = options->dry_run || nms_cli_ensure_database (&ctx, config, FALSE);
     check_new_ignore (&ctx, config, first && database_ready);
     prefetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) nms_prefetched_free);
@@ -497,7 +275,7 @@ run_command (const NmsCliOptions *options, NmsPlanDirection direction)
     if (run->len > 0) {
         nms_confine_sync (&ctx, options, config, run, prefetched);
         if (!database_ready) {
-            ensure_database (&ctx, config, TRUE);
+            nms_cli_ensure_database (&ctx, config, TRUE);
             check_new_ignore (&ctx, config, first);
         }
         int confined = sync_batch (&batch); /* not inside MAX (): it evaluates twice */

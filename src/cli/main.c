@@ -45,6 +45,10 @@ static const Command commands[] = {
       "pair a Maildir that already holds the mail (a copy of the server's\n"
       "Dovecot Maildir, an mbsync spool, any other) with the server: no\n"
       "re-download, nothing written to the server; then use sync" },
+    { "watch", nms_cmd_watch, NEEDS_NETWORK | NEEDS_DB_WRITE | NEEDS_LOCK, /* its own config: SIGHUP reloads it */
+      "stay running: sync when the server, the Maildir or notmuch tags\n"
+      "change (one pass first; SIGHUP reloads the config, SIGUSR1 syncs\n"
+      "everything now, SIGTERM ends it after the current run)" },
     { "apply", nms_cmd_apply, NEEDS_CONFIG | NEEDS_DB_WRITE | NEEDS_LOCK,
       "the tag <-> flag <-> folder rules, locally, no network (--all:\n"
       "every message, not only those changed since the last run)" },

@@ -319,7 +319,8 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
     }
     if (ctx->verbosity < 0 && failure == NULL && p->skipped == s->skipped)
         return;
-    if (ctx->verbosity == 0 && failure == NULL && nothing_happened (p, s, rules))
+    if ((ctx->verbosity == 0 || ctx->changes_only) && failure == NULL &&
+        nothing_happened (p, s, rules))
         return;
     format_bytes (size, sizeof size, (double) (p->bytes_added - s->bytes_added));
     if (pushed) {
@@ -346,6 +347,19 @@ nms_output_account_end (NmsContext *ctx, const char *account, const char *failur
             p->folders_done - s->folders_done, plural (p->folders_done - s->folders_done), secs,
             failure != NULL ? "; failed (the error is on stderr)" : "");
     fflush (stdout);
+}
+
+void
+nms_output_status (NmsContext *ctx, const char *text)
+{
+    Output *o = output_of (ctx);
+
+    if (!o->tty || ctx->verbosity < 0)
+        return;
+    clear_line (o);
+    fprintf (stderr, "nmsync: %s", text);
+    fflush (stderr);
+    o->line_shown = TRUE;
 }
 
 void

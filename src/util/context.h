@@ -32,6 +32,7 @@ typedef struct {
 typedef struct _NmsContext NmsContext;
 struct _NmsContext {
     int verbosity;       /* -1 quiet, 0 normal, 1 -v, 2 -vv ... */
+    gboolean changes_only; /* watch: no summary line for a run that changed nothing, even at -v */
     gboolean dry_run;
     NmsProgress progress;
     /* Called for every message at a level the verbosity shows; (transfer none) text. */

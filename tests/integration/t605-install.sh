@@ -3,7 +3,7 @@
 # `meson install` installs everything a user runs: the binary, the man pages, rules/ (to
 # share/nmsync/rules), the notmuch hooks (executable), emacs/nmsync.el (site-lisp), the
 # systemd user units (ExecStart with the installed binary's absolute path, no apply, no
-# settings that have no effect) and bash and zsh completion. Installed into a DESTDIR of the
+# settings that have no effect; nmsync-watch.service Type=notify) and bash and zsh completion. Installed into a DESTDIR of the
 # build directory the tests run from; `systemd-analyze verify` on the installed units (their
 # ExecStart pointed into the DESTDIR, where the binary is).
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
@@ -17,6 +17,7 @@ prefix=$(meson introspect --buildoptions "$BUILD" | python3 -c 'import json,sys;
 P=$D$prefix
 
 want="bin/nmsync
+lib/systemd/user/nmsync-watch.service
 lib/systemd/user/nmsync.service
 lib/systemd/user/nmsync.timer
 share/bash-completion/completions/nmsync
@@ -38,6 +39,11 @@ unit=$P/lib/systemd/user/nmsync.service
 check_eq "the service runs the installed binary by its absolute path" "ExecStart=$prefix/bin/nmsync sync" \
     "$(grep '^ExecStart=' "$unit")"
 check_eq "the service runs no apply" "" "$(grep -E '^ExecStart(Pre|Post)=' "$unit")"
+wunit=$P/lib/systemd/user/nmsync-watch.service
+check_eq "the watch service runs the installed binary by its absolute path" \
+    "ExecStart=$prefix/bin/nmsync watch" "$(grep '^ExecStart=' "$wunit")"
+check_eq "the watch service: Type=notify, restarted on failure" "Type=notify Restart=on-failure" \
+    "$(grep -E '^(Type|Restart)=' "$wunit" | paste -sd' ' -)"
 check_eq "no RestartPreventExitStatus= without Restart=" "" \
     "$(grep -q '^Restart=' "$unit" || grep '^RestartPreventExitStatus=' "$unit")"
 check_eq "no Persistent= without OnCalendar=" "" \
@@ -54,8 +60,10 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 else
     V=$(tap_tmpdir)
     sed "s|^ExecStart=$prefix/|ExecStart=$P/|" "$unit" >"$V/nmsync.service"
+    sed "s|^ExecStart=$prefix/|ExecStart=$P/|" "$wunit" >"$V/nmsync-watch.service"
     cp "$P/lib/systemd/user/nmsync.timer" "$V/"
-    if out=$(cd "$V" && systemd-analyze verify --man=no ./nmsync.service ./nmsync.timer 2>&1) ||
+    if out=$(cd "$V" && systemd-analyze verify --man=no ./nmsync.service ./nmsync.timer \
+        ./nmsync-watch.service 2>&1) ||
         ! printf '%s' "$out" | grep -q 'Failed to initialize manager'; then
         check_eq "systemd-analyze verify: no complaints" "" "$out"
     else
