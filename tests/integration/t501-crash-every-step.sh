@@ -203,6 +203,11 @@ last_rc=""
 for ((n = 1; n <= MAX_N; n++)); do
     if [ $((SECONDS - loop_start)) -gt "$TIME_BUDGET" ]; then
         diag "time budget of ${TIME_BUDGET}s used up before N=$n"
+        # A loaded machine: the steps left are not killed, but the run past the last step
+        # must still be one that is not killed and exits 0.
+        restore_scenario
+        NMSYNC_TEST_CRASH_AFTER=100000 nmsync_run sync 2>/dev/null
+        last_rc=$NMS_RC
         break
     fi
     restore_scenario
