@@ -33,7 +33,9 @@ static const struct {
 static GHashTable *
 recorded_roles (const NmsConfig *config, const NmsAccount *account)
 {
-    g_autoptr (NmsState) state = nms_state_open (config->state_dir, account->name, NULL);
+    /* A copy: checking the rules creates no state file (a first sync would then take the
+     * account for one already synced). */
+    g_autoptr (NmsState) state = nms_state_open_copy (config->state_dir, account->name, NULL);
     GHashTable *roles = state != NULL ? nms_state_roles (state, NULL) : NULL;
 
     return roles != NULL ? roles : g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

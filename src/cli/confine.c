@@ -60,17 +60,20 @@ add_path (GPtrArray *paths, const char *path)
 }
 
 /* restrict_to() creates the directories it is given. A missing Maildir root is created only
- * for an account with no state yet: otherwise it is an unmounted disk or an edited
- * `maildir =`, which the run refuses (sync/root.c) and must find as it was. */
+ * for an account whose state remembers no message (none yet, or one that `nmsync rules` or
+ * `apply` made before the first sync), as sync/root.c decides: otherwise it is an unmounted
+ * disk or an edited `maildir =`, which the run refuses and must find as it was. The state is
+ * read from a private copy: nothing is created or locked here. */
 static gboolean
 maildir_may_be_created (const NmsConfig *config, const NmsAccount *a)
 {
-    g_autofree char *db = NULL;
+    g_autoptr (NmsState) state = NULL;
+    gboolean any = TRUE;
 
     if (g_file_test (a->maildir, G_FILE_TEST_IS_DIR))
         return TRUE;
-    db = nms_state_path (config->state_dir, a->name);
-    return !g_file_test (db, G_FILE_TEST_EXISTS);
+    state = nms_state_open_copy (config->state_dir, a->name, NULL);
+    return state != NULL && nms_state_has_messages (state, &any, NULL) && !any;
 }
 
 /* Applies the sandbox with write access beneath @dirs (created first, as the run would, so that
