@@ -136,3 +136,10 @@ gboolean nms_db_count (NmsDb *db, const char *query, guint *count_out, GError **
 gboolean nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags,
                                 char *const *remove_tags, const char *agreed_folder,
                                 const char *agreed_flags, GError **error);
+
+/* One atomic section around many changes (nms_db_apply_events, nms_db_message_update: their
+ * own sections nest inside it): Xapian then writes the batch's changes once instead of once per
+ * message. Atomicity only: nothing is committed before the database is closed (or notmuch's
+ * autocommit count is reached), so a crash loses the whole batch, never half a message. */
+gboolean nms_db_begin_batch (NmsDb *db, GError **error);
+gboolean nms_db_end_batch (NmsDb *db, GError **error);
