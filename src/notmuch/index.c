@@ -59,8 +59,13 @@ typedef enum {
     INDEXED_FAILED,   /* @error is set */
 } IndexResult;
 
+/* @dup_id_out NULL: on DUPLICATE, the flags decide the tags again here. Else a rename, which
+ * removes the old filename next and then does that once (each flags_to_tags loads the whole
+ * document, terms and positions, into Xapian: most of an apply's time), gets the message's
+ * id there instead. */
 static IndexResult
-index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **error)
+index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, char **dup_id_out,
+            GError **error)
 {
     g_autoptr (notmuch_message_t) msg = NULL;
     notmuch_status_t st = notmuch_database_index_file (db->nm, path, opts, &msg);
@@ -76,6 +81,10 @@ index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **err
             break;
         return flags_to_tags (db, path, error) ? INDEXED_NEW : INDEXED_FAILED;
     case NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID:
+        if (dup_id_out != NULL) {
+            *dup_id_out = g_strdup (notmuch_message_get_message_id (msg));
+            return INDEXED_DUPLICATE;
+        }
         return flags_to_tags (db, path, error) ? INDEXED_DUPLICATE : INDEXED_FAILED;
     case NOTMUCH_STATUS_FILE_NOT_EMAIL:
         return INDEXED_NOT_MAIL;
@@ -90,9 +99,11 @@ index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **err
 }
 
 /* Removes the filename @path. When the message keeps other files, their flags decide its tags
- * again (notmuch-new.c remove_filename()). Sets *@found_out when the database had @path. */
+ * again (notmuch-new.c remove_filename()), unless it is message @then_id (may be NULL), whose
+ * caller does that next. Sets *@found_out when the database had @path. */
 static gboolean
-remove_file (NmsDb *db, const char *path, gboolean *found_out, GError **error)
+remove_file (NmsDb *db, const char *path, gboolean *found_out, const char *then_id,
+             GError **error)
 {
     g_autoptr (notmuch_message_t) msg = NULL;
     g_autofree char *id = NULL;
@@ -107,7 +118,8 @@ remove_file (NmsDb *db, const char *path, gboolean *found_out, GError **error)
         g_clear_pointer (&msg, notmuch_message_destroy);
         st = notmuch_database_remove_message (db->nm, path);
     }
-    if (st == NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID && db->synchronize_flags) {
+    if (st == NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID && db->synchronize_flags &&
+        g_strcmp0 (id, then_id) != 0) {
         st = notmuch_database_find_message (db->nm, id, &msg);
         if (st == NOTMUCH_STATUS_SUCCESS && msg != NULL)
             st = notmuch_message_maildir_flags_to_tags (msg);
@@ -145,7 +157,8 @@ static gboolean
 apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexopts_t *opts,
               NmsDbStats *stats, GError **error)
 {
-    IndexResult r = index_file (db, path, opts, error);
+    g_autofree char *id = NULL;
+    IndexResult r = index_file (db, path, opts, &id, error);
     g_autofree char *older = NULL, *key = NULL, *key2 = NULL;
     gboolean found;
 
@@ -164,10 +177,11 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
     if (db->stale != NULL &&
         g_hash_table_steal_extended (db->stale, old_path, (gpointer *) &key2,
                                      (gpointer *) &older) &&
-        !remove_file (db, older, &found, error))
+        !remove_file (db, older, &found, id, error))
         return FALSE;
-    if (!remove_file (db, old_path, &found, error))
+    if (!remove_file (db, old_path, &found, id, error))
         return FALSE;
+    /* One flags_to_tags for the index and the removals: the message's filenames are final. */
     if (r == INDEXED_DUPLICATE) {
         stats->renamed++;
         return flags_to_tags (db, path, error);
@@ -222,7 +236,7 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
         return apply_rename (db, old_path, path, opts, stats, error);
     if (ev->kind == NMS_FILE_RENAMED && path == NULL && old_path != NULL) {
         /* moved out of the mail root: as far as notmuch knows, removed */
-        if (!remove_file (db, old_path, &found, error))
+        if (!remove_file (db, old_path, &found, NULL, error))
             return FALSE;
         stats->removed += found;
         return TRUE;
@@ -230,13 +244,13 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     if (path == NULL)
         return TRUE;
     if (ev->kind == NMS_FILE_REMOVED) {
-        if (!remove_file (db, path, &found, error))
+        if (!remove_file (db, path, &found, NULL, error))
             return FALSE;
         stats->removed += found;
         return TRUE;
     }
     /* ADDED, or RENAMED from outside the mail root */
-    return count_index (index_file (db, path, opts, error), stats);
+    return count_index (index_file (db, path, opts, NULL, error), stats);
 }
 
 gboolean
