@@ -270,32 +270,32 @@ rename_files (Apply *ap, const NmsApplyAccount *acct, GArray *changes)
 }
 
 /* Step 4 of run_batch for one change: notmuch learns the new filename (in place: tags kept),
- * then the tags and the agreed state. */
+ * the tags and the agreed state, in one write of the message when it was renamed. */
 static void
 record_change (Apply *ap, const NmsApplyAccount *acct, Change *c)
 {
     g_autoptr (GError) error = NULL;
     NmsDbStats stats = { 0 };
+    char *const *add = (char *const *) c->out.add_tags->pdata;
+    char *const *remove = (char *const *) c->out.remove_tags->pdata;
+    gboolean ok;
 
     if (c->renamed != NULL) {
         NmsFileEvent ev = { .kind = NMS_FILE_RENAMED, .path = c->renamed, .old_path = c->path };
 
-        if (!nms_db_apply_events (ap->db, &ev, 1, 1, &stats, &error)) {
-            nms_db_stats_clear (&stats);
-            change_skip (ap, acct, c, error);
-            return;
-        }
+        ok = nms_db_rename_message (ap->db, &ev, c->m->id, add, remove, c->out.agreed_folder,
+                                    c->out.agreed_flags, &stats, &error);
         /* moved or renamed all the same; notmuch keeps the old name until the file is renamed */
-        if (stats.too_long != NULL)
+        if (ok && stats.too_long != NULL)
             nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its name or its folder's is "
                               "longer than the %d bytes notmuch can index; rename it",
                               c->renamed, NMS_DB_NAME_MAX);
         nms_db_stats_clear (&stats);
-        step (ap);
+    } else {
+        ok = nms_db_message_update (ap->db, c->m->id, add, remove, c->out.agreed_folder,
+                                    c->out.agreed_flags, &error);
     }
-    if (!nms_db_message_update (ap->db, c->m->id, (char *const *) c->out.add_tags->pdata,
-                                (char *const *) c->out.remove_tags->pdata, c->out.agreed_folder,
-                                c->out.agreed_flags, &error)) {
+    if (!ok) {
         change_skip (ap, acct, c, error);
         return;
     }

@@ -155,7 +155,7 @@ count_index (IndexResult r, NmsDbStats *stats)
  * stays: `notmuch new` will sort it out, and the tags are not lost meanwhile. */
 static gboolean
 apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexopts_t *opts,
-              NmsDbStats *stats, GError **error)
+              NmsDbStats *stats, gboolean *flags_owed_out, GError **error)
 {
     g_autofree char *id = NULL;
     IndexResult r = index_file (db, path, opts, &id, error);
@@ -184,6 +184,10 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
     /* One flags_to_tags for the index and the removals: the message's filenames are final. */
     if (r == INDEXED_DUPLICATE) {
         stats->renamed++;
+        if (flags_owed_out != NULL) {
+            *flags_owed_out = TRUE; /* the caller's next write to the message does it */
+            return TRUE;
+        }
         return flags_to_tags (db, path, error);
     }
     if (found)
@@ -233,7 +237,7 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     if (path == NULL)
         stats->outside++;
     if (ev->kind == NMS_FILE_RENAMED && path != NULL && old_path != NULL)
-        return apply_rename (db, old_path, path, opts, stats, error);
+        return apply_rename (db, old_path, path, opts, stats, NULL, error);
     if (ev->kind == NMS_FILE_RENAMED && path == NULL && old_path != NULL) {
         /* moved out of the mail root: as far as notmuch knows, removed */
         if (!remove_file (db, old_path, &found, NULL, error))
@@ -281,6 +285,47 @@ nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guin
             ok = nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
                                    "cannot end a transaction in notmuch database '%s'", db->path);
     }
+    if (stats_out != NULL)
+        *stats_out = stats;
+    else
+        nms_db_stats_clear (&stats);
+    return ok;
+}
+
+gboolean
+nms_db_rename_message (NmsDb *db, const NmsFileEvent *event, const char *id,
+                       char *const *add_tags, char *const *remove_tags, const char *agreed_folder,
+                       const char *agreed_flags, NmsDbStats *stats_out, GError **error)
+{
+    g_autoptr (notmuch_indexopts_t) opts = notmuch_database_get_default_indexopts (db->nm);
+    g_autofree char *path = nms_db_path_in_root (db, event->path);
+    g_autofree char *old_path = event->old_path != NULL ? nms_db_path_in_root (db, event->old_path)
+                                                        : NULL;
+    NmsDbStats stats = { 0 };
+    gboolean owed = FALSE, ok;
+    notmuch_status_t st;
+
+    g_return_val_if_fail (db->writable && event->kind == NMS_FILE_RENAMED, FALSE);
+    /* Anything but a rename inside the mail root to a name notmuch can take: the two steps. */
+    if (path == NULL || old_path == NULL || !indexable (db, path, &stats)) {
+        nms_db_stats_clear (&stats);
+        return nms_db_apply_events (db, event, 1, 1, stats_out, error) &&
+               nms_db_message_update (db, id, add_tags, remove_tags, agreed_folder,
+                                      agreed_flags, error);
+    }
+    st = notmuch_database_begin_atomic (db->nm);
+    if (st != NOTMUCH_STATUS_SUCCESS) {
+        nms_db_stats_clear (&stats);
+        return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                 "cannot begin a transaction in notmuch database '%s'", db->path);
+    }
+    ok = apply_rename (db, old_path, path, opts, &stats, &owed, error) &&
+         nms_db_message_update_full (db, id, add_tags, remove_tags, agreed_folder, agreed_flags,
+                                     owed && db->synchronize_flags, error);
+    st = notmuch_database_end_atomic (db->nm);
+    if (ok && st != NOTMUCH_STATUS_SUCCESS)
+        ok = nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                               "cannot end a transaction in notmuch database '%s'", db->path);
     if (stats_out != NULL)
         *stats_out = stats;
     else

@@ -107,6 +107,16 @@ void nms_db_stats_clear (NmsDbStats *stats);
 gboolean nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guint batch,
                               NmsDbStats *stats_out, GError **error);
 
+/* A RENAMED @event (as nms_db_apply_events) and then nms_db_message_update() of message @id,
+ * in one atomic section, with the tags from the flags of the message's filenames
+ * (maildir_flags_to_tags) set on the document the update writes: Xapian loads every document
+ * it changes in full, with positions, and a rename and an update each loaded it apart (a fifth
+ * of an apply moving messages). The update comes after maildir_flags_to_tags, as before. */
+gboolean nms_db_rename_message (NmsDb *db, const NmsFileEvent *event, const char *id,
+                                char *const *add_tags, char *const *remove_tags,
+                                const char *agreed_folder, const char *agreed_flags,
+                                NmsDbStats *stats_out, GError **error);
+
 /* ---- what the rules read and write ------------------------------------------------------ */
 
 /* The database revision (lastmod) and its UUID (transfer full). */

@@ -206,6 +206,15 @@ gboolean
 nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags, char *const *remove_tags,
                        const char *agreed_folder, const char *agreed_flags, GError **error)
 {
+    return nms_db_message_update_full (db, id, add_tags, remove_tags, agreed_folder, agreed_flags,
+                                       FALSE, error);
+}
+
+gboolean
+nms_db_message_update_full (NmsDb *db, const char *id, char *const *add_tags,
+                            char *const *remove_tags, const char *agreed_folder,
+                            const char *agreed_flags, gboolean flags_to_tags, GError **error)
+{
     g_autoptr (notmuch_message_t) msg = NULL;
     notmuch_status_t st = notmuch_database_find_message (db->nm, id, &msg);
     notmuch_status_t end;
@@ -225,6 +234,9 @@ nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags, char *c
     /* Frozen across tags and properties: Xapian rewrites the document once, at the thaw,
      * instead of once per property change (a third of an apply's time before). */
     st = notmuch_message_freeze (msg);
+    /* The flags first: the rules' tag changes are what the user asked for and win. */
+    if (st == NOTMUCH_STATUS_SUCCESS && flags_to_tags)
+        st = notmuch_message_maildir_flags_to_tags (msg);
     if (st == NOTMUCH_STATUS_SUCCESS)
         st = change_tags (msg, add_tags, remove_tags);
     if (st == NOTMUCH_STATUS_SUCCESS)

@@ -75,9 +75,9 @@ check_eq "uninterrupted apply: notmuch finds the 550 in Junk" 550 \
 check_eq "uninterrupted apply: no stale filename" "" "$(stale_filenames)"
 check_match "uninterrupted apply: notmuch new finds nothing to do" "No new mail\.$" "$(notmuch new 2>&1)"
 
-# Steps: per batch one per rename, one for the directory fsyncs, two per message in notmuch
-# (filename, then tags): 1,501 for the first batch of 500, 301 for the second of 100.
-for n in 250 501 1200 1501 1502 1700; do
+# Steps: per batch one per rename, one for the directory fsyncs, one per message in notmuch:
+# 1,001 for the first batch of 500, 201 for the second of 100.
+for n in 250 501 800 1001 1002 1150; do
     restore
     NMSYNC_TEST_CRASH_AFTER=$n nmsync_run apply 2>/dev/null
     check_eq "N=$n: killed at step $n" 137 "$NMS_RC"
