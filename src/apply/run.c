@@ -45,60 +45,6 @@ step (Apply *ap)
         kill (getpid (), SIGKILL);
 }
 
-/* The file at *@current is now at @renamed (transfer full; NULL: the rename failed): tells the
- * index, in place, and makes @renamed the current path. */
-static gboolean
-index_rename (Apply *ap, char **current, char *renamed, GError **error)
-{
-    NmsFileEvent ev = { .kind = NMS_FILE_RENAMED, .path = renamed, .old_path = *current };
-    NmsDbStats stats = { 0 };
-
-    if (renamed == NULL)
-        return FALSE;
-    step (ap); /* a crash here: notmuch has the old name; the next apply finds the file */
-    if (!nms_db_apply_events (ap->db, &ev, 1, 1, &stats, error)) {
-        nms_db_stats_clear (&stats);
-        g_free (renamed);
-        return FALSE;
-    }
-    step (ap);
-    /* moved or renamed all the same; notmuch keeps the old name until the file is renamed */
-    if (stats.too_long != NULL)
-        nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its name or its folder's is longer "
-                          "than the %d bytes notmuch can index; rename it", renamed,
-                          NMS_DB_NAME_MAX);
-    nms_db_stats_clear (&stats);
-    g_free (*current);
-    *current = renamed;
-    return TRUE;
-}
-
-/* Moves and renames the file as @out says, keeping the index up to date in place. */
-static gboolean
-apply_file (Apply *ap, const NmsApplyAccount *acct, const char *path, const char *folder,
-            const char *flags, const NmsRuleOutcome *out, GError **error)
-{
-    g_autofree char *current = g_strdup (path);
-
-    if (strcmp (out->folder, folder) != 0) {
-        g_autofree char *rel = nms_maildir_folder_to_path (out->folder, '/', acct->account->layout,
-                                                           error);
-        g_autofree char *dest = rel ? nms_maildir_folder_ensure (acct->account->maildir, rel, error)
-                                    : NULL;
-
-        if (dest == NULL ||
-            !index_rename (ap, &current, nms_maildir_move (current, dest, error), error))
-            return FALSE;
-        ap->counts->moved++;
-    }
-    if (strcmp (out->flags, flags) != 0) {
-        if (!index_rename (ap, &current, nms_maildir_set_flags (current, out->flags, error), error))
-            return FALSE;
-        ap->counts->reflagged++;
-    }
-    return TRUE;
-}
-
 /* "id:X: folder 'A' -> 'B', flags 'S' -> 'FS', tags +a -b": what a dry run says it would do
  * and -v says was done, in the same words. (transfer full) */
 static char *
@@ -164,12 +110,34 @@ resolve_paths (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
     return g_steal_pointer (&paths);
 }
 
-/* One message: decide, then move/rename the file and update tags and agreed state. */
+/* A message whose outcome changes something, between deciding and telling notmuch. */
+typedef struct {
+    const NmsDbMessage *m;
+    char *path;         /* its file */
+    char *dest_dir;     /* the folder directory it goes to, or NULL: it stays */
+    char *renamed;      /* its file's name after the rename, NULL when not renamed (yet) */
+    NmsRuleOutcome out;
+    char *what;         /* describe_outcome */
+    gboolean moved, reflagged, failed;
+} Change;
+
 static void
-apply_message (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
+change_clear (Change *c)
+{
+    g_free (c->path);
+    g_free (c->dest_dir);
+    g_free (c->renamed);
+    g_free (c->what);
+    nms_rule_outcome_clear (&c->out);
+}
+
+/* One message: decides it. FALSE when nothing changes (or in a dry run, which says what
+ * would); else fills @c with what the batch then does. */
+static gboolean
+decide_message (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m, Change *c)
 {
     g_autoptr (GError) error = NULL;
-    g_autofree char *base = NULL, *what = NULL;
+    g_autofree char *base = NULL;
     g_autoptr (NmsMaildirName) name = NULL;
     g_auto (GStrv) paths = resolve_paths (ap, acct, m);
     NmsRuleOutcome out = { 0 };
@@ -178,12 +146,12 @@ apply_message (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
     NmsRuleInput in;
 
     if (path == NULL)
-        return;
+        return FALSE;
     base = g_path_get_basename (path);
     if ((name = nms_maildir_name_parse (base, &error)) == NULL) {
         nms_context_log (ap->ctx, NMS_LEVEL_WARNING, "file '%s' left alone: %s", path,
                          error->message);
-        return;
+        return FALSE;
     }
     flags = name->flags != NULL ? name->flags : "";
     ap->counts->looked_at++;
@@ -197,44 +165,206 @@ apply_message (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
     nms_rules_decide (&acct->rules, &in, &out);
     if (!outcome_changes (m, folder, flags, &out)) {
         nms_rule_outcome_clear (&out);
-        return;
+        return FALSE;
     }
-    what = describe_outcome (m, folder, flags, &out);
     if (ap->ctx->dry_run) {
+        g_autofree char *what = describe_outcome (m, folder, flags, &out);
+
         nms_context_log (ap->ctx, NMS_LEVEL_WARNING, "would change %s", what);
         nms_rule_outcome_clear (&out);
+        return FALSE;
+    }
+    *c = (Change) { .m = m, .path = g_strdup (path), .out = out,
+                    .what = describe_outcome (m, folder, flags, &out),
+                    .moved = strcmp (out.folder, folder) != 0,
+                    .reflagged = strcmp (out.flags, flags) != 0 };
+    if (c->moved) {
+        g_autofree char *rel = nms_maildir_folder_to_path (out.folder, '/', acct->account->layout,
+                                                           &error);
+
+        if (rel == NULL ||
+            (c->dest_dir = nms_maildir_folder_ensure (acct->account->maildir, rel, &error)) == NULL) {
+            nms_context_skip (ap->ctx, "%s: id:%s ('%s'): %s", acct->account->name, m->id, path,
+                              error->message);
+            change_clear (c);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void
+change_skip (Apply *ap, const NmsApplyAccount *acct, Change *c, const GError *error)
+{
+    nms_context_skip (ap->ctx, "%s: id:%s ('%s'): %s", acct->account->name, c->m->id, c->path,
+                      error->message);
+    c->failed = TRUE;
+}
+
+/* The folder directory of the file at @path (in its cur/ or new/). (transfer full) */
+static char *
+folder_dir_of (const char *path)
+{
+    g_autofree char *sub = g_path_get_dirname (path);
+
+    return g_path_get_dirname (sub);
+}
+
+/* Steps 1-3 of run_batch: the files. FALSE when the batch's renames are not durable: every
+ * change of the batch is then skipped (notmuch is not told; the next apply finds the files
+ * under whichever names survive). */
+static gboolean
+rename_files (Apply *ap, const NmsApplyAccount *acct, GArray *changes)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    gboolean moves = FALSE;
+    GHashTableIter iter;
+    gpointer dir;
+
+    for (guint i = 0; i < changes->len; i++)
+        moves |= g_array_index (changes, Change, i).moved;
+    /* 1. A file another program wrote may not be on disk yet: after a crash that loses
+     * unsynced data but keeps the rename, the junk folder would hold an empty message. */
+    if (moves && !nms_maildir_sync_data (acct->account->maildir, &error)) {
+        for (guint i = 0; i < changes->len; i++)
+            change_skip (ap, acct, &g_array_index (changes, Change, i), error);
+        return FALSE;
+    }
+    /* 2. The renames (a move and a flag change in one), without directory fsyncs. */
+    for (guint i = 0; i < changes->len; i++) {
+        Change *c = &g_array_index (changes, Change, i);
+
+        if (!c->moved && !c->reflagged)
+            continue;
+        c->renamed = c->moved ? nms_maildir_move_full (c->path, c->dest_dir, c->out.flags, FALSE,
+                                                       &error)
+                              : nms_maildir_set_flags_full (c->path, c->out.flags, FALSE, &error);
+        if (c->renamed == NULL) {
+            change_skip (ap, acct, c, error);
+            g_clear_error (&error);
+            continue;
+        }
+        g_hash_table_add (dirs, folder_dir_of (c->path));
+        g_hash_table_add (dirs, folder_dir_of (c->renamed));
+        step (ap); /* a crash here: the rename may be undone; notmuch has the old name, and the
+                    * next apply finds the file under whichever name survived */
+    }
+    /* 3. One fsync of cur/ and new/ per folder touched: now the new names are durable, and
+     * only now may notmuch record them (it could commit them before we close it). */
+    g_hash_table_iter_init (&iter, dirs);
+    while (g_hash_table_iter_next (&iter, &dir, NULL)) {
+        if (!nms_maildir_folder_sync_dirs (dir, &error)) {
+            for (guint i = 0; i < changes->len; i++) {
+                Change *c = &g_array_index (changes, Change, i);
+
+                if (!c->failed && c->renamed != NULL)
+                    change_skip (ap, acct, c, error);
+            }
+            return FALSE;
+        }
+    }
+    if (g_hash_table_size (dirs) > 0)
+        step (ap);
+    return TRUE;
+}
+
+/* Step 4 of run_batch for one change: notmuch learns the new filename (in place: tags kept),
+ * the tags and the agreed state, in one write of the message when it was renamed. */
+static void
+record_change (Apply *ap, const NmsApplyAccount *acct, Change *c)
+{
+    g_autoptr (GError) error = NULL;
+    NmsDbStats stats = { 0 };
+    char *const *add = (char *const *) c->out.add_tags->pdata;
+    char *const *remove = (char *const *) c->out.remove_tags->pdata;
+    gboolean ok;
+
+    if (c->renamed != NULL) {
+        NmsFileEvent ev = { .kind = NMS_FILE_RENAMED, .path = c->renamed, .old_path = c->path };
+
+        ok = nms_db_rename_message (ap->db, &ev, c->m->id, add, remove, c->out.agreed_folder,
+                                    c->out.agreed_flags, &stats, &error);
+        /* moved or renamed all the same; notmuch keeps the old name until the file is renamed */
+        if (ok && stats.too_long != NULL)
+            nms_context_skip (ap->ctx, "notmuch: '%s' not indexed: its name or its folder's is "
+                              "longer than the %d bytes notmuch can index; rename it",
+                              c->renamed, NMS_DB_NAME_MAX);
+        nms_db_stats_clear (&stats);
+    } else {
+        ok = nms_db_message_update (ap->db, c->m->id, add, remove, c->out.agreed_folder,
+                                    c->out.agreed_flags, &error);
+    }
+    if (!ok) {
+        change_skip (ap, acct, c, error);
         return;
     }
-    /* File first, then tags and the agreed state: a crash in between leaves a file whose
-     * folder or flags differ from the agreed ones, which the next apply takes as "moved by
-     * someone else" and settles without moving it back (notmuch, which commits only at the
-     * end, may still list the old filename: resolve_paths finds the file). */
-    if (!apply_file (ap, acct, path, folder, flags, &out, &error) ||
-        !nms_db_message_update (ap->db, m->id, (char *const *) out.add_tags->pdata,
-                                (char *const *) out.remove_tags->pdata, out.agreed_folder,
-                                out.agreed_flags, &error)) {
-        nms_context_skip (ap->ctx, "%s: id:%s ('%s'): %s", acct->account->name, m->id, path,
-                          error->message);
-    } else {
-        ap->counts->retagged += out.add_tags->len > 0 || out.remove_tags->len > 0;
-        nms_context_log (ap->ctx, NMS_LEVEL_INFO, "changed %s", what);
-        step (ap);
-    }
-    nms_rule_outcome_clear (&out);
+    ap->counts->moved += c->moved;
+    ap->counts->reflagged += c->reflagged;
+    ap->counts->retagged += c->out.add_tags->len > 0 || c->out.remove_tags->len > 0;
+    nms_context_log (ap->ctx, NMS_LEVEL_INFO, "changed %s", c->what);
+    step (ap);
 }
+
+/* Carries out @changes, a batch at a time like the downloads (transfer.c):
+ * 1. one syncfs when the batch moves files (their data durable before any rename);
+ * 2. the renames, without directory fsyncs;
+ * 3. one fsync of cur/ and new/ of every folder a file left or entered;
+ * 4. notmuch told of every new filename, tags and agreed state, in one atomic section.
+ * The order of files before tags (and of a message's file, then its agreed state) is what
+ * makes a crash harmless: until 4 notmuch lists the old filename and the old agreed folder
+ * and flags, and the next apply finds the file by its unique part (files.c); a file whose
+ * rename survived then differs from the agreed state, which the next apply takes as "moved by
+ * someone else" and settles without moving it back; one whose rename was undone is decided
+ * again. Nothing of 4 is committed before the database is closed. */
+static void
+run_batch (Apply *ap, const NmsApplyAccount *acct, GArray *changes)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (!rename_files (ap, acct, changes))
+        return;
+    if (!nms_db_begin_batch (ap->db, &error)) {
+        for (guint i = 0; i < changes->len; i++)
+            change_skip (ap, acct, &g_array_index (changes, Change, i), error);
+        return;
+    }
+    for (guint i = 0; i < changes->len; i++) {
+        Change *c = &g_array_index (changes, Change, i);
+
+        if (!c->failed)
+            record_change (ap, acct, c);
+    }
+    if (!nms_db_end_batch (ap->db, &error))
+        nms_context_skip (ap->ctx, "%s: %s", acct->account->name, error->message);
+}
+
+/* Messages decided and changed per batch: a batch's renames cost one syncfs and one fsync of
+ * each folder directory, its notmuch updates one atomic section. */
+#define APPLY_BATCH 500
 
 static gboolean
 apply_account (Apply *ap, const NmsAccount *account, GError **error)
 {
     g_auto (NmsApplyAccount) acct = { 0 };
     g_autoptr (GPtrArray) messages = NULL;
+    g_autoptr (GArray) changes = g_array_new (FALSE, TRUE, sizeof (Change));
 
+    g_array_set_clear_func (changes, (GDestroyNotify) change_clear);
     if (!nms_apply_account_load (&acct, account, ap->config->state_dir, ap->rules, ap->db,
                                  ap->candidates, ap->ctx->dry_run, error) ||
         (messages = nms_db_query (ap->db, ap->candidates, error)) == NULL)
         return FALSE;
-    for (guint i = 0; i < messages->len; i++)
-        apply_message (ap, &acct, g_ptr_array_index (messages, i));
+    for (guint i = 0; i < messages->len; i++) {
+        Change c = { 0 };
+
+        if (decide_message (ap, &acct, g_ptr_array_index (messages, i), &c))
+            g_array_append_val (changes, c);
+        if (changes->len == APPLY_BATCH || (i + 1 == messages->len && changes->len > 0)) {
+            run_batch (ap, &acct, changes);
+            g_array_set_size (changes, 0);
+        }
+    }
     return TRUE;
 }
 

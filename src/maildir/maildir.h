@@ -271,6 +271,16 @@ char *nms_maildir_set_uid (const char *path, guint32 uid, GError **error);
  * fsync fails; when only a directory fsync fails the file has moved and the message names
  * that directory. (transfer full) */
 char *nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error);
+/* The same with the file's flags set to @flags (sorted; NULL: kept) in the same rename, and,
+ * when @durable is FALSE, neither the file's data nor the directories fsynced: for many moves
+ * made durable together (nms_maildir_sync_data() before the renames, then
+ * nms_maildir_folder_sync_dirs() of both folders) before they are recorded anywhere. */
+char *nms_maildir_move_full (const char *path, const char *dest_folder_dir, const char *flags,
+                             gboolean durable, GError **error);
+/* Makes the data of every file on the filesystem holding directory @dir durable (one syncfs,
+ * which reports writeback errors since Linux 5.8): for a batch of files other programs may
+ * have written, before they are renamed into another folder. IO naming @dir on failure. */
+gboolean nms_maildir_sync_data (const char *dir, GError **error);
 
 typedef struct {
     char *name;    /* decoded folder name, '/' between levels ("INBOX", "Archive/2024") */

@@ -131,6 +131,13 @@ sync_file (const char *path, GError **error)
 char *
 nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error)
 {
+    return nms_maildir_move_full (path, dest_folder_dir, NULL, TRUE, error);
+}
+
+char *
+nms_maildir_move_full (const char *path, const char *dest_folder_dir, const char *flags,
+                       gboolean durable, GError **error)
+{
     g_autofree char *filename = NULL;
     g_autofree char *new_filename = NULL;
     g_autofree char *target = NULL;
@@ -138,6 +145,7 @@ nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error)
     GError *fs_error = NULL;
 
     g_return_val_if_fail (path != NULL && dest_folder_dir != NULL, NULL);
+    g_return_val_if_fail (flags == NULL || nms_maildir_flags_valid (flags), NULL);
 
     filename = g_path_get_basename (path);
     name = nms_maildir_name_parse (filename, error);
@@ -148,8 +156,12 @@ nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error)
     /* The base keeps every other ",X=" field in its order; only ",U=" goes. A file in cur/
      * must have an info (Maildir spec), so a name without one gets an empty ":2,". */
     name->uid = 0;
-    if (name->flags == NULL)
+    if (flags != NULL) {
+        g_free (name->flags);
+        name->flags = g_strdup (flags);
+    } else if (name->flags == NULL) {
         name->flags = g_strdup ("");
+    }
     /* A foreign name near NAME_MAX could not take the ",U=" of the next sync, nor be indexed
      * by notmuch: the move is the moment to give it a name that can. */
     if (!nms_maildir_name_fits (name)) {
@@ -164,11 +176,33 @@ nms_maildir_move (const char *path, const char *dest_folder_dir, GError **error)
      * (nms_fs_rename_durable_noreplace). A crash before the rename leaves the file where it
      * was; between the rename and the directory fsyncs the rename may be undone, never
      * doubled (rename(2) is atomic); the caller records the new path only after we return,
-     * and its next run finds the file under whichever name survived. */
-    if (!sync_file (path, &fs_error)
-        || !nms_fs_rename_durable_noreplace (path, target, &fs_error)) {
+     * and its next run finds the file under whichever name survived. Not @durable: the
+     * caller made the data durable before (nms_maildir_sync_data) and fsyncs both folders'
+     * directories after its batch, before it records any new path. */
+    if (durable && !sync_file (path, &fs_error)) {
+        nms_maildir_propagate_fs_error (error, fs_error);
+        return NULL;
+    }
+    if (!(durable ? nms_fs_rename_durable_noreplace (path, target, &fs_error)
+                  : nms_fs_rename_noreplace (path, target, &fs_error))) {
         nms_maildir_propagate_fs_error (error, fs_error);
         return NULL;
     }
     return g_steal_pointer (&target);
+}
+
+gboolean
+nms_maildir_sync_data (const char *dir, GError **error)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err;
+
+    if (fd < 0)
+        return nms_maildir_io_error (error, errno, "cannot open", dir);
+    /* Since Linux 5.8 syncfs reports writeback errors (ENOSPC, EIO) of the filesystem. */
+    err = syncfs (fd) == 0 ? 0 : errno;
+    nms_fd_clear (&fd);
+    if (err != 0)
+        return nms_maildir_io_error (error, err, "cannot sync the files in", dir);
+    return TRUE;
 }

@@ -52,8 +52,13 @@ typedef enum {
     INDEXED_FAILED,   /* @error is set */
 } IndexResult;
 
+/* @dup_id_out NULL: on DUPLICATE, the flags decide the tags again here. Else a rename, which
+ * removes the old filename next and then does that once (each flags_to_tags loads the whole
+ * document, terms and positions, into Xapian: most of an apply's time), gets the message's
+ * id there instead. */
 static IndexResult
-index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **error)
+index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, char **dup_id_out,
+            GError **error)
 {
     g_autoptr (notmuch_message_t) msg = NULL;
     notmuch_status_t st = notmuch_database_index_file (db->nm, path, opts, &msg);
@@ -69,6 +74,10 @@ index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **err
             break;
         return flags_to_tags (db, path, error) ? INDEXED_NEW : INDEXED_FAILED;
     case NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID:
+        if (dup_id_out != NULL) {
+            *dup_id_out = g_strdup (notmuch_message_get_message_id (msg));
+            return INDEXED_DUPLICATE;
+        }
         return flags_to_tags (db, path, error) ? INDEXED_DUPLICATE : INDEXED_FAILED;
     case NOTMUCH_STATUS_FILE_NOT_EMAIL:
         return INDEXED_NOT_MAIL;
@@ -83,9 +92,11 @@ index_file (NmsDb *db, const char *path, notmuch_indexopts_t *opts, GError **err
 }
 
 /* Removes the filename @path. When the message keeps other files, their flags decide its tags
- * again (notmuch-new.c remove_filename()). Sets *@found_out when the database had @path. */
+ * again (notmuch-new.c remove_filename()), unless it is message @then_id (may be NULL), whose
+ * caller does that next. Sets *@found_out when the database had @path. */
 static gboolean
-remove_file (NmsDb *db, const char *path, gboolean *found_out, GError **error)
+remove_file (NmsDb *db, const char *path, gboolean *found_out, const char *then_id,
+             GError **error)
 {
     g_autoptr (notmuch_message_t) msg = NULL;
     g_autofree char *id = NULL;
@@ -100,7 +111,8 @@ remove_file (NmsDb *db, const char *path, gboolean *found_out, GError **error)
         g_clear_pointer (&msg, notmuch_message_destroy);
         st = notmuch_database_remove_message (db->nm, path);
     }
-    if (st == NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID && db->synchronize_flags) {
+    if (st == NOTMUCH_STATUS_DUPLICATE_MESSAGE_ID && db->synchronize_flags &&
+        g_strcmp0 (id, then_id) != 0) {
         st = notmuch_database_find_message (db->nm, id, &msg);
         if (st == NOTMUCH_STATUS_SUCCESS && msg != NULL)
             st = notmuch_message_maildir_flags_to_tags (msg);
@@ -136,9 +148,10 @@ count_index (IndexResult r, NmsDbStats *stats)
  * stays: `notmuch new` will sort it out, and the tags are not lost meanwhile. */
 static gboolean
 apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexopts_t *opts,
-              NmsDbStats *stats, GError **error)
+              NmsDbStats *stats, gboolean *flags_owed_out, GError **error)
 {
-    IndexResult r = index_file (db, path, opts, error);
+    g_autofree char *id = NULL;
+    IndexResult r = index_file (db, path, opts, &id, error);
     g_autofree char *older = NULL, *key = NULL, *key2 = NULL;
     gboolean found;
 
@@ -157,12 +170,17 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
     if (db->stale != NULL &&
         g_hash_table_steal_extended (db->stale, old_path, (gpointer *) &key2,
                                      (gpointer *) &older) &&
-        !remove_file (db, older, &found, error))
+        !remove_file (db, older, &found, id, error))
         return FALSE;
-    if (!remove_file (db, old_path, &found, error))
+    if (!remove_file (db, old_path, &found, id, error))
         return FALSE;
+    /* One flags_to_tags for the index and the removals: the message's filenames are final. */
     if (r == INDEXED_DUPLICATE) {
         stats->renamed++;
+        if (flags_owed_out != NULL) {
+            *flags_owed_out = TRUE; /* the caller's next write to the message does it */
+            return TRUE;
+        }
         return flags_to_tags (db, path, error);
     }
     if (found)
@@ -212,10 +230,10 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     if (path == NULL)
         stats->outside++;
     if (ev->kind == NMS_FILE_RENAMED && path != NULL && old_path != NULL)
-        return apply_rename (db, old_path, path, opts, stats, error);
+        return apply_rename (db, old_path, path, opts, stats, NULL, error);
     if (ev->kind == NMS_FILE_RENAMED && path == NULL && old_path != NULL) {
         /* moved out of the mail root: as far as notmuch knows, removed */
-        if (!remove_file (db, old_path, &found, error))
+        if (!remove_file (db, old_path, &found, NULL, error))
             return FALSE;
         stats->removed += found;
         return TRUE;
@@ -223,13 +241,13 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     if (path == NULL)
         return TRUE;
     if (ev->kind == NMS_FILE_REMOVED) {
-        if (!remove_file (db, path, &found, error))
+        if (!remove_file (db, path, &found, NULL, error))
             return FALSE;
         stats->removed += found;
         return TRUE;
     }
     /* ADDED, or RENAMED from outside the mail root */
-    return count_index (index_file (db, path, opts, error), stats);
+    return count_index (index_file (db, path, opts, NULL, error), stats);
 }
 
 gboolean
@@ -260,6 +278,47 @@ nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guin
             ok = nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
                                    "cannot end a transaction in notmuch database '%s'", db->path);
     }
+    if (stats_out != NULL)
+        *stats_out = stats;
+    else
+        nms_db_stats_clear (&stats);
+    return ok;
+}
+
+gboolean
+nms_db_rename_message (NmsDb *db, const NmsFileEvent *event, const char *id,
+                       char *const *add_tags, char *const *remove_tags, const char *agreed_folder,
+                       const char *agreed_flags, NmsDbStats *stats_out, GError **error)
+{
+    g_autoptr (notmuch_indexopts_t) opts = notmuch_database_get_default_indexopts (db->nm);
+    g_autofree char *path = nms_db_path_in_root (db, event->path);
+    g_autofree char *old_path = event->old_path != NULL ? nms_db_path_in_root (db, event->old_path)
+                                                        : NULL;
+    NmsDbStats stats = { 0 };
+    gboolean owed = FALSE, ok;
+    notmuch_status_t st;
+
+    g_return_val_if_fail (db->writable && event->kind == NMS_FILE_RENAMED, FALSE);
+    /* Anything but a rename inside the mail root to a name notmuch can take: the two steps. */
+    if (path == NULL || old_path == NULL || !indexable (db, path, &stats)) {
+        nms_db_stats_clear (&stats);
+        return nms_db_apply_events (db, event, 1, 1, stats_out, error) &&
+               nms_db_message_update (db, id, add_tags, remove_tags, agreed_folder,
+                                      agreed_flags, error);
+    }
+    st = notmuch_database_begin_atomic (db->nm);
+    if (st != NOTMUCH_STATUS_SUCCESS) {
+        nms_db_stats_clear (&stats);
+        return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                 "cannot begin a transaction in notmuch database '%s'", db->path);
+    }
+    ok = apply_rename (db, old_path, path, opts, &stats, &owed, error) &&
+         nms_db_message_update_full (db, id, add_tags, remove_tags, agreed_folder, agreed_flags,
+                                     owed && db->synchronize_flags, error);
+    st = notmuch_database_end_atomic (db->nm);
+    if (ok && st != NOTMUCH_STATUS_SUCCESS)
+        ok = nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                               "cannot end a transaction in notmuch database '%s'", db->path);
     if (stats_out != NULL)
         *stats_out = stats;
     else

@@ -43,3 +43,10 @@ notmuch_database_t *nms_db_open_writable (const char *config_path, const char *d
 /* @path made absolute and canonical when it lies under the mail root, else NULL.
  * (transfer full) */
 char *nms_db_path_in_root (NmsDb *db, const char *path);
+
+/* nms_db_message_update(), and when @flags_to_tags the tags the message's filenames' flags
+ * give (maildir_flags_to_tags) first, on the same document, written once. */
+gboolean nms_db_message_update_full (NmsDb *db, const char *id, char *const *add_tags,
+                                     char *const *remove_tags, const char *agreed_folder,
+                                     const char *agreed_flags, gboolean flags_to_tags,
+                                     GError **error);

@@ -99,6 +99,16 @@ void nms_db_stats_clear (NmsDbStats *stats);
 gboolean nms_db_apply_events (NmsDb *db, const NmsFileEvent *events, gsize n_events, guint batch,
                               NmsDbStats *stats_out, GError **error);
 
+/* A RENAMED @event (as nms_db_apply_events) and then nms_db_message_update() of message @id,
+ * in one atomic section, with the tags from the flags of the message's filenames
+ * (maildir_flags_to_tags) set on the document the update writes: Xapian loads every document
+ * it changes in full, with positions, and a rename and an update each loaded it apart (a fifth
+ * of an apply moving messages). The update comes after maildir_flags_to_tags, as before. */
+gboolean nms_db_rename_message (NmsDb *db, const NmsFileEvent *event, const char *id,
+                                char *const *add_tags, char *const *remove_tags,
+                                const char *agreed_folder, const char *agreed_flags,
+                                NmsDbStats *stats_out, GError **error);
+
 /* ---- indexer.c: the writer thread of a sync ------------------------------------------- */
 
 typedef struct _NmsIndexer NmsIndexer;
@@ -147,3 +157,10 @@ gboolean nms_db_count (NmsDb *db, const char *query, guint *count_out, GError **
 gboolean nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags,
                                 char *const *remove_tags, const char *agreed_folder,
                                 const char *agreed_flags, GError **error);
+
+/* One atomic section around many changes (nms_db_apply_events, nms_db_message_update: their
+ * own sections nest inside it): Xapian then writes the batch's changes once instead of once per
+ * message. Atomicity only: nothing is committed before the database is closed (or notmuch's
+ * autocommit count is reached), so a crash loses the whole batch, never half a message. */
+gboolean nms_db_begin_batch (NmsDb *db, GError **error);
+gboolean nms_db_end_batch (NmsDb *db, GError **error);

@@ -169,7 +169,13 @@ set_property (notmuch_message_t *msg, const char *key, const char *value)
 {
     notmuch_status_t st;
 
+    const char *now = NULL;
+
     if (value == NULL)
+        return NOTMUCH_STATUS_SUCCESS;
+    /* Unchanged (the common case for the folder): no term to rewrite. */
+    if (notmuch_message_get_property (msg, key, &now) == NOTMUCH_STATUS_SUCCESS &&
+        g_strcmp0 (now, value) == 0)
         return NOTMUCH_STATUS_SUCCESS;
     st = notmuch_message_remove_all_properties (msg, key);
     if (st == NOTMUCH_STATUS_SUCCESS)
@@ -200,6 +206,15 @@ gboolean
 nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags, char *const *remove_tags,
                        const char *agreed_folder, const char *agreed_flags, GError **error)
 {
+    return nms_db_message_update_full (db, id, add_tags, remove_tags, agreed_folder, agreed_flags,
+                                       FALSE, error);
+}
+
+gboolean
+nms_db_message_update_full (NmsDb *db, const char *id, char *const *add_tags,
+                            char *const *remove_tags, const char *agreed_folder,
+                            const char *agreed_flags, gboolean flags_to_tags, GError **error)
+{
     g_autoptr (notmuch_message_t) msg = NULL;
     notmuch_status_t st = notmuch_database_find_message (db->nm, id, &msg);
     notmuch_status_t end;
@@ -216,17 +231,50 @@ nms_db_message_update (NmsDb *db, const char *id, char *const *add_tags, char *c
         return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
                                  "cannot update message '%s' in notmuch database '%s'", id,
                                  db->path);
-    st = change_tags (msg, add_tags, remove_tags);
+    /* Frozen across tags and properties: Xapian rewrites the document once, at the thaw,
+     * instead of once per property change (a third of an apply's time before). */
+    st = notmuch_message_freeze (msg);
+    /* The flags first: the rules' tag changes are what the user asked for and win. */
+    if (st == NOTMUCH_STATUS_SUCCESS && flags_to_tags)
+        st = notmuch_message_maildir_flags_to_tags (msg);
+    if (st == NOTMUCH_STATUS_SUCCESS)
+        st = change_tags (msg, add_tags, remove_tags);
     if (st == NOTMUCH_STATUS_SUCCESS)
         st = set_property (msg, PROP_FOLDER, agreed_folder);
     if (st == NOTMUCH_STATUS_SUCCESS)
         st = set_property (msg, PROP_FLAGS, agreed_flags);
+    if (st == NOTMUCH_STATUS_SUCCESS)
+        st = notmuch_message_thaw (msg);
     end = notmuch_database_end_atomic (db->nm);
     if (st == NOTMUCH_STATUS_SUCCESS)
         st = end;
     if (st != NOTMUCH_STATUS_SUCCESS)
         return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
                                  "cannot update message '%s' in notmuch database '%s'", id,
+                                 db->path);
+    return TRUE;
+}
+
+gboolean
+nms_db_begin_batch (NmsDb *db, GError **error)
+{
+    notmuch_status_t st = notmuch_database_begin_atomic (db->nm);
+
+    if (st != NOTMUCH_STATUS_SUCCESS)
+        return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                 "cannot begin a batch of changes in notmuch database '%s'",
+                                 db->path);
+    return TRUE;
+}
+
+gboolean
+nms_db_end_batch (NmsDb *db, GError **error)
+{
+    notmuch_status_t st = notmuch_database_end_atomic (db->nm);
+
+    if (st != NOTMUCH_STATUS_SUCCESS)
+        return nms_db_set_error (db, error, NMS_DB_ERROR_WRITE, st,
+                                 "cannot end a batch of changes in notmuch database '%s'",
                                  db->path);
     return TRUE;
 }
