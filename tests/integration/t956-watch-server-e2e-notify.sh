@@ -3,8 +3,9 @@
 # `nmsync watch` wakes up on the server end to end, on Dovecot's NOTIFY, with no timer
 # (watch-interval = 3600): a message APPENDed to the server's INBOX is in the Maildir and
 # searchable in notmuch by Message-ID within seconds; a flag set on the server reaches the local
-# file's name; a message saved into another folder (Archive) arrives too. Nothing duplicated on
-# either side; SIGTERM: exit 0.
+# file's name; a message saved into another folder (Archive) arrives too; a move on the server
+# moves the local file, an expunge deletes it, a new server folder appears locally with its mail.
+# Nothing duplicated on either side; SIGTERM: exit 0.
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
@@ -58,6 +59,30 @@ check "server wake-up in Archive: searchable in notmuch (bounded: 10 s)" \
 diag "save into Archive -> notmuch took $(took "$t0") s"
 check "server wake-up in Archive: the file is in the local Archive" local_has Archive e-ar1
 
+# (4) a message moved on the server (INBOX -> Archive): moved locally, not copied.
+dv move Archive mailbox INBOX header message-id "<e-in1@nmsync.test>"
+check "server move: the message's file is in the local Archive (bounded: 10 s)" \
+    wait_for "moved" 10 local_has Archive e-in1
+in_local () { grep -l "$2@nmsync.test" "$(local_dir "$1")"/cur/* "$(local_dir "$1")"/new/* 2>/dev/null; }
+check_eq "server move: no file of it left in the local INBOX" "" "$(in_local INBOX e-in1)"
+check_eq "server move: notmuch has one file for it" 1 \
+    "$(notmuch search --output=files "id:e-in1@nmsync.test" | grep -c .)"
+
+# (5) an expunge on the server (positive evidence): the local file goes, notmuch forgets it.
+uid=$(uid_of Archive e-ar1)
+dv expunge mailbox Archive uid "$uid"
+check "server expunge: the local file is deleted (bounded: 10 s)" \
+    wait_for "deleted" 10 eval '[ "$(notmuch count "id:e-ar1@nmsync.test")" = 0 ]'
+check_eq "server expunge: no file of it left in the local Archive" "" \
+    "$(in_local Archive e-ar1)"
+
+# (6) a folder created on the server with a message in it.
+mail_file "$T/e-pr1.eml" e-pr1
+dovecot_seed Projects "$T/e-pr1.eml"
+check "server folder: the new folder's message is searchable (bounded: 10 s)" \
+    wait_for "indexed" 10 indexed e-pr1
+check "server folder: its file is in the local Projects" local_has Projects e-pr1
+
 sleep 1
 collect_sides
 check_eq "no duplicate on the server" "" "$(printf '%s\n' "$SRV" | awk '{ print $NF }' | sort | uniq -d)"
@@ -69,5 +94,6 @@ kill -TERM "$watch"
 rc=0
 wait "$watch" || rc=$?
 check_eq "SIGTERM: exit 0" 0 "$rc"
-check_eq "watch wrote no error" "" "$(grep -v '^$' "$T/watch.err")"
+# The sync stage names a server-side move it took along locally (a note, not an error).
+check_eq "watch wrote no error" "" "$(grep -v -e '^$' -e 'moved on the server from .INBOX. to .Archive. (taken along locally' "$T/watch.err")"
 diag "watch stdout:" "$(cat "$T/watch.out")"
