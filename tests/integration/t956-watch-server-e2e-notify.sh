@@ -13,6 +13,7 @@
 command -v notmuch >/dev/null 2>&1 || skip_all "notmuch is not installed"
 
 T=$(tap_tmpdir)
+DOVECOT_RAWLOG=1
 dovecot_start
 dovecot_seed INBOX 1
 nmsync_setup_dovecot 'watch-interval = 3600'
@@ -82,6 +83,21 @@ dovecot_seed Projects "$T/e-pr1.eml"
 check "server folder: the new folder's message is searchable (bounded: 10 s)" \
     wait_for "indexed" 10 indexed e-pr1
 check "server folder: its file is in the local Projects" local_has Projects e-pr1
+
+# (7) nmsync's own change comes back from the server (NOTIFY reports every session's
+# changes): at most a follow-up run that finds nothing, then quiet - no loop.
+uid=$(uid_of Projects e-pr1)
+f=$(local_file Projects "$uid")
+mv "$f" "${f%%:2,*}:2,F${f##*:2,}"
+check "local flag: \\Flagged on the server (bounded: 10 s)" \
+    wait_for "pushed" 10 eval 'server_flags Projects "$uid" | grep -q Flagged'
+sleep 2
+rawlog_mark
+lines=$(wc -l <"$T/watch.out")
+sleep 3
+check_eq "after its own change came back, watch sends the server nothing more" "" \
+    "$(rawlog_commands | grep -v -e '^IDLE' -e '^DONE')"
+check_eq "and prints nothing more" "$lines" "$(wc -l <"$T/watch.out")"
 
 sleep 1
 collect_sides
