@@ -4,7 +4,8 @@
 # IDLE on INBOX and on the watch-folders brings a message APPENDed there into the Maildir and
 # notmuch, and a server flag onto the local file, with no timer (watch-interval = 3600); a
 # message saved into a folder nobody idles on (Junk) arrives with the LIST-STATUS sweep of a
-# short watch-interval. Nothing duplicated on either side; SIGTERM: exit 0.
+# short watch-interval, and so does a folder created on the server. Nothing duplicated on
+# either side; SIGTERM: exit 0.
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
 . "$NMSYNC_TESTLIB/dovecot.sh"
 . "$NMSYNC_TESTLIB/nmsync.sh"
@@ -89,6 +90,12 @@ uid=$(uid_of Junk i-junk2)
 dv flags add '\Flagged' mailbox Junk uid "$uid"
 check "server flag on Junk: the sweep brings F to the local file (bounded: 10 s)" \
     wait_for "flag" 10 local_flagged Junk "$uid"
+
+mail_file "$T/i-pr1.eml" i-pr1
+dovecot_seed Projects "$T/i-pr1.eml"
+check "sweep: a folder created on the server arrives with its message (bounded: 10 s)" \
+    wait_for "indexed" 10 indexed i-pr1
+check "sweep: its file is in the local Projects" local_has Projects i-pr1
 
 sleep 1
 collect_sides
