@@ -31,12 +31,17 @@ check "the first pass downloads INBOX (bounded: 20 s)" \
     wait_for "first pass" 20 eval '[ "$(local_count INBOX)" = 1 ]'
 sleep 1
 
+archive=$(dv mailbox path Archive)
 dovecot_stop
 check "the outage is logged (bounded: 10 s)" wait_for "outage" 10 eval '[ "$(outage_lines)" -ge 1 ]'
 # Delivered while the server is down: straight into the server's Maildir (tmp/, then new/).
 mail_file "$DOVECOT_MAILDIR/tmp/1800000000.M1P1.mda" r-down1
 [ "$(id -u)" = 0 ] && chown 65534:65534 "$DOVECOT_MAILDIR/tmp/1800000000.M1P1.mda"
 mv "$DOVECOT_MAILDIR/tmp/1800000000.M1P1.mda" "$DOVECOT_MAILDIR/new/"
+# ... and into a folder nothing else touches, so only the sweep after the reconnect finds it.
+mail_file "$archive/tmp/1800000000.M2P1.mda" r-down2
+[ "$(id -u)" = 0 ] && chown 65534:65534 "$archive/tmp/1800000000.M2P1.mda"
+mv "$archive/tmp/1800000000.M2P1.mda" "$archive/new/"
 sleep 4 # reconnect attempts after 1, 2 and 4 s fail meanwhile
 check_eq "the outage is logged once" 1 "$(outage_lines)"
 check "watch stays up while the server is down" _tap_alive "$watch"
@@ -48,13 +53,16 @@ check "after the reconnect: the message delivered while down is searchable (boun
     wait_for "indexed" 30 indexed r-down1
 check "after the reconnect: the message saved right after the restart is searchable" \
     wait_for "indexed" 5 indexed r-up1
+check "after the reconnect: the Archive message delivered while down is searchable" \
+    wait_for "indexed" 10 indexed r-down2
+check "it is in the local Archive with its UID" local_has Archive r-down2
 check "both are in the local INBOX with their UIDs" eval 'local_has INBOX r-down1 && local_has INBOX r-up1'
 check_match "the reconnect is logged" 'connected again' "$(cat "$T/watch.err")"
 check_eq "the outage is still logged once" 1 "$(outage_lines)"
-mail_file "$T/r-up2.eml" r-up2
-dovecot_seed Archive "$T/r-up2.eml"
+mail_file "$T/r-up3.eml" r-up3
+dovecot_seed Archive "$T/r-up3.eml"
 check "after the reconnect NOTIFY works again: an Archive message arrives (bounded: 10 s)" \
-    wait_for "indexed" 10 indexed r-up2
+    wait_for "indexed" 10 indexed r-up3
 
 sleep 1
 collect_sides
