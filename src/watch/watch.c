@@ -55,6 +55,7 @@ struct _Watch {
     gboolean db_changed;
     guint timer;
     gint64 burst_start, last_event; /* monotonic; 0: no burst */
+    guint burst_quiet_ms;           /* the quiet time this burst waits for (see note_event) */
     gint64 clock_mono, clock_real;
     guint runs, failed;
     int exit_status;
@@ -82,16 +83,31 @@ marked (const Account *a)
     return a->full || a->rules || g_hash_table_size (a->folders) > 0;
 }
 
-/* An event: remembered for the burst it belongs to, and the timer set again. */
+/* The quiet time after a server event. The server batches its notifications already (Dovecot
+ * holds them back for half a second), so a burst from there has arrived once one is here; a
+ * mail client's files come one by one and get the configured quiet time. */
+#define SERVER_QUIET_MS 50
+
+/* An event: remembered for the burst it belongs to, and the timer set again. The burst waits
+ * for the longest quiet time any of its events asked for. */
 static void
-note_event (Watch *w)
+note_event_quiet (Watch *w, guint quiet_ms)
 {
     gint64 now = g_get_monotonic_time ();
 
-    if (w->burst_start == 0)
+    if (w->burst_start == 0) {
         w->burst_start = now;
+        w->burst_quiet_ms = quiet_ms;
+    }
+    w->burst_quiet_ms = MAX (w->burst_quiet_ms, quiet_ms);
     w->last_event = now;
     schedule (w);
+}
+
+static void
+note_event (Watch *w)
+{
+    note_event_quiet (w, w->options->quiet_ms);
 }
 
 static void
@@ -149,7 +165,7 @@ on_server (NmsWatchServerEvent event, const char *folder, const char *message, g
         a->down = FALSE;
         return;
     }
-    note_event (a->watch);
+    note_event_quiet (a->watch, MIN (SERVER_QUIET_MS, a->watch->options->quiet_ms));
 }
 
 static gboolean
@@ -249,7 +265,7 @@ burst_due (const Watch *w)
 {
     if (w->burst_start == 0)
         return 0;
-    return MIN (w->last_event + (gint64) w->options->quiet_ms * 1000,
+    return MIN (w->last_event + (gint64) w->burst_quiet_ms * 1000,
                 w->burst_start + (gint64) w->options->max_delay_ms * 1000);
 }
 
