@@ -777,6 +777,14 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     complete = !incomplete && deferred == 0 && run->ctx->progress.skipped == before.skipped;
     if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext, complete, error))
         return FALSE;
+    if (!complete && deferred > 0 && !incomplete &&
+        run->ctx->progress.skipped == before.skipped) {
+        NmsStateFolder value;
+
+        /* complete once the deferred deletions are done (server-moves.c) */
+        nms_sync_folder_synced_value (run, folder, fs.uidvalidity, fs.uidnext, TRUE, &value);
+        nms_sync_later_complete (run, folder, &value);
+    }
     /* Only now: until the state is committed a crash must leave mbsync's records, from which
      * a new adopt pairs exactly again. */
     if (run->options->adopt && run->options->adopt_clean && complete)
