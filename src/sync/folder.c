@@ -534,10 +534,12 @@ scan_incomplete (GPtrArray *scan, GArray *local, GPtrArray *fresh)
 }
 
 /* The server side comes from @qresync (the changes since the last complete sync, applied to
- * the agreed messages) when it is not NULL, else from UID FETCH 1:* of every message's flags. */
+ * the agreed messages) when it is not NULL, else from UID FETCH 1:* of every message's flags.
+ * @agreed_read: the folder's state messages when select_folder read them already (nothing
+ * writes the folder's state in between), else NULL: they are read here. */
 static gboolean
 snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GArray *qresync,
-               Snapshot *s, gboolean *incomplete_out, GError **error)
+               GArray *agreed_read, Snapshot *s, gboolean *incomplete_out, GError **error)
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
@@ -548,7 +550,10 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     else
         infos = fs->exists > 0 ? nms_imap_fetch_infos (run->session, 1, error)
                                : g_array_new (FALSE, TRUE, sizeof (NmsImapMessageInfo));
-    if (infos == NULL || (saved = nms_state_messages (run->state, folder->name, error)) == NULL ||
+    if (agreed_read != NULL)
+        saved = g_array_ref (agreed_read);
+    if (infos == NULL ||
+        (saved == NULL && (saved = nms_state_messages (run->state, folder->name, error)) == NULL) ||
         (s->scan = nms_maildir_scan (folder->dir, error)) == NULL)
         return FALSE;
     /* Files nmsync holds no state for pair by content before anything is planned for them
@@ -658,15 +663,18 @@ clean_tmp (Run *run, const Folder *folder)
 
 /* SELECT with QRESYNC when the last sync of the folder was complete (a nonzero modseq: the
  * agreed state then equals the server for every message the server does not report), else a
- * plain SELECT. *qresync_out gets the server snapshot QRESYNC yields, or NULL: fetch it all. */
+ * plain SELECT. *qresync_out gets the server snapshot QRESYNC yields, or NULL: fetch it all.
+ * *agreed_out gets the folder's state messages when they were read for QRESYNC, else NULL
+ * (snapshot_take reads them then: one read of a folder's rows per run, not two). */
 static gboolean
 select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboolean known,
-               NmsImapFolderState *fs, GArray **qresync_out, GError **error)
+               NmsImapFolderState *fs, GArray **qresync_out, GArray **agreed_out, GError **error)
 {
     gboolean read_only = !(run->policy.direction & NMS_PLAN_PUSH);
     g_autoptr (GArray) agreed = NULL, known_uids = NULL, changed = NULL, vanished = NULL;
 
     *qresync_out = NULL;
+    *agreed_out = NULL;
     if (!known || saved->highestmodseq == 0 || !nms_imap_qresync_enabled (run->session) ||
         !folder->has_status || folder->uidvalidity != saved->uidvalidity ||
         g_hash_table_size (run->pending_moves) > 0)
@@ -685,6 +693,7 @@ select_folder (Run *run, const Folder *folder, const NmsStateFolder *saved, gboo
     nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: QRESYNC: %u changed, %u vanished",
                      run->account->name, folder->name, changed->len, vanished->len);
     *qresync_out = nms_sync_server_from_changes (agreed, changed, vanished);
+    *agreed_out = g_steal_pointer (&agreed);
     return TRUE;
 }
 
@@ -709,7 +718,7 @@ gboolean
 nms_sync_folder (Run *run, Folder *folder, GError **error)
 {
     g_auto (Snapshot) snap = { 0 };
-    g_autoptr (GArray) qresync = NULL;
+    g_autoptr (GArray) qresync = NULL, agreed = NULL;
     NmsImapFolderState fs;
     NmsStateFolder saved;
     gboolean known, ok, complete, incomplete = FALSE;
@@ -731,7 +740,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     }
     clean_tmp (run, folder);
     if (!nms_state_folder_get (run->state, folder->name, &saved, &known, error) ||
-        !select_folder (run, folder, &saved, known, &fs, &qresync, error))
+        !select_folder (run, folder, &saved, known, &fs, &qresync, &agreed, error))
         return FALSE;
     if (known && (saved.uidvalidity != fs.uidvalidity || went_back (run, folder, &saved, &fs))) {
         if (run->ctx->dry_run) {
@@ -741,11 +750,12 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
             return TRUE;
         }
         g_clear_pointer (&qresync, g_array_unref); /* from before the repair: fetch anew */
+        g_clear_pointer (&agreed, g_array_unref);
         if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
             return FALSE;
     }
     run->adopt_exact = run->adopt_content = 0;
-    if (!snapshot_take (run, folder, &fs, qresync, &snap, &incomplete, error))
+    if (!snapshot_take (run, folder, &fs, qresync, agreed, &snap, &incomplete, error))
         return FALSE;
     if (run->options->adopt)
         nms_sync_adopt_report (run, folder, snap.plan, snap.local_only);
@@ -777,6 +787,14 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     complete = !incomplete && deferred == 0 && run->ctx->progress.skipped == before.skipped;
     if (!nms_sync_folder_mark_synced (run, folder, fs.uidvalidity, fs.uidnext, complete, error))
         return FALSE;
+    if (!complete && deferred > 0 && !incomplete &&
+        run->ctx->progress.skipped == before.skipped) {
+        NmsStateFolder value;
+
+        /* complete once the deferred deletions are done (server-moves.c) */
+        nms_sync_folder_synced_value (run, folder, fs.uidvalidity, fs.uidnext, TRUE, &value);
+        nms_sync_later_complete (run, folder, &value);
+    }
     /* Only now: until the state is committed a crash must leave mbsync's records, from which
      * a new adopt pairs exactly again. */
     if (run->options->adopt && run->options->adopt_clean && complete)

@@ -158,25 +158,33 @@ nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uidvalidity,
     return nms_state_folder_set (run->state, folder->name, &value, error);
 }
 
-gboolean
-nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity,
-                             guint32 uidnext, gboolean complete, GError **error)
+void
+nms_sync_folder_synced_value (Run *run, const Folder *folder, guint32 uidvalidity,
+                              guint32 uidnext, gboolean complete, NmsStateFolder *value_out)
 {
-    NmsStateFolder value = { .uidvalidity = uidvalidity, .uidnext = uidnext };
-
+    *value_out = (NmsStateFolder) { .uidvalidity = uidvalidity, .uidnext = uidnext };
     /* A pull leaves the agreed flags equal to the server's (plan.c), so its STATUS may be
      * recorded; not its mtimes: local changes it did not push must be seen by the next sync.
      * A push leaves server changes unpulled, so it records neither. */
     if (complete && (run->policy.direction & NMS_PLAN_PULL) && folder->has_status &&
         folder->uidvalidity == uidvalidity) {
-        value.uidnext = folder->uidnext;
-        value.messages = folder->messages;
-        value.highestmodseq = folder->highestmodseq;
+        value_out->uidnext = folder->uidnext;
+        value_out->messages = folder->messages;
+        value_out->highestmodseq = folder->highestmodseq;
         if (run->policy.direction == NMS_PLAN_SYNC) {
-            value.cur_mtime_ns = folder->cur_mtime_ns;
-            value.new_mtime_ns = folder->new_mtime_ns;
+            value_out->cur_mtime_ns = folder->cur_mtime_ns;
+            value_out->new_mtime_ns = folder->new_mtime_ns;
         }
     }
+}
+
+gboolean
+nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity,
+                             guint32 uidnext, gboolean complete, GError **error)
+{
+    NmsStateFolder value;
+
+    nms_sync_folder_synced_value (run, folder, uidvalidity, uidnext, complete, &value);
     return nms_state_folder_set (run->state, folder->name, &value, error);
 }
 

@@ -21,7 +21,12 @@
  * A's deferred deletions are only in memory, and the folder is not recorded as completely
  * synced: a kill before the end of the run leaves A's files, which the next run plans to
  * delete again and finds linked (a move) then. The unlink and A's state row go together as in
- * folder.c step 1. */
+ * folder.c step 1. When A's sync was complete but for these deletions, A's complete record
+ * (its STATUS and mtimes, nms_sync_later_complete) is written in the transaction of the last
+ * of them, after the unlinks and the fsync of A's directories: a kill before that commit
+ * leaves A "not known complete" (full path next run), never complete with a file left over.
+ * Without it every folder with a server expunge lost QRESYNC and its skip for the next run,
+ * which then fetched the flags of all its messages: work in the size of the spool. */
 #include "nms-build.h"
 
 #include "sync/sync-private.h"
@@ -46,6 +51,8 @@ struct _NmsSyncLater {
     GHashTable *dry_taken; /* dry run: "<folder>\n<base>" of a file another folder would take
                             * along -> that folder's name */
     gboolean possible;     /* some folder may have lost messages (nms_sync_later_watch) */
+    GHashTable *complete;  /* folder name -> NmsStateFolder: its record once its deferred
+                            * deletions are all done (nms_sync_later_complete) */
 };
 
 static void
@@ -68,6 +75,7 @@ nms_sync_later_new (void)
     later->items = g_array_new (FALSE, TRUE, sizeof (Deferred));
     g_array_set_clear_func (later->items, deferred_clear);
     later->dry_taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    later->complete = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     return later;
 }
 
@@ -78,6 +86,7 @@ nms_sync_later_free (NmsSyncLater *later)
         return;
     g_array_unref (later->items);
     g_hash_table_unref (later->dry_taken);
+    g_hash_table_unref (later->complete);
     g_mutex_clear (&later->lock);
     g_free (later);
 }
@@ -108,6 +117,17 @@ nms_sync_later_defer (Run *run, const Folder *folder, GArray *plan, GPtrArray *e
     }
     g_mutex_unlock (&run->later->lock);
     return n;
+}
+
+void
+nms_sync_later_complete (Run *run, const Folder *folder, const NmsStateFolder *value)
+{
+    if (run->later == NULL)
+        return;
+    g_mutex_lock (&run->later->lock);
+    g_hash_table_replace (run->later->complete, g_strdup (folder->name),
+                          g_memdup2 (value, sizeof *value));
+    g_mutex_unlock (&run->later->lock);
 }
 
 /* ---- B: taking the file along --------------------------------------------------------- */
@@ -460,8 +480,9 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
 {
     const Deferred *first = &g_array_index (items, Deferred, from);
     g_autoptr (GPtrArray) dest = g_ptr_array_new_with_free_func (g_free);
+    const NmsStateFolder *complete = g_hash_table_lookup (run->later->complete, first->folder);
     guint real = 0;
-    gboolean refuse, touched = FALSE;
+    gboolean refuse, touched = FALSE, all_done = TRUE;
 
     for (guint i = from; i < to; i++) {
         char *to_folder = moved_to (run, &g_array_index (items, Deferred, i));
@@ -480,8 +501,10 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
         const char *to_folder = g_ptr_array_index (dest, i - from);
         g_autoptr (GError) local = NULL;
 
-        if (to_folder == NULL && refuse)
+        if (to_folder == NULL && refuse) {
+            all_done = FALSE;
             continue;
+        }
         if (run->ctx->dry_run) {
             /* at the end of the run, as the real run does it: an account's line */
             if (to_folder == NULL)
@@ -496,6 +519,7 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
             nms_context_log (run->ctx, NMS_LEVEL_WARNING,
                              "%s: folder '%s': message UID %u: %s; retried next run",
                              run->account->name, d->folder, d->uid, local->message);
+            all_done = FALSE;
             continue;
         }
         touched = TRUE;
@@ -515,6 +539,12 @@ finish_folder (Run *run, GArray *items, guint from, guint to, GHashTable *moves,
     if (run->ctx->dry_run)
         return TRUE;
     if (touched && !nms_maildir_folder_sync_dirs (first->dir, error)) {
+        nms_state_rollback (run->state);
+        return FALSE;
+    }
+    /* after the fsync: the record says the directory holds no file of these messages */
+    if (all_done && complete != NULL &&
+        !nms_state_folder_set (run->state, first->folder, complete, error)) {
         nms_state_rollback (run->state);
         return FALSE;
     }
@@ -561,5 +591,6 @@ nms_sync_later_finish (Run *run)
                               run->account->name, folder, error->message);
     }
     g_array_set_size (items, 0);
+    g_hash_table_remove_all (run->later->complete);
     report_moves (run, moves);
 }

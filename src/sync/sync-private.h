@@ -163,6 +163,10 @@ gboolean nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uid
  * and the mtimes seen before the scan, so that the next run can skip the folder. */
 gboolean nms_sync_folder_mark_synced (Run *run, const Folder *folder, guint32 uidvalidity,
                                       guint32 uidnext, gboolean complete, GError **error);
+/* The record nms_sync_folder_mark_synced writes, without writing it. */
+void nms_sync_folder_synced_value (Run *run, const Folder *folder, guint32 uidvalidity,
+                                   guint32 uidnext, gboolean complete,
+                                   NmsStateFolder *value_out);
 
 /* The server snapshot QRESYNC gives: the agreed messages @saved (NmsStateMessage, sorted)
  * without @vanished (sorted uids), with the flags of @changed (NmsImapMessageInfo, sorted)
@@ -340,6 +344,11 @@ gboolean nms_sync_take_moved (Run *run, const Folder *folder, guint32 uidvalidit
 /* After every folder: the deferred deletions. A file taken along by another folder is a
  * move (never counted for the guard, reported per folder pair); the rest face the guard. A
  * dry run says what would be deleted and moved (by what its take steps said), at the end. */
+/* @folder was synced completely but for its deferred deletions: @value (its complete record,
+ * nms_sync_folder_synced_value) is written with them, in their transaction, when every one of
+ * them is done; until then the folder stays "not known complete". Thread-safe. */
+void nms_sync_later_complete (Run *run, const Folder *folder, const NmsStateFolder *value);
+
 void nms_sync_later_finish (Run *run);
 
 /* ---- repair.c: a changed UIDVALIDITY ---- */
