@@ -165,14 +165,20 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
             older = g_strdup (old_path);
         g_hash_table_replace (db->stale, g_strdup (path), g_steal_pointer (&older));
     }
-    if (r == INDEXED_FAILED || r == INDEXED_VANISHED)
+    /* Not indexed under the new name (or not as mail): the old one is the message's file
+     * in notmuch still, kept with its tags until `notmuch new` or the next event. */
+    if (r == INDEXED_FAILED || r == INDEXED_VANISHED || r == INDEXED_NOT_MAIL)
         return count_index (r, stats);
+    /* A name may come back: a mail client toggling a flag renames "x:2,S" -> "x:2,FS" ->
+     * "x:2,S". The old name that is the new one is the message's file, now maybe its only
+     * one: removing it would delete the message and its tags. */
+    found = FALSE;
     if (db->stale != NULL &&
         g_hash_table_steal_extended (db->stale, old_path, (gpointer *) &key2,
                                      (gpointer *) &older) &&
-        !remove_file (db, older, &found, id, error))
+        strcmp (older, path) != 0 && !remove_file (db, older, &found, id, error))
         return FALSE;
-    if (!remove_file (db, old_path, &found, id, error))
+    if (strcmp (old_path, path) != 0 && !remove_file (db, old_path, &found, id, error))
         return FALSE;
     /* One flags_to_tags for the index and the removals: the message's filenames are final. */
     if (r == INDEXED_DUPLICATE) {
