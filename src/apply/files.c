@@ -194,8 +194,10 @@ nms_apply_files_resolve (NmsApplyFiles *files, const char *id, char *const *path
             add_event (events, NMS_FILE_RENAMED, found, *p);
             g_ptr_array_add (out, g_steal_pointer (&found));
         } else if (found != NULL || keeps_another (paths, *p)) {
-            /* a copy's name gone: the message keeps its other file, and its tags */
-            add_event (events, NMS_FILE_REMOVED, *p, NULL);
+            /* a copy's name gone: the message keeps its other file, and its tags. STALE, as
+             * notmuch's filenames may have changed since @paths was read (the sync's indexer,
+             * a watch): it removes the name only while the message has another one. */
+            add_event (events, NMS_FILE_STALE, *p, NULL);
         }
         /* else not found (another program renames it right now, or moved it to another
          * folder): notmuch keeps the name, the message and its tags; the next run, or

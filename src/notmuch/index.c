@@ -220,6 +220,27 @@ indexable (NmsDb *db, const char *path, NmsDbStats *stats)
     return FALSE;
 }
 
+/* TRUE when the message that has the filename @path has another one too. FALSE also when
+ * it cannot tell: the name stays then, which loses nothing. */
+static gboolean
+has_other_filename (NmsDb *db, const char *path)
+{
+    g_autoptr (notmuch_message_t) msg = NULL;
+    notmuch_filenames_t *names;
+    guint n = 0;
+
+    if (notmuch_database_find_message_by_filename (db->nm, path, &msg) !=
+            NOTMUCH_STATUS_SUCCESS || msg == NULL)
+        return FALSE;
+    names = notmuch_message_get_filenames (msg);
+    for (; names != NULL && notmuch_filenames_valid (names) && n < 2;
+         notmuch_filenames_move_to_next (names))
+        n++;
+    if (names != NULL)
+        notmuch_filenames_destroy (names);
+    return n >= 2;
+}
+
 static gboolean
 apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDbStats *stats,
              GError **error)
@@ -228,7 +249,8 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     g_autofree char *old_path = NULL;
     gboolean found;
 
-    if (path != NULL && ev->kind != NMS_FILE_REMOVED && !indexable (db, path, stats))
+    if (path != NULL && ev->kind != NMS_FILE_REMOVED && ev->kind != NMS_FILE_STALE &&
+        !indexable (db, path, stats))
         return TRUE; /* a RENAMED keeps its old filename: the message and its tags stay */
 
     if (ev->kind == NMS_FILE_RENAMED)
@@ -246,6 +268,14 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     }
     if (path == NULL)
         return TRUE;
+    if (ev->kind == NMS_FILE_STALE) {
+        if (!has_other_filename (db, path))
+            return TRUE;
+        if (!remove_file (db, path, &found, NULL, error))
+            return FALSE;
+        stats->removed += found;
+        return TRUE;
+    }
     if (ev->kind == NMS_FILE_REMOVED) {
         if (!remove_file (db, path, &found, NULL, error))
             return FALSE;

@@ -85,7 +85,7 @@ test_resolve (Fixture *f, gconstpointer data)
     g_assert_cmpint (g_array_index (events, NmsFileEvent, 0).kind, ==, NMS_FILE_RENAMED);
     g_assert_cmpstr (g_array_index (events, NmsFileEvent, 0).old_path, ==, moved_old);
     g_assert_cmpstr (g_array_index (events, NmsFileEvent, 0).path, ==, moved_new);
-    g_assert_cmpint (g_array_index (events, NmsFileEvent, 1).kind, ==, NMS_FILE_REMOVED);
+    g_assert_cmpint (g_array_index (events, NmsFileEvent, 1).kind, ==, NMS_FILE_STALE);
     g_assert_cmpstr (g_array_index (events, NmsFileEvent, 1).path, ==, gone);
 }
 
@@ -119,7 +119,7 @@ test_resolve_checks (Fixture *f, gconstpointer data)
     /* @stale, the message's only name, gets no event: removing it would delete the message
      * and its tags from notmuch; @stale2 goes, as the message keeps @listed. */
     g_assert_cmpuint (events->len, ==, 1);
-    g_assert_cmpint (g_array_index (events, NmsFileEvent, 0).kind, ==, NMS_FILE_REMOVED);
+    g_assert_cmpint (g_array_index (events, NmsFileEvent, 0).kind, ==, NMS_FILE_STALE);
     g_assert_cmpstr (g_array_index (events, NmsFileEvent, 0).path, ==, stale2);
 }
 
