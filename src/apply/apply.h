@@ -34,7 +34,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsApplyFiles, nms_apply_files_free)
  * the same unique part when that file carries Message-ID @id (or none) and is not listed
  * already, else dropped. Filenames outside the account and existing ones are kept, in order.
  * For each change an event is appended to @events (GArray of NmsFileEvent; the caller owns
- * the strings): RENAMED old -> found, or REMOVED old. Returns the resolved filenames
+ * the strings): RENAMED old -> found, or STALE old, but only when another file of the
+ * message exists: a name not found again (renamed once more by another program meanwhile)
+ * gets no event, as removing a message's last filename deletes it and its tags. Returns the resolved filenames
  * (transfer full, NULL-terminated), or NULL with @error when a folder cannot be read. */
 char **nms_apply_files_resolve (NmsApplyFiles *files, const char *id, char *const *paths,
                                 GArray *events, GError **error);

@@ -95,7 +95,8 @@ resolve_paths (Apply *ap, const NmsApplyAccount *acct, const NmsDbMessage *m)
                              m->id, ev->old_path, ev->path);
         else
             nms_context_log (ap->ctx, ap->ctx->dry_run ? NMS_LEVEL_WARNING : NMS_LEVEL_INFO,
-                             "%sid:%s: notmuch's filename '%s' (the file is gone)",
+                             "%sid:%s: notmuch's filename '%s' (the file is gone; the message keeps "
+                             "another)",
                              ap->ctx->dry_run ? "would remove " : "removed ", m->id, ev->path);
     }
     if (paths != NULL && events->len > 0 && !ap->ctx->dry_run) {

@@ -165,14 +165,20 @@ apply_rename (NmsDb *db, const char *old_path, const char *path, notmuch_indexop
             older = g_strdup (old_path);
         g_hash_table_replace (db->stale, g_strdup (path), g_steal_pointer (&older));
     }
-    if (r == INDEXED_FAILED || r == INDEXED_VANISHED)
+    /* Not indexed under the new name (or not as mail): the old one is the message's file
+     * in notmuch still, kept with its tags until `notmuch new` or the next event. */
+    if (r == INDEXED_FAILED || r == INDEXED_VANISHED || r == INDEXED_NOT_MAIL)
         return count_index (r, stats);
+    /* A name may come back: a mail client toggling a flag renames "x:2,S" -> "x:2,FS" ->
+     * "x:2,S". The old name that is the new one is the message's file, now maybe its only
+     * one: removing it would delete the message and its tags. */
+    found = FALSE;
     if (db->stale != NULL &&
         g_hash_table_steal_extended (db->stale, old_path, (gpointer *) &key2,
                                      (gpointer *) &older) &&
-        !remove_file (db, older, &found, id, error))
+        strcmp (older, path) != 0 && !remove_file (db, older, &found, id, error))
         return FALSE;
-    if (!remove_file (db, old_path, &found, id, error))
+    if (strcmp (old_path, path) != 0 && !remove_file (db, old_path, &found, id, error))
         return FALSE;
     /* One flags_to_tags for the index and the removals: the message's filenames are final. */
     if (r == INDEXED_DUPLICATE) {
@@ -214,6 +220,27 @@ indexable (NmsDb *db, const char *path, NmsDbStats *stats)
     return FALSE;
 }
 
+/* TRUE when the message that has the filename @path has another one too. FALSE also when
+ * it cannot tell: the name stays then, which loses nothing. */
+static gboolean
+has_other_filename (NmsDb *db, const char *path)
+{
+    g_autoptr (notmuch_message_t) msg = NULL;
+    notmuch_filenames_t *names;
+    guint n = 0;
+
+    if (notmuch_database_find_message_by_filename (db->nm, path, &msg) !=
+            NOTMUCH_STATUS_SUCCESS || msg == NULL)
+        return FALSE;
+    names = notmuch_message_get_filenames (msg);
+    for (; names != NULL && notmuch_filenames_valid (names) && n < 2;
+         notmuch_filenames_move_to_next (names))
+        n++;
+    if (names != NULL)
+        notmuch_filenames_destroy (names);
+    return n >= 2;
+}
+
 static gboolean
 apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDbStats *stats,
              GError **error)
@@ -222,7 +249,8 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     g_autofree char *old_path = NULL;
     gboolean found;
 
-    if (path != NULL && ev->kind != NMS_FILE_REMOVED && !indexable (db, path, stats))
+    if (path != NULL && ev->kind != NMS_FILE_REMOVED && ev->kind != NMS_FILE_STALE &&
+        !indexable (db, path, stats))
         return TRUE; /* a RENAMED keeps its old filename: the message and its tags stay */
 
     if (ev->kind == NMS_FILE_RENAMED)
@@ -240,6 +268,14 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     }
     if (path == NULL)
         return TRUE;
+    if (ev->kind == NMS_FILE_STALE) {
+        if (!has_other_filename (db, path))
+            return TRUE;
+        if (!remove_file (db, path, &found, NULL, error))
+            return FALSE;
+        stats->removed += found;
+        return TRUE;
+    }
     if (ev->kind == NMS_FILE_REMOVED) {
         if (!remove_file (db, path, &found, NULL, error))
             return FALSE;

@@ -10,6 +10,9 @@ typedef enum {
     NMS_FILE_ADDED,   /* a new file at @path (a downloaded message landed there) */
     NMS_FILE_RENAMED, /* the file at @old_path is now at @path (flags, UID, or moved) */
     NMS_FILE_REMOVED, /* the file at @path is gone (deleted) */
+    NMS_FILE_STALE,   /* a filename notmuch lists is gone (another program renamed it): it
+                       * goes only while the message has another filename in the database,
+                       * never its last one (that would delete the message and its tags) */
 } NmsFileEventKind;
 
 typedef struct {
