@@ -388,11 +388,13 @@ unknown_idents (Run *run, GArray *server, GArray *saved, GError **error)
 
 /* Renames the file of @e to carry @uid, and the flags of @e->name where adopt rewrote its
  * keyword letters (adopt.c): one rename, so the name never has nmsync's letters without
- * nmsync's ",U=". A name without ",U=" and without info (Dovecot's and most clients' files
- * in new/) gets ",U=<uid>:2," in one rename too, not one for each part: with 50,000 files
- * the second rename was a fifth of adopt's renames (when that rename fails, a client renamed
- * the file meanwhile: the two-step path finds it by its unique part). Not durable yet: record_pairs() fsyncs
- * the directories once for all. (transfer full) */
+ * nmsync's ",U=". A name without ",U=" (Dovecot's, most clients') is "<base>[:2,<flags>]"
+ * exactly (nms_maildir_name_parse), so the new name is made from @e->name without reading
+ * the old one again, with an empty info when it had none: one rename, where a name without
+ * info took two (the UID, then the info), a fifth of adopt's renames with 50,000 files. When
+ * that rename fails (a client renamed the file meanwhile), a file whose letters adopt did not
+ * rewrite takes the path that finds it by its unique part. Not durable yet: record_pairs()
+ * fsyncs the directories once for all. (transfer full) */
 static char *
 give_uid_and_letters (NmsMaildirEntry *e, guint32 uid, GError **error)
 {
@@ -400,22 +402,21 @@ give_uid_and_letters (NmsMaildirEntry *e, guint32 uid, GError **error)
     g_autofree char *dir = NULL;
     g_autofree char *name = NULL;
     g_autofree char *target = NULL;
-    NmsMaildirName wanted = { e->name->base, uid, e->name->flags };
+    NmsMaildirName wanted = { e->name->base, uid, e->name->flags != NULL ? e->name->flags : "" };
+    g_autoptr (GError) rename_error = NULL;
 
-    if (e->name->uid == 0 && e->name->flags == NULL) {
-        wanted.flags = (char *) "";
-    } else {
-        disk = nms_sync_adopt_flags_on_disk (e->path);
-        if (e->name->flags == NULL || disk == NULL || strcmp (disk, e->name->flags) == 0)
-            return nms_sync_give_uid_full (e->path, uid, FALSE, error);
-    }
+    if (e->name->uid != 0)
+        return nms_sync_give_uid_full (e->path, uid, FALSE, error);
     dir = g_path_get_dirname (e->path);
     name = nms_maildir_name_format (&wanted);
     target = g_build_filename (dir, name, NULL);
-    if (!nms_fs_rename_noreplace (e->path, target, e->name->flags == NULL ? NULL : error))
-        return e->name->flags == NULL ? nms_sync_give_uid_full (e->path, uid, FALSE, error)
-                                      : NULL;
-    return g_steal_pointer (&target);
+    if (nms_fs_rename_noreplace (e->path, target, &rename_error))
+        return g_steal_pointer (&target);
+    disk = nms_sync_adopt_flags_on_disk (e->path);
+    if (e->name->flags == NULL || g_strcmp0 (disk, e->name->flags) == 0)
+        return nms_sync_give_uid_full (e->path, uid, FALSE, error);
+    g_propagate_error (error, g_steal_pointer (&rename_error));
+    return NULL;
 }
 
 /* Gives the file of @e the UID @uid (renamed in place: same inode). The rename is not durable
