@@ -307,9 +307,9 @@ maildir_of (Writer *w, const Store *md, const char *near_box, const char *far_bo
                                "note: no SubFolders in MaildirStore %s: verbatim assumed",
                                md->name);
         else if (nms_mbsyncrc_is (sub, "Legacy"))
-            nms_mbsyncrc_note (w->notes, md->subfolders_line,
-                               "not translated: SubFolders Legacy (nmsync: "
-                               "maildir++ or verbatim), verbatim used");
+            set_unsafe (w, md->subfolders_line,
+                        "SubFolders Legacy: mbsync keeps a nested folder Top/Sub in Top/.Sub, "
+                        "nmsync's layout verbatim in Top/Sub");
         if (!pp && md->path != NULL) {
             g_autofree char *a = local_path (inbox);
             g_autofree char *b = local_path (md->path);

@@ -3,7 +3,7 @@
 # `nmsync import-mbsyncrc` where nmsync's folder directories would not be mbsync's: SubFolders
 # Verbatim with Flatten . (mbsync keeps Archive/2024 as ~/Mail/Archive.2024, nmsync would use
 # ~/Mail/Archive/2024), and Path ~/Mail/ with Inbox ~/Mail/Inbox (nmsync keeps INBOX in
-# ~/Mail/INBOX). adopt would not find those folders and sync would download them a second
+# ~/Mail/INBOX), and SubFolders Legacy (Top/.Sub where nmsync has Top/Sub). adopt would not find those folders and sync would download them a second
 # time, so the account is printed with maildir = FIXME-... (the config does not load) and a
 # comment naming the mbsyncrc line, the reason and what to do. The same file without the
 # offending line loads as before.
@@ -58,6 +58,13 @@ check_match "inbox: the comment names Inbox and where nmsync keeps it" \
     "$(cat "$out")"
 loads "$out"
 check "inbox: the output does not load" test "$NMS_RC" -ne 0
+
+out=$NMS_HOME/legacy.conf
+mbsyncrc 'Path ~/Mail/' 'Inbox ~/Mail/INBOX' 'SubFolders Legacy'
+"$NMSYNC" import-mbsyncrc > "$out" 2> "$NMS_HOME/err"
+check_eq "legacy: maildir is FIXME" "FIXME-~/Mail" "$(key_of "$out" dv maildir)"
+check_match "legacy: the comment names SubFolders Legacy" \
+    "^# mbsyncrc:[0-9]+: NOT LOADABLE \(maildir = FIXME\): SubFolders Legacy: .*duplicates" "$(cat "$out")"
 
 out=$NMS_HOME/plain.conf
 mbsyncrc 'Path ~/Mail/' 'Inbox ~/Mail/INBOX' 'SubFolders Verbatim'
