@@ -3,7 +3,8 @@
  * IMAP store with a Maildir store, read by mbsyncrc.c. Each value is checked the way
  * nms_config_load() will check it; what cannot pass becomes a "not translated" comment (or a
  * FIXME value that the comment names), so the output always loads - except an account whose
- * folder directories nmsync would not find where mbsync keeps them (Flatten, Inbox elsewhere):
+ * folder directories nmsync would not find where mbsync keeps them (Flatten, SubFolders
+ * Legacy, Inbox elsewhere, a far folder in the Maildir root):
  * its "maildir = FIXME-ROOT" does not load until the user decides, as adopt and sync would
  * download those folders a second time. */
 #include "config/config.h"
