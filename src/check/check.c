@@ -34,6 +34,7 @@ nms_check_issue_free (NmsCheckIssue *issue)
     g_free (issue->folder);
     g_free (issue->object);
     g_free (issue->target);
+    g_free (issue->note);
     g_free (issue->message_id);
     g_free (issue);
 }
@@ -262,9 +263,13 @@ add_defects (Check *c, const char *folder, GPtrArray *defects, GArray *saved,
         issue->empty = d->empty;
         issue->uid = d->uid;
         issue->target = g_strdup (d->target);
+        if (d->kind == NMS_MAILDIR_DEFECT_MISFILED)
+            issue->note = g_strdup (d->problem);
+        /* A misfiled file left where it is (recent, a copy) keeps its place for notmuch. */
         if (d->kind == NMS_MAILDIR_DEFECT_MISFILED && d->base != NULL && d->target != NULL) {
             g_hash_table_add (present, g_strdup (d->base));
-            g_hash_table_replace (c->bases, g_strdup (d->base), g_strdup (d->target));
+            if (d->problem == NULL)
+                g_hash_table_replace (c->bases, g_strdup (d->base), g_strdup (d->target));
         }
         if (d->kind == NMS_MAILDIR_DEFECT_DUPLICATE_UID) {
             g_autofree char *id = NULL;

@@ -38,6 +38,8 @@ typedef struct {
     gboolean empty;   /* the file has no bytes */
     gboolean paired;  /* DUPLICATE_UID: the state pairs this very file with @uid */
     char *message_id; /* DUPLICATE_UID: the file's Message-ID, lowercased, or NULL */
+    char *note;       /* MISFILED: why --fix leaves it ("recent: left", "copy of PATH: left"),
+                       * NULL when --fix refiles it */
 } NmsCheckIssue;
 
 void nms_check_issue_free (NmsCheckIssue *issue);

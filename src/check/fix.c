@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * `nmsync check --fix`: the plan of safe repairs, made from a report without any I/O, and
  * their execution one at a time. No repair removes a message file with content: a misfiled
- * message is refiled, an empty tmp/ leftover removed, a ",U=" the state does not pair
- * dropped (the message stays; the next sync pairs it by content or uploads it), a stale
- * notmuch name pointed at the file that now has the message. */
+ * message is refiled (unless modified in the last hour or a byte copy of one in cur/ or
+ * new/), an empty tmp/ leftover removed, a ",U=" the state does not pair dropped (the
+ * message stays; the next sync pairs it by content or uploads it), a stale notmuch name
+ * pointed at the file that now has the message. */
 #include "nms-build.h"
 
 #include "check/check.h"
@@ -84,7 +85,8 @@ nms_check_plan (const NmsCheckReport *report)
 
         switch (issue->kind) {
         case NMS_CHECK_MISFILED:
-            if (issue->target != NULL)
+            /* A recent file may still be being written, a copy would be uploaded twice. */
+            if (issue->target != NULL && issue->note == NULL)
                 fix_add (plan, NMS_CHECK_FIX_REFILE, issue, issue->target);
             break;
         case NMS_CHECK_TMP_OLD:

@@ -122,8 +122,11 @@ print_report (const NmsCheckReport *r)
         const NmsCheckIssue *issue = g_ptr_array_index (r->issues, i);
         g_autofree char *name = g_strdup_printf ("%s/%s", r->account, issue->folder);
 
-        g_string_append_printf (out, "%-32s %-13s %s\n", name, nms_check_kind_name (issue->kind),
+        g_string_append_printf (out, "%-32s %-13s %s", name, nms_check_kind_name (issue->kind),
                                 issue->object);
+        if (issue->note != NULL)
+            g_string_append_printf (out, " (%s)", issue->note);
+        g_string_append_c (out, '\n');
     }
     fputs (out->str, stdout);
 }
@@ -175,6 +178,8 @@ print_json (const NmsCheckReport *r, GPtrArray *fixes, GArray *done)
         json_pair (out, "folder", issue->folder, TRUE);
         json_pair (out, "kind", nms_check_kind_name (issue->kind), FALSE);
         json_pair (out, "object", issue->object, FALSE);
+        if (issue->note != NULL)
+            json_pair (out, "note", issue->note, FALSE);
         g_string_append_c (out, '}');
     }
     g_string_append (out, "],\"fixes\":[");

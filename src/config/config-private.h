@@ -32,8 +32,8 @@ typedef struct {
     gboolean use_imaps, require_ssl_no;
     char *account;              /* IMAPStore: "Account NAME" */
     int account_line;
-    char *path, *inbox, *subfolders;
-    int path_line, inbox_line, subfolders_line;
+    char *path, *inbox, *subfolders, *flatten;
+    int path_line, inbox_line, subfolders_line, flatten_line;
     GPtrArray *notes;           /* char*: finished comment lines */
 } Store;
 

@@ -2,7 +2,11 @@
  * The second half of `nmsync import-mbsyncrc`: one [account] per mbsync Channel that pairs an
  * IMAP store with a Maildir store, read by mbsyncrc.c. Each value is checked the way
  * nms_config_load() will check it; what cannot pass becomes a "not translated" comment (or a
- * FIXME value that the comment names), so the output always loads. */
+ * FIXME value that the comment names), so the output always loads - except an account whose
+ * folder directories nmsync would not find where mbsync keeps them (Flatten, SubFolders
+ * Legacy, Inbox elsewhere, a far folder in the Maildir root):
+ * its "maildir = FIXME-ROOT" does not load until the user decides, as adopt and sync would
+ * download those folders a second time. */
 #include "config/config.h"
 
 #include "config/config-private.h"
@@ -137,7 +141,27 @@ typedef struct {
     const Channel *c;
     GString *out;
     GPtrArray *notes; /* the account's comment lines, written after its keys */
+    char *unsafe;     /* why nmsync's folder directories would not be mbsync's, or NULL */
+    int unsafe_line;
 } Writer;
+
+/* Records that the account cannot adopt mbsync's spool as it is (the first reason wins):
+ * its maildir key is then written as FIXME, so that the config does not load until the
+ * user decides, instead of a sync that downloads those folders a second time. */
+static void
+set_unsafe (Writer *w, int line, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static void
+set_unsafe (Writer *w, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (w->unsafe != NULL)
+        return;
+    va_start (ap, fmt);
+    w->unsafe = g_strdup_vprintf (fmt, ap);
+    va_end (ap);
+    w->unsafe_line = line;
+}
 
 static void
 write_connection (Writer *w, const Store *imap, const Store *acc)
@@ -264,11 +288,10 @@ maildir_of (Writer *w, const Store *md, const char *near_box, const char *far_bo
                                          pp ? "/." : "", near_box, NULL);
         pp = TRUE;
         if (*far_box != '\0' && !nms_mbsyncrc_is (far_box, "INBOX"))
-            nms_mbsyncrc_note (w->notes, c->far_line,
-                               "not translated: the far folder '%s' lands in the "
-                               "Maildir's root with mbsync; nmsync keeps only INBOX "
-                               "there, '%s' goes to .%s",
-                               far_box, far_box, far_box);
+            set_unsafe (w, c->far_line,
+                        "the far folder '%s' lands in the Maildir's root with mbsync; nmsync "
+                        "keeps only INBOX there, '%s' would go to .%s",
+                        far_box, far_box, far_box);
     } else {
         if (*near_box != '\0' || *far_box != '\0') {
             g_autofree char *why = g_strdup_printf ("a mailbox prefix with Patterns (':%s' far, "
@@ -285,21 +308,27 @@ maildir_of (Writer *w, const Store *md, const char *near_box, const char *far_bo
                                "note: no SubFolders in MaildirStore %s: verbatim assumed",
                                md->name);
         else if (nms_mbsyncrc_is (sub, "Legacy"))
-            nms_mbsyncrc_note (w->notes, md->subfolders_line,
-                               "not translated: SubFolders Legacy (nmsync: "
-                               "maildir++ or verbatim), verbatim used");
+            set_unsafe (w, md->subfolders_line,
+                        "SubFolders Legacy: mbsync keeps a nested folder Top/Sub in Top/.Sub, "
+                        "nmsync's layout verbatim in Top/Sub");
         if (!pp && md->path != NULL) {
             g_autofree char *a = local_path (inbox);
             g_autofree char *b = local_path (md->path);
             g_autofree char *ours = g_strconcat (b != NULL ? b : md->path, "/INBOX", NULL);
 
             if (a == NULL || strcmp (a, ours) != 0)
-                nms_mbsyncrc_note (
-                    w->notes, md->inbox_line != 0 ? md->inbox_line : md->line,
-                    "not translated: Inbox %s: with layout verbatim nmsync keeps INBOX in "
-                    "%s",
-                    inbox, ours);
+                set_unsafe (w, md->inbox_line != 0 ? md->inbox_line : md->line,
+                            "Inbox %s: with layout verbatim nmsync keeps INBOX in %s", inbox,
+                            ours);
         }
+        /* mbsync's Flatten writes the server's "Archive/2024" as one directory
+         * "Archive<SEP>2024"; nmsync's verbatim layout nests it, Maildir++ has ".Archive.2024"
+         * (the same only for Flatten "."). */
+        if (md->flatten != NULL && !(pp && strcmp (md->flatten, ".") == 0))
+            set_unsafe (w, md->flatten_line,
+                        "Flatten %s: mbsync keeps a nested folder as one directory "
+                        "(Archive%s2024), nmsync's layout %s does not",
+                        md->flatten, md->flatten, pp ? "maildir++" : "verbatim");
     }
     path = local_path (root);
     if (path == NULL) {
@@ -438,7 +467,21 @@ write_channel (Writer *w, GHashTable *names, GHashTable *roots)
     g_string_append_printf (w->out, "\n[account %s]\n", name);
     acc = imap_account_of (w, imap);
     write_connection (w, imap, acc);
-    put (w->out, "maildir", root);
+    if (w->unsafe != NULL) {
+        g_autofree char *fixme = g_strconcat ("FIXME-", root, NULL);
+
+        /* Not loadable (not an absolute path): adopt and sync would download the folders
+         * whose directories differ a second time, beside mbsync's. */
+        put (w->out, "maildir", fixme);
+        nms_mbsyncrc_note (w->notes, w->unsafe_line,
+                           "NOT LOADABLE (maildir = FIXME): %s; adopt would not find those "
+                           "folders and sync would download them again (duplicates). Rename "
+                           "the directories to nmsync's layout and set maildir = %s, or keep "
+                           "mbsync for this channel and delete this account",
+                           w->unsafe, root);
+    } else {
+        put (w->out, "maildir", root);
+    }
     put (w->out, "layout", pp ? "maildir++" : "verbatim");
     write_folders (w, far == md ? nb : fb);
     write_options (w, far == imap);
@@ -458,10 +501,11 @@ nms_mbsyncrc_write (const MbsyncConfig *p, GString *out)
 
     for (guint i = 0; i < p->channels->len; i++) {
         g_autoptr (GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
-        Writer w = { p, p->channels->pdata[i], out, notes };
+        Writer w = { p, p->channels->pdata[i], out, notes, NULL, 0 };
         const Channel *c = w.c;
 
         write_channel (&w, names, roots);
+        g_free (w.unsafe);
         for (guint j = 0; j < c->notes->len; j++)
             g_ptr_array_add (notes, g_strdup (c->notes->pdata[j]));
         for (guint j = 0; j < notes->len; j++)

@@ -47,6 +47,7 @@ store_free (Store *s)
     g_free (s->path);
     g_free (s->inbox);
     g_free (s->subfolders);
+    g_free (s->flatten);
     g_ptr_array_unref (s->notes);
     g_free (s);
 }
@@ -218,6 +219,8 @@ store_option (Store *s, char **words, int line)
         set (&s->inbox, &s->inbox_line, words, line);
     else if (s->kind == SECTION_MAILDIR_STORE && nms_mbsyncrc_is (k, "SubFolders"))
         set (&s->subfolders, &s->subfolders_line, words, line);
+    else if (s->kind == SECTION_MAILDIR_STORE && nms_mbsyncrc_is (k, "Flatten"))
+        set (&s->flatten, &s->flatten_line, words, line);
     else
         return FALSE;
     return TRUE;

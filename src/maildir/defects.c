@@ -91,9 +91,41 @@ looks_like_mail (const char *path)
                         has_field (buf, n, "message-id:") || has_field (buf, n, "received:"));
 }
 
-/* A regular file of @dir that @name parses as and that looks like mail is misfiled. */
+/* TRUE when the files at @a and @b have the same bytes. */
+static gboolean
+same_bytes (const char *a, const char *b)
+{
+    g_autofree char *ca = NULL, *cb = NULL;
+    gsize na = 0, nb = 0;
+
+    return g_file_get_contents (a, &ca, &na, NULL) && g_file_get_contents (b, &cb, &nb, NULL) &&
+           na == nb && memcmp (ca, cb, na) == 0;
+}
+
+/* The file of @scan (cur/, new/) with the same bytes as @path (@size bytes), or NULL. Only
+ * files of that very size are read. */
+static const char *
+copy_of (GPtrArray *scan, const char *path, goffset size)
+{
+    for (guint i = 0; i < scan->len; i++) {
+        NmsMaildirEntry *e = g_ptr_array_index (scan, i);
+        struct stat st;
+
+        if (lstat (e->path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size == size &&
+            same_bytes (e->path, path))
+            return e->path;
+    }
+    return NULL;
+}
+
+/* A regular file of @dir that @name parses as and that looks like mail is misfiled. Its
+ * refile is left to the user (->problem says why) when it was modified in the last
+ * NMS_MAILDIR_MISFILED_AGE_S (a program may still be writing it there, not via tmp/: a refile
+ * would have the next sync upload the part written so far), or when it is a byte copy of a
+ * message already in cur/ or new/ (the next sync would upload it a second time). */
 static void
-misfiled_in (const char *folder_dir, const char *dir, GPtrArray *out)
+misfiled_in (const char *folder_dir, const char *dir, GPtrArray *scan, gint64 now,
+             GPtrArray *out)
 {
     g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
     const char *entry;
@@ -111,13 +143,21 @@ misfiled_in (const char *folder_dir, const char *dir, GPtrArray *out)
         defect->base = g_strdup (name->base);
         defect->target =
             g_build_filename (folder_dir, name->flags != NULL ? "cur" : "new", entry, NULL);
+        if (now - (gint64) st.st_mtime < NMS_MAILDIR_MISFILED_AGE_S) {
+            defect->problem = g_strdup ("recent: left");
+        } else {
+            const char *original = copy_of (scan, path, st.st_size);
+
+            if (original != NULL)
+                defect->problem = g_strdup_printf ("copy of %s: left", original);
+        }
     }
 }
 
 /* Subdirectories of @folder_dir that are no Maildir folder (a verbatim child folder has cur/)
  * and not cur/, new/, tmp/ or a dot directory (maildir++ children, .notmuch). */
 static void
-stray_dirs (const char *folder_dir, GPtrArray *out)
+stray_dirs (const char *folder_dir, GPtrArray *scan, gint64 now, GPtrArray *out)
 {
     g_autoptr (GDir) d = g_dir_open (folder_dir, 0, NULL);
     const char *entry;
@@ -131,7 +171,7 @@ stray_dirs (const char *folder_dir, GPtrArray *out)
             strcmp (entry, "tmp") == 0 || lstat (path, &st) != 0 || !S_ISDIR (st.st_mode) ||
             g_file_test (cur, G_FILE_TEST_IS_DIR))
             continue;
-        misfiled_in (folder_dir, path, out);
+        misfiled_in (folder_dir, path, scan, now, out);
     }
 }
 
@@ -201,8 +241,8 @@ nms_maildir_defects (const char *folder_dir, GPtrArray *scan, gint64 now, GError
     }
     old_tmp (folder_dir, now, out);
     scanned (scan, out);
-    misfiled_in (folder_dir, folder_dir, out);
-    stray_dirs (folder_dir, out);
+    misfiled_in (folder_dir, folder_dir, scan, now, out);
+    stray_dirs (folder_dir, scan, now, out);
     return g_steal_pointer (&out);
 }
 

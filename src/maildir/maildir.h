@@ -316,6 +316,10 @@ typedef enum {
 /* The Maildir convention's grace period for tmp/ files (maildir(5)): 36 hours. */
 #define NMS_MAILDIR_TMP_AGE_S (36 * 3600)
 
+/* A misfiled file modified more recently than this may still be being written (by a program
+ * that does not write via tmp/): it is not refiled. */
+#define NMS_MAILDIR_MISFILED_AGE_S 3600
+
 typedef struct {
     NmsMaildirDefectKind kind;
     char *path;     /* absolute */
@@ -324,7 +328,8 @@ typedef struct {
     char *base;     /* the name's unique part when it parses, else NULL */
     char *target;   /* MISFILED: where it belongs, <folder>/cur/<name> when the name has an info
                      * (":2,"), else <folder>/new/<name>; NULL when the name does not parse */
-    char *problem;  /* BAD_NAME: why */
+    char *problem;  /* BAD_NAME: why; MISFILED: why it is not to be refiled ("recent: left",
+                     * "copy of PATH: left"), NULL when the refile is safe */
 } NmsMaildirDefect;
 
 void nms_maildir_defect_free (NmsMaildirDefect *defect);
@@ -337,8 +342,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsMaildirDefect, nms_maildir_defect_free)
  * @folder_dir itself or in a subdirectory of it that is no folder (no cur/) and not a dot
  * directory, whose name parses and that look like mail: a header field first, and a From:,
  * Date:, Message-ID: or Received: field in the header (so Dovecot's, mbsync's and nmsync's
- * own files there, or a user's notes, are not taken for mail). Reads directories and the
- * first bytes of such files; changes nothing. A missing tmp/ is fine; IO when @folder_dir
+ * own files there, or a user's notes, are not taken for mail); a misfiled file modified less
+ * than NMS_MAILDIR_MISFILED_AGE_S ago, or with the bytes of a file of @scan, gets a ->problem
+ * (its refile is unsafe). Reads directories, the first bytes of such files, and the whole of
+ * a misfiled file and of the files of @scan as large as it; changes nothing. A missing tmp/ is fine; IO when @folder_dir
  * cannot be read. (transfer full: GPtrArray of NmsMaildirDefect, with free func) */
 GPtrArray *nms_maildir_defects (const char *folder_dir, GPtrArray *scan, gint64 now,
                                 GError **error);

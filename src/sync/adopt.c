@@ -262,12 +262,31 @@ nms_sync_adopt_check (Run *run, GError **error)
         return TRUE;
     if (!nms_state_has_messages (run->state, &any, error))
         return FALSE;
-    if (any)
+    if (any) {
+        g_autoptr (GPtrArray) names = nms_state_folder_names (run->state, error);
+        g_autoptr (GString) held = g_string_new (NULL);
+
+        if (names == NULL)
+            return FALSE;
+        for (guint i = 0; i < names->len; i++) {
+            guint64 count = 0;
+
+            if (!nms_state_folder_message_count (run->state, names->pdata[i], &count, error))
+                return FALSE;
+            if (count > 0)
+                g_string_append_printf (held, "%s'%s'", held->len > 0 ? ", " : "",
+                                        (char *) names->pdata[i]);
+        }
+        /* An interrupted adopt leaves some folders recorded: the others can still be adopted
+         * one by one (the check above), or the whole state moved away. */
         g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_MAILDIR,
-                     "the state of account '%s' already records messages: adopt pairs a "
-                     "Maildir nmsync holds no state for; to start over, move the files '%s.*' "
-                     "out of '%s' and run adopt again; nothing was changed",
-                     name, name, run->config->state_dir);
+                     "the state of account '%s' already records messages of %s: adopt pairs "
+                     "folders nmsync holds no state for; after an interrupted adopt, run "
+                     "'nmsync adopt %s/FOLDER' (same options) for each other folder, or, to "
+                     "start over, move the files '%s.*' out of '%s' and run adopt again; "
+                     "nothing was changed",
+                     name, held->str, name, name, run->config->state_dir);
+    }
     return !any;
 }
 

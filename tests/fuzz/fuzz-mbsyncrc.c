@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * nms_config_import_mbsyncrc() on arbitrary text: it never fails, its output is valid UTF-8,
  * and nms_config_load() accepts that output whenever it holds an account (no output of
- * import-mbsyncrc may be a config nmsync refuses). */
+ * import-mbsyncrc may be a config nmsync refuses), once each "maildir = FIXME-ROOT" (an
+ * account whose folder directories nmsync would not find: the user decides) is ROOT. */
 #include "nms-build.h"
 
 #include "config/config.h"
@@ -25,6 +26,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         __builtin_trap ();
     if (strstr (out, "\n[account ") == NULL)
         return 0;
+    {
+        g_auto (GStrv) parts = g_strsplit (out, "\nmaildir = FIXME-", -1);
+
+        g_free (out);
+        out = g_strjoinv ("\nmaildir = ", parts);
+    }
     path = fuzz_write_tmp ((const uint8_t *) out, strlen (out));
     config = nms_config_load (path, &error);
     if (config == NULL) {

@@ -4,7 +4,8 @@
 # long-time user's ~/.mbsyncrc: two accounts, one over IMAPS with PassCmd and CertificateFile,
 # one through a Tunnel to Dovecot's imap; SyncState *, SubFolders Maildir++, Inbox ~/Maildir/,
 # Patterns * !register !.register, Create/Expunge/Remove Both, the old Master/Slave spelling.
-# The output loads (nmsync -c OUT rules, -n sync), says the right things key by key, and
+# The output loads (nmsync -c OUT rules, -n sync; the sample's o2o only once its FIXME
+# maildir is decided), says the right things key by key, and
 # names every option it cannot translate; the user's file is then synced for real, against the
 # private Dovecot, by both accounts.
 . "${NMSYNC_TESTLIB:?run the tests through meson, or set NMSYNC_TESTLIB to tests/lib}/tap.sh" || exit 1
@@ -64,8 +65,16 @@ if [ -e "$sample" ]; then
     # The sample's CertificateFile: a ca-file must be readable (a missing one is a config
     # error), and a user's own is there.
     : >"$HOME/.server-certificate.crt"
+    # o2o: Path ~/Maildir/ and mbsync's default Inbox ~/Maildir: INBOX is the Maildir's
+    # root with mbsync, ~/Maildir/INBOX with nmsync, so the output does not load until the
+    # user decides (t217).
+    check_eq "o2o: maildir FIXME (INBOX elsewhere with mbsync)" "FIXME-~/Maildir" "$(key_of "$out" o2o maildir)"
+    check_match "o2o: the reason said" "^# mbsyncrc:[0-9]+: NOT LOADABLE \(maildir = FIXME\): Inbox ~/Maildir: " "$(cat "$out")"
     nmsync_run rules
-    check_eq "sample: the output loads (nmsync rules: exit 0)" 0 "$NMS_RC"
+    check_eq "sample: the output does not load as printed (exit 2)" 2 "$NMS_RC"
+    sed -i 's|^maildir = FIXME-|maildir = |' "$NMS_CONFIG"   # the user's decision
+    nmsync_run rules
+    check_eq "sample: the output loads once decided (nmsync rules: exit 0)" 0 "$NMS_RC"
 else
     skip "mbsync's example file is not installed" "no $sample"
 fi

@@ -29,6 +29,7 @@ check "five files synced" test -n "$f1" -a -n "$f5"
 # The defects.
 mv "$f2" "$d/"                                        # misfiled in the folder directory
 mkdir "$d/stray" && mv "$f3" "$d/stray/"              # misfiled in a stray subdirectory
+touch -d '2 hours ago' "$d/${f2##*/}" "$d/stray/${f3##*/}"  # not recent: --fix refiles them
 empty="$d/cur/1700000100.M1P1.host:2,S"; : >"$empty"  # empty message file
 tmp_empty="$d/tmp/1700000101.M1P1.host"; : >"$tmp_empty"; touch -d '3 days ago' "$tmp_empty"
 tmp_full="$d/tmp/1700000102.M1P1.host"; mail_file "$tmp_full" t1 '3 days ago'

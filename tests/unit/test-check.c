@@ -46,6 +46,7 @@ test_defects (void)
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) scan = NULL, defects = NULL;
     const char *mail = "Subject: x\nMessage-ID: <a@b>\n\nbody\n";
+    const char *other = "Subject: y\nMessage-ID: <c@b>\n\nbody\n";
 
     g_assert_cmpint (g_mkdir_with_parents (cur, 0700), ==, 0);
     g_assert_cmpint (g_mkdir_with_parents (new, 0700), ==, 0);
@@ -58,8 +59,10 @@ test_defects (void)
     put (cur, "4.M1P1.h,U=01:2,S", mail, 0);
     put (tmp, "old", mail, 3 * 24 * 3600);
     put (tmp, "young", "", 0);
-    put (dir, "5.M1P1.h,U=5:2,S", mail, 0);     /* misfiled, to cur/ */
-    put (stray, "6.M1P1.h", mail, 0);           /* misfiled, to new/ */
+    put (dir, "5.M1P1.h,U=5:2,S", other, 7200); /* misfiled, to cur/ */
+    put (stray, "6.M1P1.h", other, 7200);         /* misfiled, to new/ */
+    put (dir, "8.M1P1.h", mail, 7200);            /* misfiled, a copy of cur/1: left */
+    put (dir, "9.M1P1.h", other, 60);             /* misfiled, maybe being written: left */
     put (dir, "dovecot-uidlist", "3 V1 N1\n", 0); /* not mail */
     put (dir, "maildirfolder", "", 0);
     put (dir, "notes.txt", "Todo: reply to Bob\nand Alice\n", 0); /* a header, but no mail */
@@ -74,12 +77,23 @@ test_defects (void)
     g_assert_cmpuint (count_kind (defects, NMS_MAILDIR_DEFECT_EMPTY), ==, 1);
     g_assert_cmpuint (count_kind (defects, NMS_MAILDIR_DEFECT_DUPLICATE_UID), ==, 2);
     g_assert_cmpuint (count_kind (defects, NMS_MAILDIR_DEFECT_BAD_NAME), ==, 1);
-    g_assert_cmpuint (count_kind (defects, NMS_MAILDIR_DEFECT_MISFILED), ==, 2);
+    g_assert_cmpuint (count_kind (defects, NMS_MAILDIR_DEFECT_MISFILED), ==, 4);
     for (guint i = 0; i < defects->len; i++) {
         NmsMaildirDefect *d = g_ptr_array_index (defects, i);
 
         if (d->kind != NMS_MAILDIR_DEFECT_MISFILED)
             continue;
+        if (g_str_has_suffix (d->path, "/8.M1P1.h")) {
+            g_assert_true (g_str_has_prefix (d->problem, "copy of "));
+            g_assert_true (g_str_has_suffix (d->problem, "/cur/1.M1P1.h,U=1:2,S: left") ||
+                           g_str_has_suffix (d->problem, "/cur/2.M1P1.h,U=1:2,: left"));
+            continue;
+        }
+        if (g_str_has_suffix (d->path, "/9.M1P1.h")) {
+            g_assert_cmpstr (d->problem, ==, "recent: left");
+            continue;
+        }
+        g_assert_null (d->problem);
         g_assert_true (g_str_has_suffix (d->target, strstr (d->path, ":2,") ? "/cur/5.M1P1.h,U=5:2,S"
                                                                             : "/new/6.M1P1.h"));
         g_assert_true (nms_maildir_refile (d->path, d->target, &error));
@@ -121,6 +135,8 @@ test_plan (void)
 
     issue (r, NMS_CHECK_MISFILED, "/m/x:2,S")->target = g_strdup ("/m/cur/x:2,S");
     issue (r, NMS_CHECK_MISFILED, "/m/odd");                 /* no target: left */
+    i = issue (r, NMS_CHECK_MISFILED, "/m/y");               /* recent: left */
+    i->target = g_strdup ("/m/new/y"), i->note = g_strdup ("recent: left");
     issue (r, NMS_CHECK_TMP_OLD, "/m/tmp/e")->empty = TRUE;
     issue (r, NMS_CHECK_TMP_OLD, "/m/tmp/full");             /* content: never removed */
     issue (r, NMS_CHECK_EMPTY, "/m/cur/e")->empty = TRUE;    /* not a tmp/ file: left */

@@ -21,6 +21,17 @@ import_and_load (const char *rc, char **text_out)
     NmsConfig *config;
 
     g_assert_true (g_utf8_validate (text, -1, NULL));
+    if (strstr (text, "\nmaildir = FIXME-") != NULL) {
+        /* An account whose folder directories nmsync would not find does not load as
+         * printed; it does once the user decided (here: took the root as it is). */
+        g_auto (GStrv) parts = NULL;
+
+        g_assert_true (g_file_set_contents (path, text, -1, &error));
+        g_assert_null (nms_config_load (path, NULL));
+        parts = g_strsplit (text, "\nmaildir = FIXME-", -1);
+        g_free (text);
+        text = g_strjoinv ("\nmaildir = ", parts);
+    }
     g_assert_true (g_file_set_contents (path, text, -1, &error));
     g_assert_no_error (error);
     config = nms_config_load (path, &error);
@@ -133,7 +144,8 @@ test_same_maildir (void)
     g_assert_nonnull (strstr (text, "Channel b: its Maildir ~/Maildir is account a's already"));
 }
 
-/* Whatever the bytes, the output is UTF-8 and every account in it loads. */
+/* Whatever the bytes, the output is UTF-8 and every account in it loads (once a FIXME
+ * maildir is decided: here the verbatim Path rel/ is not where mbsync keeps INBOX). */
 static void
 test_hostile (void)
 {
