@@ -257,23 +257,6 @@ static mailstream_low_driver mem_driver = {
     .mailstream_free = mem_free,
 };
 
-/* Reads one response (untagged data up to the tagged line or a BYE) from @imap's stream. */
-static int
-read_response (mailimap *imap, struct mailimap_response **resp_out)
-{
-    struct mailimap_parser_context *ctx;
-    size_t indx = 0;
-    int r;
-
-    if (mailimap_read_line (imap) == NULL)
-        return MAILIMAP_ERROR_STREAM;
-    ctx = mailimap_parser_context_new (imap);
-    r = mailimap_response_parse (imap->imap_stream, imap->imap_stream_buffer, ctx, &indx,
-                                 resp_out, 0, NULL);
-    mailimap_parser_context_free (ctx);
-    return r;
-}
-
 /* FALSE when a '{' is followed by more than 10 digits anywhere in @data: libetpan 1.9.4's
  * number parser overflows (LIBRARIES.md 1.8) and it allocates what it parsed, also where the
  * framing guard sees no literal (a "{N}" not at the end of a line; found by fuzz-push). */
@@ -325,7 +308,7 @@ nms_imap_push_parse (const char *data, gsize len, char delim, const char *prefix
     m->len = len;
     low = mailstream_low_new (m, &mem_driver);
     imap->imap_stream = mailstream_new (low, 8192);
-    r = read_response (imap, &resp);
+    r = nms_imap_read_response (imap, &resp);
     if (r != MAILIMAP_NO_ERROR) {
         g_set_error (error, NMS_IMAP_ERROR, NMS_IMAP_ERROR_PROTOCOL,
                      "cannot parse the pushed responses (libetpan error %d)", r);
@@ -472,7 +455,7 @@ nms_imap_idle_done (NmsImapSession *session, NmsImapPush *push, GError **error)
         mailstream_flush (session->imap->imap_stream) < 0)
         return nms_imap_session_fail (session, MAILIMAP_ERROR_STREAM, "DONE", error);
     nms_imap_capture_start (session->imap);
-    r = read_response (session->imap, &resp);
+    r = nms_imap_read_response (session->imap, &resp);
     raw = nms_imap_capture_stop (session->imap, &nul_seen, &complete);
     if (r != MAILIMAP_NO_ERROR)
         return nms_imap_session_fail (session, r, "IDLE", error);

@@ -176,6 +176,9 @@ gboolean nms_imap_msg_att_letters (const NmsImapSession *session, struct mailima
 /* The folder name of a STATUS reply as LIST gives it: libetpan 1.9.4 hands over a quoted name
  * with its quotes and backslashes, and INBOX in the case the server chose. (transfer full) */
 char *nms_imap_status_name (const char *raw);
+/* Reads one complete response (untagged data up to the tagged line, or a BYE) from @imap's
+ * stream. Returns the libetpan code; *@resp_out is set on success. (status.c; idle.c too) */
+int nms_imap_read_response (mailimap *imap, struct mailimap_response **resp_out);
 /* @wire_name as an IMAP quoted string, or NULL when it holds 8-bit or control characters.
  * (transfer full) */
 char *nms_imap_quote_name (const char *wire_name);

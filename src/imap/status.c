@@ -29,10 +29,8 @@ write_line (mailimap *imap, const char *line)
            mailstream_write (imap->imap_stream, "\r\n", 2) >= 0;
 }
 
-/* Reads one complete response (untagged data up to the tagged line). Returns the libetpan
- * code; *resp_out is set on success. */
-static int
-read_response (mailimap *imap, struct mailimap_response **resp_out)
+int
+nms_imap_read_response (mailimap *imap, struct mailimap_response **resp_out)
 {
     struct mailimap_parser_context *ctx;
     size_t indx = 0;
@@ -224,7 +222,8 @@ list_status (NmsImapSession *s, GError **error)
     nms_imap_capture_start (s->imap);
     r = nms_imap_raw_send (s->imap, cmd);
     tag = g_strdup_printf ("%d", s->imap->imap_tag);
-    if (r == MAILIMAP_NO_ERROR && (r = read_response (s->imap, &resp)) == MAILIMAP_NO_ERROR)
+    if (r == MAILIMAP_NO_ERROR &&
+        (r = nms_imap_read_response (s->imap, &resp)) == MAILIMAP_NO_ERROR)
         state = tagged_state (resp, tag);
     raw = nms_imap_capture_stop (s->imap, &nul_seen, &complete);
     if (r != MAILIMAP_NO_ERROR || state != MAILIMAP_RESP_COND_STATE_OK) {
@@ -290,7 +289,7 @@ status_batch (NmsImapSession *s, GPtrArray *todo, guint first, guint n, GError *
     for (guint i = first; i < first + sent; i++) {
         g_autofree char *tag = g_strdup_printf ("N%u", i);
         struct mailimap_response *resp = NULL;
-        int r = read_response (s->imap, &resp);
+        int r = nms_imap_read_response (s->imap, &resp);
         int state = r == MAILIMAP_NO_ERROR ? tagged_state (resp, tag) : -1;
 
         /* every reply is read even after a NO, so the session stays in step */
