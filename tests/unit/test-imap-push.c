@@ -119,6 +119,7 @@ test_list_and_nothing (void)
     g_autofree char *got = parse ("* LIST () \"/\" Projects\r\n1 OK done\r\n", '/', NULL, &push);
     g_autofree char *none = NULL;
 
+    g_assert_nonnull (got);
     g_assert_true (push.folder_list);
     nms_imap_push_clear (&push);
     none = parse ("* OK Still here\r\n1 OK done\r\n", '/', NULL, &push);
