@@ -2,7 +2,8 @@
  * nms_config_import_mbsyncrc() on arbitrary text: it never fails, its output is valid UTF-8,
  * and nms_config_load() accepts that output whenever it holds an account (no output of
  * import-mbsyncrc may be a config nmsync refuses), once each "maildir = FIXME-ROOT" (an
- * account whose folder directories nmsync would not find: the user decides) is ROOT. */
+ * account whose folder directories nmsync would not find: the user decides) is ROOT and each
+ * ca-file names a readable file. */
 #include "nms-build.h"
 
 #include "config/config.h"
@@ -31,6 +32,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
         g_free (out);
         out = g_strjoinv ("\nmaildir = ", parts);
+    }
+    {
+        /* A ca-file must be readable when the config loads (the user's CertificateFile is on
+         * their disk, not on the fuzzer's): each one points at a file that is. */
+        g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+
+        for (char **l = lines; *l != NULL; l++) {
+            if (g_str_has_prefix (*l, "ca-file = ")) {
+                g_free (*l);
+                *l = g_strdup ("ca-file = /dev/null");
+            }
+        }
+        g_free (out);
+        out = g_strjoinv ("\n", lines);
     }
     path = fuzz_write_tmp ((const uint8_t *) out, strlen (out));
     config = nms_config_load (path, &error);
