@@ -148,6 +148,13 @@ test_bad_name_and_garbage (void)
     g_assert_cmpstr (got, ==, "");
     g_assert_true (push.unknown);
     nms_imap_push_clear (&push);
+    /* found by fuzz-push in CI: a control character spelled in modified UTF-7 (U+0010) */
+    g_free (got);
+    got = parse ("* STATUS \"a&ABA-b\" (MESSAGES 1)\r\n* STATUS Junk (MESSAGES 1)\r\n1 OK done\r\n",
+                 '/', NULL, &push);
+    g_assert_cmpstr (got, ==, "Junk");
+    g_assert_true (push.unknown);
+    nms_imap_push_clear (&push);
     /* a literal size libetpan would overflow, not at the end of a line */
     nms_imap_push_init (&push);
     g_assert_false (nms_imap_push_parse ("* STATUS {55555555555555555556}\r2\n", 31, '/', NULL,
