@@ -55,15 +55,81 @@ nms_db_path_in_root (NmsDb *db, const char *path)
     return g_steal_pointer (&canon);
 }
 
+/* notmuch 0.37's config file lookup (lib/open.cc, _load_key_file): @config_path when given
+ * ("" reads none); else $NOTMUCH_CONFIG; else $XDG_CONFIG_HOME (default ~/.config)
+ * /notmuch/<$NOTMUCH_PROFILE or default>/config when readable; else
+ * ~/.notmuch-config[.$NOTMUCH_PROFILE]. TRUE when that file is readable, or when no file is
+ * read at all: only then can an open succeed. When it is FALSE, libnotmuch would fail with
+ * NO_CONFIG before touching anything, so nmsync answers the same without loading it (a run
+ * without notmuch never maps the library). */
+static gboolean
+config_readable (const char *config_path)
+{
+    const char *profile = g_getenv ("NOTMUCH_PROFILE");
+    const char *home = g_getenv ("HOME");
+    g_autofree char *xdg = NULL;
+    g_autofree char *dotfile = NULL;
+
+    if (config_path != NULL)
+        return *config_path == '\0' || access (config_path, R_OK) == 0;
+    if ((config_path = g_getenv ("NOTMUCH_CONFIG")) != NULL)
+        return access (config_path, R_OK) == 0;
+    if (g_getenv ("XDG_CONFIG_HOME") != NULL || home != NULL) {
+        xdg = g_getenv ("XDG_CONFIG_HOME") != NULL
+                  ? g_build_filename (g_getenv ("XDG_CONFIG_HOME"), "notmuch",
+                                      profile != NULL ? profile : "default", "config", NULL)
+                  : g_build_filename (home, ".config", "notmuch",
+                                      profile != NULL ? profile : "default", "config", NULL);
+        if (access (xdg, R_OK) == 0)
+            return TRUE;
+    }
+    if (home == NULL)
+        return FALSE;
+    dotfile = profile != NULL ? g_strdup_printf ("%s/.notmuch-config.%s", home, profile)
+                              : g_strdup_printf ("%s/.notmuch-config", home);
+    return access (dotfile, R_OK) == 0;
+}
+
+/* libnotmuch's open with notmuch's own config lookup into *@st_out (and its malloc'd message),
+ * after loading the library when there is a config to read; with none, NO_CONFIG and
+ * notmuch's own message for it. FALSE with @error set only when the library cannot be
+ * loaded. */
+static gboolean
+open_with_config (const char *config_path, notmuch_database_mode_t mode, notmuch_status_t *st_out,
+                  notmuch_database_t **nm_out, char **message_out, GError **error)
+{
+    if (!config_readable (config_path)) {
+        *message_out = strdup ("Error: cannot load config file.\n");
+        *st_out = NOTMUCH_STATUS_NO_CONFIG;
+        return TRUE;
+    }
+    if (!nms_notmuch_load (error))
+        return FALSE;
+    *st_out = notmuch_database_open_with_config (NULL, mode, config_path, NULL, nm_out,
+                                                 message_out);
+    return TRUE;
+}
+
+/* notmuch_status_to_string(), also when the library was not loaded (NO_CONFIG, see
+ * config_readable: the same text libnotmuch 0.37 gives). */
+static const char *
+status_text (notmuch_status_t st)
+{
+    if (st == NOTMUCH_STATUS_NO_CONFIG)
+        return "No configuration file found";
+    return notmuch_status_to_string (st);
+}
+
 /* Opens with notmuch's own config lookup; on failure sets @error with notmuch's message. */
 static notmuch_database_t *
 open_mode (const char *config_path, notmuch_database_mode_t mode, GError **error)
 {
     notmuch_database_t *nm = NULL;
     char *message = NULL;
-    notmuch_status_t st
-        = notmuch_database_open_with_config (NULL, mode, config_path, NULL, &nm, &message);
+    notmuch_status_t st;
 
+    if (!open_with_config (config_path, mode, &st, &nm, &message, error))
+        return NULL;
     if (st == NOTMUCH_STATUS_SUCCESS) {
         free (message);
         return nm;
@@ -73,7 +139,7 @@ open_mode (const char *config_path, notmuch_database_mode_t mode, GError **error
     g_set_error (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN,
                  "cannot open notmuch database%s%s%s: %s%s%s",
                  config_path != NULL ? " (config '" : "", config_path != NULL ? config_path : "",
-                 config_path != NULL ? "')" : "", notmuch_status_to_string (st),
+                 config_path != NULL ? "')" : "", status_text (st),
                  message != NULL ? ": " : "", message != NULL ? g_strstrip (message) : "");
     free (message);
     return NULL;
@@ -84,10 +150,12 @@ nms_db_ensure (const char *config_path, gboolean *created_out, GError **error)
 {
     notmuch_database_t *nm = NULL;
     char *message = NULL;
-    notmuch_status_t st = notmuch_database_open_with_config (
-        NULL, NOTMUCH_DATABASE_MODE_READ_ONLY, config_path, NULL, &nm, &message);
+    notmuch_status_t st;
 
     *created_out = FALSE;
+    if (!open_with_config (config_path, NOTMUCH_DATABASE_MODE_READ_ONLY, &st, &nm, &message,
+                           error))
+        return FALSE;
     /* A missing database is NO_DATABASE or, with a path configured but no .notmuch yet, a
      * FILE_ERROR; create refuses an existing one (DATABASE_EXISTS), so trying it is safe, and
      * when it fails too the open's error is the one that explains. */
@@ -118,7 +186,7 @@ nms_db_ensure (const char *config_path, gboolean *created_out, GError **error)
                      "cannot %s notmuch database%s%s%s: %s%s%s",
                      st == NOTMUCH_STATUS_NO_CONFIG ? "open" : "open or create",
                      config_path != NULL ? " (config '" : "", config_path != NULL ? config_path : "",
-                     config_path != NULL ? "')" : "", notmuch_status_to_string (st),
+                     config_path != NULL ? "')" : "", status_text (st),
                      message != NULL ? ": " : "", message != NULL ? g_strstrip (message) : "");
     free (message);
     return st == NOTMUCH_STATUS_SUCCESS;

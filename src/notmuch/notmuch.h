@@ -18,6 +18,8 @@ typedef enum {
     NMS_DB_ERROR_LOCKED, /* another process kept the write lock longer than we waited */
     NMS_DB_ERROR_WRITE,  /* a write or the final commit failed (Xapian's message included) */
     NMS_DB_ERROR_QUERY,  /* a query did not parse */
+    NMS_DB_ERROR_LOAD,   /* libnotmuch itself cannot be loaded (nmsync loads it only when a
+                          * run needs the database) */
 } NmsDbError;
 
 typedef struct _NmsDb NmsDb;
