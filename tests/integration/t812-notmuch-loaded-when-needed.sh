@@ -38,6 +38,23 @@ LD_DEBUG=libs nmsync_run sync
 check_eq "no-change sync without notmuch: exit 0" 0 "$NMS_RC"
 check_fails "a no-change sync without notmuch config: libnotmuch not loaded" loaded
 
+# Nor does it write anything durable: the time of the sync (for `nmsync status`) is a file's
+# mtime, not an SQLite commit (four fdatasync and a checkpoint before).
+if command -v strace >/dev/null 2>&1; then
+    sleep 1.1
+    trace="$NMS_HOME/strace.out"
+    strace -f -qq -e trace=fsync,fdatasync,syncfs -o "$trace" \
+        "$NMSYNC" -q -c "$NMS_CONFIG" sync </dev/null >/dev/null 2>&1
+    check_eq "a no-change sync: exit 0 (under strace)" 0 "$?"
+    check_eq "a no-change sync calls no fsync, fdatasync or syncfs" "" \
+        "$(grep -E '(fsync|fdatasync|syncfs)\(' "$trace")"
+    nmsync_run status
+    check_match "status still tells the time of the last sync" "last-sync +20[0-9-]+T" \
+        "$(cat "$NMS_OUT")"
+else
+    skip "a no-change sync calls no fsync, fdatasync or syncfs" "no strace"
+fi
+
 nmsync_rules default.rules spam.rules
 dovecot_seed INBOX 1
 LD_DEBUG=libs nmsync_run sync
