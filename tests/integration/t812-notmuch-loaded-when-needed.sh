@@ -81,3 +81,28 @@ check_eq "apply with notmuch: exit 0" 0 "$NMS_RC"
 check "apply loads libnotmuch" loaded
 check_eq "the spam message moved to the Junk folder" 1 "$(local_count Junk)"
 check_eq "notmuch has it there" 1 "$(notmuch count "id:$id and folder:.Junk")"
+
+# With nothing changed since the last run, the rule stages and apply read the database and stop
+# there: they need neither a writable database nor notmuch's write lock. Shown by holding that
+# lock in another process (a `notmuch tag --batch` waiting for input, as in t733): before, both
+# waited for it and then gave up (the sync with exit 1, apply with exit 4).
+sleep 1.1
+nmsync_run sync
+check_eq "a sync to settle: exit 0" 0 "$NMS_RC"
+dir=$(tap_tmpdir)
+mkfifo "$dir/batch"
+notmuch tag --batch <"$dir/batch" >"$dir/holder.out" 2>&1 &
+holder=$!
+at_exit tap_kill "$holder"
+exec {batch_fd}>"$dir/batch"
+locked () { ! timeout 1 notmuch tag +t812-probe -- id:no-such-message >/dev/null 2>&1; }
+check "another process holds notmuch's write lock (bounded: 10 s)" \
+    wait_for "the write lock to be taken" 10 locked
+sleep 1.1
+nmsync_run sync
+check_eq "no-change sync with rules while notmuch is locked: exit 0" 0 "$NMS_RC"
+check_eq "nothing said about a lock" "" "$(grep -i 'lock' "$NMS_ERR")"
+nmsync_run apply
+check_eq "apply with nothing to do while notmuch is locked: exit 0" 0 "$NMS_RC"
+exec {batch_fd}>&-
+tap_kill "$holder"
