@@ -41,6 +41,11 @@ gboolean nms_db_close (NmsDb *db, GError **error);
  * config at all, NMS_DB_ERROR_OPEN when the database cannot be opened or made. */
 gboolean nms_db_ensure (const char *config_path, gboolean *created_out, GError **error);
 
+/* The Xapian directory of the database notmuch's lookup finds for @config_path, when the
+ * config file alone tells it (an absolute [database] path whose database exists, no
+ * $NOTMUCH_DATABASE), without loading libnotmuch; else NULL: then open the database and ask
+ * nms_db_xapian_dir(). (transfer full) */
+char *nms_db_find_xapian_dir (const char *config_path);
 /* The directory notmuch writes the database into (Xapian's: <path>/xapian in the split
  * layout, else <path>/.notmuch/xapian), for write confinement. (transfer full) */
 char *nms_db_xapian_dir (NmsDb *db);
