@@ -68,8 +68,8 @@ synced_path (const char *state_dir, const char *account)
     return g_build_filename (state_dir, name, NULL);
 }
 
-/* The later of the meta key an older nmsync wrote and the .synced file's mtime, as ISO 8601
- * UTC, or NULL when neither is there. (transfer full) */
+/* The later of @from_meta (the meta key an older nmsync wrote, or NULL; taken over) and the
+ * .synced file's mtime, as ISO 8601 UTC, or NULL when neither is there. (transfer full) */
 static char *
 last_sync (const char *state_dir, const char *account, char *from_meta)
 {
