@@ -99,7 +99,7 @@ notmuch tag --batch <"$dir/batch" >"$dir/holder.out" 2>&1 &
 holder=$!
 at_exit tap_kill "$holder"
 exec {batch_fd}>"$dir/batch"
-locked () { ! timeout 1 notmuch tag +t812-probe -- id:no-such-message >/dev/null 2>&1; }
+locked () { ! timeout 1 notmuch tag +t814-probe -- id:no-such-message >/dev/null 2>&1; }
 check "another process holds notmuch's write lock (bounded: 10 s)" \
     wait_for "the write lock to be taken" 10 locked
 sleep 1.1
