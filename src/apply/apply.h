@@ -92,6 +92,12 @@ typedef struct {
     guint crash_after; /* test hook NMSYNC_TEST_CRASH_AFTER: SIGKILL after that many steps */
 } NmsApplyRunOptions;
 
+/* TRUE when no message of @db (open read-only is enough) changed since @account's last run
+ * (the same test nms_apply_run() starts with): a rule stage then has nothing to do and need
+ * not open the database for writing. FALSE when something changed, the last run was on
+ * another database, there was none, or the count fails. */
+gboolean nms_apply_unchanged (NmsDb *db, const NmsAccount *account);
+
 /* Runs @rules on @account's messages in @db (open writable, unless ctx->dry_run: then only
  * says what it would change) that changed since the account's last run, adding to @counts.
  * The caller holds the account lock. A skipped message is named through @ctx and keeps the

@@ -449,6 +449,19 @@ nms_apply_rule_files (const NmsConfig *config, NmsDb *db)
 }
 
 gboolean
+nms_apply_unchanged (NmsDb *db, const NmsAccount *account)
+{
+    Apply ap = { .db = db, .account = account };
+    guint changed = 0;
+    gboolean unchanged;
+
+    choose_candidates (&ap);
+    unchanged = !ap.full && nms_db_count (db, ap.candidates, &changed, NULL) && changed == 0;
+    g_free (ap.candidates);
+    return unchanged;
+}
+
+gboolean
 nms_apply_run (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules, NmsDb *db,
                const NmsAccount *account, const NmsApplyRunOptions *options,
                NmsApplyCounts *counts, GError **error)

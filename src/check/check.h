@@ -137,8 +137,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsStatus, nms_status_free)
  * private copy, so a running sync is neither disturbed nor waited for. (transfer full) */
 NmsStatus *nms_status_read (const char *state_dir, const NmsAccount *account, GError **error);
 
-/* The meta keys a sync writes (cmd-sync): the time of the last successful sync, the last
- * failure's message and time. Records @failure (NULL: success) in @account's state. */
+/* What a sync records (cli/pipeline.c): the time of the last successful sync (the mtime of
+ * <state dir>/<account>.synced, no database write; older versions wrote the meta key
+ * NMS_STATUS_KEY_LAST_SYNC, still read), the last failure's message and time (meta keys).
+ * Records @failure (NULL: success) for @account. */
 #define NMS_STATUS_KEY_LAST_SYNC "last-sync"
 #define NMS_STATUS_KEY_LAST_ERROR "last-error"
 #define NMS_STATUS_KEY_LAST_ERROR_AT "last-error-at"

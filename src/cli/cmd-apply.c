@@ -77,6 +77,33 @@ unlock_accounts (GArray *fds)
     g_array_unref (fds);
 }
 
+/* The database for this apply. Read-only first: a dry run needs no more, and most runs find
+ * that no message changed since each account's last run (*@unchanged_out): they then need
+ * neither notmuch's write lock nor a writable Xapian database, whose open and close were most
+ * of an apply with nothing to do (issue 15). Otherwise opened again for writing. */
+static NmsDb *
+open_database (const NmsCliOptions *options, GPtrArray *accounts, GArray *locks,
+               gboolean *unchanged_out, GError **error)
+{
+    const NmsConfig *config = options->config;
+    NmsDb *db = nms_db_open (config->notmuch_config, FALSE, 0, error);
+    gboolean unchanged = !options->all;
+
+    *unchanged_out = FALSE;
+    if (db == NULL || options->dry_run)
+        return db;
+    for (guint i = 0; unchanged && i < accounts->len; i++) {
+        if (g_array_index (locks, int, i) != -1)
+            unchanged = nms_apply_unchanged (db, g_ptr_array_index (accounts, i));
+    }
+    if (unchanged) {
+        *unchanged_out = TRUE;
+        return db;
+    }
+    nms_db_close (db, NULL);
+    return nms_db_open (config->notmuch_config, TRUE, LOCK_WAIT_MS, error);
+}
+
 int
 nms_cmd_apply (const NmsCliOptions *options)
 {
@@ -93,10 +120,11 @@ nms_cmd_apply (const NmsCliOptions *options)
     int status = NMS_EXIT_OK;
     GArray *locks;
     NmsDb *db;
+    gboolean unchanged;
 
     nms_output_init (&ctx, options->verbosity, options->json);
     locks = lock_accounts (&ctx, options, config, accounts, &status);
-    db = nms_db_open (config->notmuch_config, !options->dry_run, LOCK_WAIT_MS, &error);
+    db = open_database (options, accounts, locks, &unchanged, &error);
     if (db == NULL) {
         fprintf (stderr, "nmsync: %s\n", error->message);
         unlock_accounts (locks);
@@ -120,7 +148,7 @@ nms_cmd_apply (const NmsCliOptions *options)
     for (guint i = 0; i < accounts->len; i++) {
         NmsAccount *account = g_ptr_array_index (accounts, i);
 
-        if (g_array_index (locks, int, i) == -1)
+        if (g_array_index (locks, int, i) == -1 || unchanged)
             continue;
         if (!nms_apply_run (&ctx, config, rules, db, account, &run_options, &counts, &error)) {
             fprintf (stderr, "nmsync: %s: %s\n", account->name, error->message);

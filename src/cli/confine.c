@@ -121,10 +121,13 @@ static char *
 xapian_dir (const NmsConfig *config)
 {
     g_autoptr (GError) error = NULL;
-    NmsDb *db = nms_db_open (config->notmuch_config, FALSE, 0, &error);
-    char *dir;
+    NmsDb *db;
+    char *dir = nms_db_find_xapian_dir (config->notmuch_config);
 
-    if (db == NULL)
+    /* Told from notmuch's config file (the usual case): no library to load, no open. */
+    if (dir != NULL)
+        return dir;
+    if ((db = nms_db_open (config->notmuch_config, FALSE, 0, &error)) == NULL)
         return NULL;
     dir = nms_db_xapian_dir (db);
     nms_db_close (db, NULL);

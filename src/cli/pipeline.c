@@ -75,8 +75,8 @@ nms_cli_rule_keywords (const NmsRules *rules)
  * writing (waiting a bounded time for notmuch's lock), the rules run, and closing commits. A
  * crash before the close leaves files moved that notmuch still lists under their old names:
  * the next run finds them (src/apply/files.c). Without any notmuch setup there is nothing to
- * run the rules on (said at -v); any other failure skips the stage, named. */
-static void
+ * run the rules on (said at -v); any other failure skips the stage, named, and returns FALSE. */
+static gboolean
 rules_stage (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
              const NmsAccount *account, NmsApplyCounts *counts)
 {
@@ -88,22 +88,37 @@ rules_stage (NmsContext *ctx, const NmsConfig *config, const NmsRules *rules,
      * it) is the sync's to report, with what to do (sync/root.c); the rules have nothing to
      * move there. */
     if (!g_file_test (account->maildir, G_FILE_TEST_IS_DIR))
-        return;
-    db = nms_db_open (config->notmuch_config, !ctx->dry_run, LOCK_WAIT_MS, &error);
+        return FALSE;
+    /* Read-only first: most runs find nothing changed since the last one, and then need
+     * neither notmuch's write lock nor a writable Xapian database (its open and close). */
+    db = nms_db_open (config->notmuch_config, FALSE, 0, &error);
+    if (db != NULL && !ctx->dry_run) {
+        if (nms_apply_unchanged (db, account)) {
+            nms_db_close (db, NULL);
+            return TRUE;
+        }
+        nms_db_close (db, NULL);
+        db = nms_db_open (config->notmuch_config, TRUE, LOCK_WAIT_MS, &error);
+    }
     if (db == NULL) {
         if (config->notmuch_config == NULL && g_error_matches (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN))
             nms_context_log (ctx, NMS_LEVEL_INFO, "%s: rules not run: %s", account->name,
                              error->message);
         else
             nms_context_skip (ctx, "%s: rules not run: %s", account->name, error->message);
-        return;
+        return FALSE;
     }
     if (!nms_apply_run (ctx, config, rules, db, account, &run_options, counts, &error)) {
         nms_context_skip (ctx, "%s: rules: %s", account->name, error->message);
         g_clear_error (&error);
+        nms_db_close (db, NULL);
+        return FALSE;
     }
-    if (!nms_db_close (db, &error))
+    if (!nms_db_close (db, &error)) {
         nms_context_skip (ctx, "%s: rules: %s", account->name, error->message);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 gboolean
@@ -131,12 +146,15 @@ typedef struct {
     NmsIndexer *indexer;
     NmsSyncFileFunc observer;
     gpointer observer_data;
+    gint events; /* local file changes of the IMAP stage (atomic: from every folder worker) */
 } FileTap;
 
 static void
 file_tap (NmsFileEventKind kind, const char *path, const char *old_path, gpointer user_data)
 {
     FileTap *tap = user_data;
+
+    g_atomic_int_inc (&tap->events);
 
     if (tap->observer != NULL)
         tap->observer (kind, path, old_path, tap->observer_data);
@@ -210,7 +228,7 @@ nms_cli_pipeline_run (NmsContext *ctx, const NmsConfig *config, const NmsAccount
     const NmsPrefetched *prefetched = options->prefetched;
     guint64 skipped = ctx->progress.skipped;
     int status = NMS_EXIT_OK;
-    gboolean ok = TRUE, rules_only = options->rules_only;
+    gboolean ok = TRUE, rules_only = options->rules_only, rules_done = FALSE;
     NmsImapLog imap_log = { .account = account->name, .trace = options->trace,
                             .line = imap_log_line, .user_data = ctx };
 
@@ -230,7 +248,7 @@ nms_cli_pipeline_run (NmsContext *ctx, const NmsConfig *config, const NmsAccount
         sync_options.lock_held = TRUE;
     }
     if (options->rules != NULL)
-        rules_stage (ctx, config, options->rules, account, &counts);
+        rules_done = rules_stage (ctx, config, options->rules, account, &counts);
     /* The rules moved or re-flagged files, perhaps in folders not among those named: the IMAP
      * stage then takes every folder, so a message the rules moved out of a named folder is
      * moved on the server too (UID MOVE, the same message) instead of looking deleted from
@@ -259,8 +277,14 @@ nms_cli_pipeline_run (NmsContext *ctx, const NmsConfig *config, const NmsAccount
         /* Also after a failure: what did land is indexed. */
         if (tap.indexer != NULL)
             nms_indexer_finish (tap.indexer, ctx);
-        /* What arrived or moved gets its tags; a dry run indexed nothing to look at. */
-        if (options->rules != NULL && !ctx->dry_run)
+        /* What arrived or moved gets its tags; a dry run indexed nothing to look at. When the
+         * IMAP stage changed no local file and the first stage ran to its end (it recorded
+         * the revision after its own changes), nothing arrived or moved: the second stage
+         * would open the database for writing only to find that out (the costliest part of
+         * a no-change sync with rules). A tag changed meanwhile by another process is then
+         * applied by the next run's first stage, as one changed after this run would be. */
+        if (options->rules != NULL && !ctx->dry_run &&
+            (!rules_done || g_atomic_int_get (&tap.events) > 0))
             rules_stage (ctx, config, options->rules, account, &counts);
     }
     nms_state_unlock (lock);

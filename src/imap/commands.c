@@ -377,6 +377,25 @@ no_progress (size_t current, size_t maximum, void *context)
 {
 }
 
+/* libetpan reads a whole reply into the session's stream buffer before the tagged line ends
+ * it (about 80 bytes per message for UID FETCH 1:* (UID FLAGS)) and never shrinks that buffer:
+ * each connection would keep its biggest folder's reply for the rest of the run (issue 15).
+ * A fresh, empty buffer once a big reply is over; between commands nothing points into it. */
+#define STREAM_BUFFER_KEEP (64 * 1024)
+
+static void
+shrink_stream_buffer (mailimap *imap)
+{
+    MMAPString *fresh;
+
+    if (imap->imap_stream_buffer == NULL ||
+        imap->imap_stream_buffer->allocated_len <= STREAM_BUFFER_KEEP ||
+        (fresh = mmap_string_new ("")) == NULL)
+        return;
+    mmap_string_free (imap->imap_stream_buffer);
+    imap->imap_stream_buffer = fresh;
+}
+
 /* Runs UID FETCH @set @type with @att_fn called for every FETCH response as it completes
  * (and then freed), so memory stays bounded, and @body_fn (may be NULL) for every chunk of a
  * body. libetpan calls the att handler only when a progress callback is set (LIBRARIES.md
@@ -399,6 +418,7 @@ nms_imap_uid_fetch_streaming (NmsImapSession *s, struct mailimap_set *set,
     /* On failure 1.9.4 has already freed the list but leaves *result pointing at it. */
     if (r == MAILIMAP_NO_ERROR && result != NULL)
         mailimap_fetch_list_free (result);
+    shrink_stream_buffer (s->imap);
     return r;
 }
 

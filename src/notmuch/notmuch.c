@@ -55,15 +55,131 @@ nms_db_path_in_root (NmsDb *db, const char *path)
     return g_steal_pointer (&canon);
 }
 
+/* notmuch 0.37's config file lookup (lib/open.cc, _load_key_file): @config_path when given
+ * ("" reads none); else $NOTMUCH_CONFIG; else $XDG_CONFIG_HOME (default ~/.config)
+ * /notmuch/<$NOTMUCH_PROFILE or default>/config when readable; else
+ * ~/.notmuch-config[.$NOTMUCH_PROFILE]. Returns that file when it is readable (transfer full),
+ * else NULL (also for ""). */
+static char *
+config_file (const char *config_path)
+{
+    const char *profile = g_getenv ("NOTMUCH_PROFILE");
+    const char *home = g_getenv ("HOME");
+    const char *xdg_home = g_getenv ("XDG_CONFIG_HOME");
+    g_autofree char *path = NULL;
+
+    if (config_path == NULL)
+        config_path = g_getenv ("NOTMUCH_CONFIG");
+    if (config_path != NULL)
+        return *config_path != '\0' && access (config_path, R_OK) == 0 ? g_strdup (config_path)
+                                                                        : NULL;
+    if (xdg_home != NULL || home != NULL) {
+        path = xdg_home != NULL ? g_build_filename (xdg_home, "notmuch",
+                                                    profile != NULL ? profile : "default",
+                                                    "config", NULL)
+                                : g_build_filename (home, ".config", "notmuch",
+                                                    profile != NULL ? profile : "default",
+                                                    "config", NULL);
+        if (access (path, R_OK) == 0)
+            return g_steal_pointer (&path);
+        g_clear_pointer (&path, g_free);
+    }
+    if (home == NULL)
+        return NULL;
+    path = profile != NULL ? g_strdup_printf ("%s/.notmuch-config.%s", home, profile)
+                           : g_strdup_printf ("%s/.notmuch-config", home);
+    return access (path, R_OK) == 0 ? g_steal_pointer (&path) : NULL;
+}
+
+/* TRUE when notmuch's lookup finds a readable config file, or reads none at all (""): only
+ * then can an open succeed. When it is FALSE, libnotmuch would fail with NO_CONFIG before
+ * touching anything, so nmsync answers the same without loading it (a run without notmuch
+ * never maps the library). */
+static gboolean
+config_readable (const char *config_path)
+{
+    g_autofree char *file = NULL;
+
+    if (config_path != NULL && *config_path == '\0')
+        return TRUE;
+    file = config_file (config_path);
+    return file != NULL;
+}
+
+/* <path>/xapian (split layout) or <path>/.notmuch/xapian, whichever is a directory, else NULL.
+ * (transfer full) */
+static char *
+xapian_dir_of (const char *db_path)
+{
+    g_autofree char *split = g_build_filename (db_path, "xapian", NULL);
+    g_autofree char *inside = NULL;
+
+    if (g_file_test (split, G_FILE_TEST_IS_DIR))
+        return g_steal_pointer (&split);
+    inside = g_build_filename (db_path, ".notmuch", "xapian", NULL);
+    return g_file_test (inside, G_FILE_TEST_IS_DIR) ? g_steal_pointer (&inside) : NULL;
+}
+
+char *
+nms_db_find_xapian_dir (const char *config_path)
+{
+    g_autofree char *file = NULL;
+    g_autofree char *db_path = NULL;
+    g_autoptr (GKeyFile) kf = NULL;
+
+    /* notmuch 0.37 takes $NOTMUCH_DATABASE first, then [database] path (relative to $HOME
+     * when relative), then XDG and $MAILDIR defaults: only the plain absolute case is told
+     * here; the others are left to libnotmuch. */
+    if (g_getenv ("NOTMUCH_DATABASE") != NULL || (file = config_file (config_path)) == NULL)
+        return NULL;
+    kf = g_key_file_new ();
+    if (!g_key_file_load_from_file (kf, file, G_KEY_FILE_NONE, NULL) ||
+        (db_path = g_key_file_get_value (kf, "database", "path", NULL)) == NULL ||
+        !g_path_is_absolute (db_path))
+        return NULL;
+    return xapian_dir_of (db_path);
+}
+
+/* libnotmuch's open with notmuch's own config lookup into *@st_out (and its malloc'd message),
+ * after loading the library when there is a config to read; with none, NO_CONFIG and
+ * notmuch's own message for it. FALSE with @error set only when the library cannot be
+ * loaded. */
+static gboolean
+open_with_config (const char *config_path, notmuch_database_mode_t mode, notmuch_status_t *st_out,
+                  notmuch_database_t **nm_out, char **message_out, GError **error)
+{
+    if (!config_readable (config_path)) {
+        *message_out = strdup ("Error: cannot load config file.\n");
+        *st_out = NOTMUCH_STATUS_NO_CONFIG;
+        return TRUE;
+    }
+    if (!nms_notmuch_load (error))
+        return FALSE;
+    *st_out = notmuch_database_open_with_config (NULL, mode, config_path, NULL, nm_out,
+                                                 message_out);
+    return TRUE;
+}
+
+/* notmuch_status_to_string(), also when the library was not loaded (NO_CONFIG, see
+ * config_readable: the same text libnotmuch 0.37 gives). */
+static const char *
+status_text (notmuch_status_t st)
+{
+    if (st == NOTMUCH_STATUS_NO_CONFIG)
+        return "No configuration file found";
+    return notmuch_status_to_string (st);
+}
+
 /* Opens with notmuch's own config lookup; on failure sets @error with notmuch's message. */
 static notmuch_database_t *
 open_mode (const char *config_path, notmuch_database_mode_t mode, GError **error)
 {
     notmuch_database_t *nm = NULL;
     char *message = NULL;
-    notmuch_status_t st
-        = notmuch_database_open_with_config (NULL, mode, config_path, NULL, &nm, &message);
+    notmuch_status_t st;
 
+    if (!open_with_config (config_path, mode, &st, &nm, &message, error))
+        return NULL;
     if (st == NOTMUCH_STATUS_SUCCESS) {
         free (message);
         return nm;
@@ -73,7 +189,7 @@ open_mode (const char *config_path, notmuch_database_mode_t mode, GError **error
     g_set_error (error, NMS_DB_ERROR, NMS_DB_ERROR_OPEN,
                  "cannot open notmuch database%s%s%s: %s%s%s",
                  config_path != NULL ? " (config '" : "", config_path != NULL ? config_path : "",
-                 config_path != NULL ? "')" : "", notmuch_status_to_string (st),
+                 config_path != NULL ? "')" : "", status_text (st),
                  message != NULL ? ": " : "", message != NULL ? g_strstrip (message) : "");
     free (message);
     return NULL;
@@ -82,12 +198,21 @@ open_mode (const char *config_path, notmuch_database_mode_t mode, GError **error
 gboolean
 nms_db_ensure (const char *config_path, gboolean *created_out, GError **error)
 {
+    g_autofree char *xapian = NULL;
     notmuch_database_t *nm = NULL;
     char *message = NULL;
-    notmuch_status_t st = notmuch_database_open_with_config (
-        NULL, NOTMUCH_DATABASE_MODE_READ_ONLY, config_path, NULL, &nm, &message);
+    notmuch_status_t st;
 
     *created_out = FALSE;
+    /* The usual case, a database that exists, told from the config file and one stat: opening
+     * it (and loading libnotmuch for that) is left to the run that indexes, which reports
+     * what is wrong with it. */
+    xapian = nms_db_find_xapian_dir (config_path);
+    if (xapian != NULL)
+        return TRUE;
+    if (!open_with_config (config_path, NOTMUCH_DATABASE_MODE_READ_ONLY, &st, &nm, &message,
+                           error))
+        return FALSE;
     /* A missing database is NO_DATABASE or, with a path configured but no .notmuch yet, a
      * FILE_ERROR; create refuses an existing one (DATABASE_EXISTS), so trying it is safe, and
      * when it fails too the open's error is the one that explains. */
@@ -118,7 +243,7 @@ nms_db_ensure (const char *config_path, gboolean *created_out, GError **error)
                      "cannot %s notmuch database%s%s%s: %s%s%s",
                      st == NOTMUCH_STATUS_NO_CONFIG ? "open" : "open or create",
                      config_path != NULL ? " (config '" : "", config_path != NULL ? config_path : "",
-                     config_path != NULL ? "')" : "", notmuch_status_to_string (st),
+                     config_path != NULL ? "')" : "", status_text (st),
                      message != NULL ? ": " : "", message != NULL ? g_strstrip (message) : "");
     free (message);
     return st == NOTMUCH_STATUS_SUCCESS;

@@ -18,6 +18,8 @@ typedef enum {
     NMS_DB_ERROR_LOCKED, /* another process kept the write lock longer than we waited */
     NMS_DB_ERROR_WRITE,  /* a write or the final commit failed (Xapian's message included) */
     NMS_DB_ERROR_QUERY,  /* a query did not parse */
+    NMS_DB_ERROR_LOAD,   /* libnotmuch itself cannot be loaded (nmsync loads it only when a
+                          * run needs the database) */
 } NmsDbError;
 
 typedef struct _NmsDb NmsDb;
@@ -39,6 +41,11 @@ gboolean nms_db_close (NmsDb *db, GError **error);
  * config at all, NMS_DB_ERROR_OPEN when the database cannot be opened or made. */
 gboolean nms_db_ensure (const char *config_path, gboolean *created_out, GError **error);
 
+/* The Xapian directory of the database notmuch's lookup finds for @config_path, when the
+ * config file alone tells it (an absolute [database] path whose database exists, no
+ * $NOTMUCH_DATABASE), without loading libnotmuch; else NULL: then open the database and ask
+ * nms_db_xapian_dir(). (transfer full) */
+char *nms_db_find_xapian_dir (const char *config_path);
 /* The directory notmuch writes the database into (Xapian's: <path>/xapian in the split
  * layout, else <path>/.notmuch/xapian), for write confinement. (transfer full) */
 char *nms_db_xapian_dir (NmsDb *db);

@@ -563,6 +563,7 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
         return FALSE;
     server = plan_messages (infos, G_STRUCT_OFFSET (NmsImapMessageInfo, flags),
                             sizeof (NmsImapMessageInfo));
+    g_clear_pointer (&infos, g_array_unref); /* not needed any more: not held while planning */
     agreed = plan_messages (saved, G_STRUCT_OFFSET (NmsStateMessage, flags),
                             sizeof (NmsStateMessage));
     if (g_hash_table_size (run->pending_moves) > 0)

@@ -210,10 +210,19 @@ nms_plan_folder (const NmsPlanMessage *server, gsize n_server, const NmsPlanMess
     }
     p.sum.uploads = p.uploads->len;
     p.sum.downloads = p.downloads->len;
-    g_array_append_vals (p.out, p.uploads->data, p.uploads->len);
-    g_array_append_vals (p.out, p.downloads->data, p.downloads->len);
+    /* One array: out, uploads, downloads. The smaller part joins the larger one, so that a
+     * full sync (all downloads) does not hold its actions twice. */
+    if (p.downloads->len > p.out->len) {
+        g_array_prepend_vals (p.downloads, p.uploads->data, p.uploads->len);
+        g_array_prepend_vals (p.downloads, p.out->data, p.out->len);
+        g_array_unref (p.out);
+        p.out = p.downloads;
+    } else {
+        g_array_append_vals (p.out, p.uploads->data, p.uploads->len);
+        g_array_append_vals (p.out, p.downloads->data, p.downloads->len);
+        g_array_unref (p.downloads);
+    }
     g_array_unref (p.uploads);
-    g_array_unref (p.downloads);
     if (summary_out != NULL)
         *summary_out = p.sum;
     return p.out;

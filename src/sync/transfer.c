@@ -27,16 +27,17 @@
 static int
 cmp_action_uid (const void *a, const void *b)
 {
-    guint32 x = ((const NmsAction *) a)->uid, y = ((const NmsAction *) b)->uid;
+    guint32 x = (*(const NmsAction *const *) a)->uid, y = (*(const NmsAction *const *) b)->uid;
     return x < y ? -1 : x > y;
 }
 
 typedef struct {
     Run *run;
     const Folder *folder;
-    const NmsAction *wanted; /* the DOWNLOAD actions, sorted by uid */
-    gsize n_wanted;
-    GHashTable *arrived;     /* uids delivered */
+    GPtrArray *wanted;       /* this batch's DOWNLOAD actions (transfer none: the plan's),
+                              * sorted by uid; one batch at a time, so that what a download
+                              * holds does not grow with the folder */
+    GHashTable *arrived;     /* uids of this batch delivered */
     NmsMaildirDelivery *current;
     NmsMaildirBatch *batch;  /* this FETCH's complete messages, still in tmp/ */
     GPtrArray *landing;      /* the NmsMaildirName of each, in batch order */
@@ -79,9 +80,13 @@ download_done (guint32 uid, gpointer user_data, GError **error)
 {
     Download *d = user_data;
     NmsAction key = { .uid = uid };
-    const NmsAction *a = bsearch (&key, d->wanted, d->n_wanted, sizeof key, cmp_action_uid);
+    const NmsAction *keyp = &key, **found = NULL, *a = NULL;
     g_autoptr (NmsMaildirName) name = NULL;
 
+    if (d->wanted->len > 0)
+        found = bsearch (&keyp, d->wanted->pdata, d->wanted->len, sizeof keyp, cmp_action_uid);
+    if (found != NULL)
+        a = *found;
     if (a == NULL || g_hash_table_contains (d->arrived, GUINT_TO_POINTER (uid))) {
         g_set_error (error, NMS_SYNC_ERROR, NMS_SYNC_ERROR_FOLDER,
                      "server sent message UID %u, which was not asked for", uid);
@@ -258,6 +263,8 @@ download_batch (Download *d, const guint32 *batch, guint n, GError **error)
 {
     g_autoptr (GError) fetch_error = NULL;
 
+    g_hash_table_remove_all (d->arrived);
+    g_ptr_array_sort (d->wanted, cmp_action_uid);
     if (!fetch_and_land (d, batch, n, &fetch_error, error))
         return FALSE;
     /* Only a lost connection (or a BYE): a hostile reply (PROTOCOL) fails the folder. */
@@ -276,33 +283,35 @@ gboolean
 nms_sync_download (Run *run, const Folder *folder, guint32 uidvalidity, GArray *plan,
                    GError **error)
 {
-    g_autoptr (GArray) wanted = g_array_new (FALSE, TRUE, sizeof (NmsAction));
-    g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+    g_autoptr (GPtrArray) wanted = g_ptr_array_sized_new (FETCH_BATCH);
+    g_autoptr (GArray) uids = g_array_sized_new (FALSE, FALSE, sizeof (guint32), FETCH_BATCH);
     g_autoptr (GHashTable) arrived = g_hash_table_new (NULL, NULL);
     g_autoptr (NmsMaildirBatch) batch = nms_maildir_batch_new (folder->dir);
     g_autoptr (GPtrArray) landing = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_maildir_name_free);
     g_autoptr (GPtrArray) landing_actions = g_ptr_array_new ();
     g_autoptr (GArray) landing_sizes = g_array_new (FALSE, FALSE, sizeof (guint64));
-    Download d = { .run = run, .folder = folder, .arrived = arrived, .batch = batch,
-                   .landing = landing, .landing_actions = landing_actions,
+    Download d = { .run = run, .folder = folder, .wanted = wanted, .arrived = arrived,
+                   .batch = batch, .landing = landing, .landing_actions = landing_actions,
                    .landing_sizes = landing_sizes,
                    .uidvalidity = uidvalidity };
 
+    /* Batches in plan order, as the plan lists them; the plan is not changed meanwhile. */
     for (guint i = 0; i < plan->len; i++) {
         NmsAction *a = &g_array_index (plan, NmsAction, i);
 
         if (a->kind != NMS_ACTION_DOWNLOAD)
             continue;
-        g_array_append_val (wanted, *a);
+        g_ptr_array_add (wanted, a);
         g_array_append_val (uids, a->uid);
+        if (uids->len == FETCH_BATCH) {
+            if (!download_batch (&d, (const guint32 *) uids->data, uids->len, error))
+                return FALSE;
+            g_ptr_array_set_size (wanted, 0);
+            g_array_set_size (uids, 0);
+        }
     }
-    d.wanted = (const NmsAction *) wanted->data;
-    d.n_wanted = wanted->len;
-    for (guint start = 0; start < uids->len; start += FETCH_BATCH) {
-        if (!download_batch (&d, &g_array_index (uids, guint32, start),
-                             MIN (FETCH_BATCH, uids->len - start), error))
-            return FALSE;
-    }
+    if (uids->len > 0 && !download_batch (&d, (const guint32 *) uids->data, uids->len, error))
+        return FALSE;
     return TRUE;
 }
 

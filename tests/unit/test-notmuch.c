@@ -610,6 +610,34 @@ test_too_long (Fixture *f, gconstpointer data)
     close_db (db);
 }
 
+/* The Xapian directory told from the config file alone (no libnotmuch) is the one the opened
+ * database reports; what the file alone cannot tell is NULL, never a guess. */
+static void
+test_find_xapian_dir (Fixture *f, gconstpointer data)
+{
+    g_autofree char *found = NULL;
+    g_autofree char *opened = NULL;
+    g_autofree char *missing = g_build_filename (f->dir, "no-such-config", NULL);
+    g_autofree char *relative = g_build_filename (f->dir, "relative", NULL);
+    g_autofree char *other = NULL;
+    NmsDb *db;
+
+    if (f->skip)
+        return;
+    db = open_db (f, FALSE);
+    opened = nms_db_xapian_dir (db);
+    close_db (db);
+    found = nms_db_find_xapian_dir (f->config);
+    g_assert_cmpstr (found, ==, opened);
+    g_assert_null (nms_db_find_xapian_dir (missing));
+    write_file (relative, "[database]\npath=mail\n");
+    g_assert_null (nms_db_find_xapian_dir (relative));
+    g_setenv ("NOTMUCH_DATABASE", f->mail, TRUE);
+    other = nms_db_find_xapian_dir (f->config);
+    g_unsetenv ("NOTMUCH_DATABASE");
+    g_assert_null (other);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -624,5 +652,6 @@ main (int argc, char **argv)
     ADD ("revision", test_revision);
     ADD ("lock-timeout", test_lock_timeout);
     ADD ("lock-race", test_lock_race);
+    ADD ("find-xapian-dir", test_find_xapian_dir);
     return g_test_run ();
 }

@@ -319,6 +319,30 @@ test_delete_policy_local (void)
     g_assert_cmpuint (a->len, ==, 0);
 }
 
+/* More downloads than the rest: the planner joins the other parts in front of the downloads'
+ * own array (so that a full sync holds its actions once); the order stays updates, uploads,
+ * downloads, each in uid order. */
+static void
+test_order_with_many_downloads (void)
+{
+    NmsPlanMessage srv[] = { m (1, "FS"), m (3, ""), m (4, "S"), m (5, "") };
+    NmsPlanMessage st[] = { m (1, "S") };
+    NmsPlanMessage loc[] = { m (1, "S"), m (2, "F") };
+    g_autoptr (GArray) a = nms_plan_folder (srv, 4, st, 1, loc, 2, &sync_policy, NULL);
+
+    g_assert_cmpuint (a->len, ==, 5);
+    g_assert_cmpint (ACT (a, 0)->kind, ==, NMS_ACTION_UPDATE);
+    g_assert_cmpuint (ACT (a, 0)->uid, ==, 1);
+    g_assert_cmpint (ACT (a, 1)->kind, ==, NMS_ACTION_UPLOAD);
+    g_assert_cmpuint (ACT (a, 1)->uid, ==, 2);
+    g_assert_cmpint (ACT (a, 1)->local_index, ==, 1);
+    for (guint i = 2; i < 5; i++) {
+        g_assert_cmpint (ACT (a, i)->kind, ==, NMS_ACTION_DOWNLOAD);
+        g_assert_cmpuint (ACT (a, i)->uid, ==, i + 1);
+    }
+    g_assert_cmpstr (ACT (a, 3)->state_flags, ==, "S");
+}
+
 static void
 test_unknown_uid_uploaded_by_push (void)
 {
@@ -431,6 +455,7 @@ main (int argc, char **argv)
     g_test_add_func ("/plan/guard-needs-ten", test_guard_needs_ten);
     g_test_add_func ("/plan/local-guard-later", test_local_guard_later);
     g_test_add_func ("/plan/downloads-come-last", test_downloads_come_last);
+    g_test_add_func ("/plan/order-with-many-downloads", test_order_with_many_downloads);
     g_test_add_func ("/plan/sync-flags-both-ways", test_sync_flags_both_ways);
     g_test_add_func ("/plan/merge-is-symmetric", test_merge_is_symmetric);
     g_test_add_func ("/plan/push-keeps-server-changes-pending",
