@@ -547,8 +547,10 @@ scan_incomplete (GPtrArray *scan, GArray *local, GPtrArray *fresh)
  * the file of a message an action touches is found by a stat of each candidate name, and
  * only for that message. The rows are no evidence of a file: a message whose file is not
  * where the row says is dropped from this run's plan (as a file a client renamed meanwhile,
- * vanished.c), and the folder is looked at in full by the next run. Nothing is ever deleted
- * on the server from this path: a local file that is missing is noticed only by a scan. */
+ * vanished.c), and the folder is looked at in full by the next run. That is also the case of
+ * a row kept for a file deleted while deletions do not reach the server: the scan's plan
+ * leaves such a message alone. Nothing is ever deleted on the server from this path: a
+ * local file that is missing is noticed only by a scan. */
 
 /* The scan a folder's rows @saved describe, each entry at its likeliest path (new/ for a
  * message without S, where downloads put it; cur/ otherwise). NULL when a row does not name
