@@ -650,7 +650,7 @@ find_derived (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries)
  * @agreed_read: the folder's state messages when select_folder read them already (nothing
  * writes the folder's state in between), else NULL: they are read here. */
 static gboolean
-snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GArray *qresync,
+snapshot_take (Run *run, Folder *folder, const NmsImapFolderState *fs, GArray *qresync,
                GArray *agreed_read, gboolean from_state, Snapshot *s, gboolean *incomplete_out,
                GError **error)
 {
@@ -674,6 +674,10 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                          "%s: %s: local side from the state (%u messages; cur/ and new/ "
                          "unchanged since its last complete sync)",
                          run->account->name, folder->name, saved->len);
+    } else if (folder->prescan != NULL) {
+        s->scan = g_steal_pointer (&folder->prescan);
+        nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: local side from the move search's scan",
+                         run->account->name, folder->name);
     } else if ((s->scan = nms_maildir_scan (folder->dir, error)) == NULL) {
         return FALSE;
     }
@@ -877,6 +881,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
             return FALSE;
         repaired = TRUE;
+        g_clear_pointer (&folder->prescan, g_ptr_array_unref); /* the repair renamed files */
     }
     run->adopt_exact = run->adopt_content = 0;
     /* The state describes the files only as the last complete sync left them: not after a

@@ -358,6 +358,31 @@ execute_move (Run *run, LocalIndex *ix, const NmsMove *move, Found *f)
     return nms_sync_connect (run, &error);
 }
 
+/* The scans of the changed folders are what their syncs would read again a moment later: each
+ * is handed to its folder (->prescan), except where a file of the folder was a candidate (a
+ * move renames it, a failed or dry-run one holds it back: that folder is read anew). The
+ * scan was taken after the folder's mtimes were read, as the folder sync's own would be. */
+static void
+hand_over_scans (LocalIndex *ix, GPtrArray *folders, GArray *found)
+{
+    g_autoptr (GHashTable) concerned = g_hash_table_new (g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < found->len; i++)
+        g_hash_table_add (concerned, g_array_index (found, Found, i).dest->name);
+    for (guint i = 0; i < folders->len; i++) {
+        Folder *f = g_ptr_array_index (folders, i);
+        gpointer scan = NULL;
+
+        if (!f->local_changed || f->prescan != NULL ||
+            g_hash_table_contains (concerned, f->name))
+            continue;
+        /* the bases set points into the scan's entries: it goes first */
+        g_hash_table_remove (ix->bases, f->name);
+        if (g_hash_table_steal_extended (ix->scans, f->name, NULL, &scan))
+            f->prescan = scan;
+    }
+}
+
 void
 nms_sync_moves (Run *run, GPtrArray *folders)
 {
@@ -386,6 +411,7 @@ nms_sync_moves (Run *run, GPtrArray *folders)
         if (!execute_move (run, &ix, move, &g_array_index (found, Found, move->candidate)))
             break;
     }
+    hand_over_scans (&ix, folders, found);
     index_clear (&ix);
 }
 

@@ -67,6 +67,10 @@ typedef struct {
     gboolean local_from_state; /* cur/ and new/ are as the last complete sync saw them: the
                                 * local side is read from the state, cur/ and new/ are not
                                 * scanned (folder.c) */
+    GPtrArray *prescan; /* the move search's scan of cur/ and new/ (moves.c), taken after
+                         * the mtimes above were read and before any folder sync: the folder's
+                         * snapshot takes it instead of reading the directories a second time.
+                         * NULL: none (the folder is read when it is synced) */
     guint64 weight;  /* how much work the folder may be: the pool takes heavy folders first */
 } Folder;
 
@@ -318,7 +322,8 @@ char *nms_sync_adopt_flags_on_disk (const char *path);
  * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
 char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
 
-/* Finds local files moved between folders by another tool and moves them on the server. */
+/* Finds local files moved between folders by another tool and moves them on the server.
+ * The scans it took of folders that no move concerns become their ->prescan. */
 void nms_sync_moves (Run *run, GPtrArray *folders);
 
 /* Finishes or drops a MOVE intent left by a crash. */
