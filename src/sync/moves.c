@@ -39,14 +39,18 @@ index_clear (LocalIndex *ix)
     g_clear_pointer (&ix->scans, g_hash_table_unref);
 }
 
+/* A folder's scan: the one the deletion guard took this run (guard.c), else a new one. */
 static void
-index_scan (LocalIndex *ix, const Folder *f)
+index_scan (LocalIndex *ix, Folder *f)
 {
     g_autoptr (GError) error = NULL;
     GPtrArray *scan;
     GHashTable *set;
 
-    if (!f->local || (scan = nms_maildir_scan (f->dir, &error)) == NULL)
+    if (!f->local)
+        return;
+    if ((scan = g_steal_pointer (&f->prescan)) == NULL &&
+        (scan = nms_maildir_scan (f->dir, &error)) == NULL)
         return;
     set = g_hash_table_new (g_str_hash, g_str_equal);
     for (guint j = 0; j < scan->len; j++) {
@@ -78,7 +82,7 @@ index_build (Run *run, GPtrArray *folders, LocalIndex *ix)
 /* The unique parts of @f's files, scanning @f now if it was not scanned yet: a file copied
  * (not moved) out of an unchanged folder is still there. NULL when @f has no local side. */
 static GHashTable *
-bases_of (LocalIndex *ix, const Folder *f)
+bases_of (LocalIndex *ix, Folder *f)
 {
     if (!g_hash_table_contains (ix->bases, f->name))
         index_scan (ix, f);

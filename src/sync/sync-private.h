@@ -67,9 +67,10 @@ typedef struct {
     gboolean local_from_state; /* cur/ and new/ are as the last complete sync saw them: the
                                 * local side is read from the state, cur/ and new/ are not
                                 * scanned (folder.c) */
-    GPtrArray *prescan; /* the move search's scan of cur/ and new/ (moves.c), taken after
-                         * the mtimes above were read and before any folder sync: the folder's
-                         * snapshot takes it instead of reading the directories a second time.
+    GPtrArray *prescan; /* the scan of cur/ and new/ taken for the deletion guard's count
+                         * (guard.c) or the move search (moves.c), after the mtimes above were
+                         * read and before any folder sync: the move search and then the
+                         * folder's snapshot take it instead of reading the directories again.
                          * NULL: none (the folder is read when it is synced) */
     guint64 weight;  /* how much work the folder may be: the pool takes heavy folders first */
 } Folder;
