@@ -596,8 +596,10 @@ locate_derived (const Folder *folder, NmsMaildirEntry *e)
         names[1] = bare = nms_maildir_name_format (&n);
     }
     for (guint d = 0; d < 2; d++) {
-        /* the entry's own directory first: the likeliest one */
-        const char *sub = d == 0 ? e->subdir : (strcmp (e->subdir, "cur") == 0 ? "new" : "cur");
+        /* the entry's own directory first: the likeliest one (literals: e->subdir is
+         * replaced below) */
+        gboolean in_cur = strcmp (e->subdir, "cur") == 0;
+        const char *sub = (d == 0) == in_cur ? "cur" : "new";
 
         for (guint k = 0; k < G_N_ELEMENTS (names) && names[k] != NULL; k++) {
             g_autofree char *path = g_build_filename (folder->dir, sub, names[k], NULL);
