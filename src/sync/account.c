@@ -18,6 +18,7 @@ nms_sync_folder_free (Folder *folder)
     g_free (folder->wire_name);
     g_free (folder->relpath);
     g_free (folder->dir);
+    g_clear_pointer (&folder->prescan, g_ptr_array_unref);
     g_free (folder);
 }
 

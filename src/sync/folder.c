@@ -19,7 +19,9 @@
 
 #include "sync/sync-private.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The state keeps flag strings of the same size as the planner (state/ cannot include maildir/). */
 G_STATIC_ASSERT (sizeof (((NmsStateMessage *) NULL)->flags) == NMS_MAILDIR_FLAGS_SIZE);
@@ -402,6 +404,8 @@ typedef struct {
     GPtrArray *fresh;   /* entries without a UID */
     guint known;        /* messages the state knew (for the deferred local guard) */
     guint local_only;   /* files without a UID, also where this run does not upload them */
+    gboolean derived;   /* @scan was made from the state, not read from the disk: its paths
+                         * are found only for the files an action touches (find_derived) */
 } Snapshot;
 
 static void
@@ -533,13 +537,124 @@ scan_incomplete (GPtrArray *scan, GArray *local, GPtrArray *fresh)
     return local->len + fresh->len != scan->len;
 }
 
+/* ---- the local side from the state ------------------------------------------------------
+ * A folder whose cur/ and new/ did not change since its last complete sync holds exactly the
+ * files that sync left, one per state row, named "<base>,U=<uid>:2,<flags>" with the row's
+ * agreed flags (incremental.c says when). Its scan is then made from the rows instead of
+ * reading and parsing every name in cur/ and new/. Which of the two directories holds a file
+ * the row does not say (new/ keeps a message until it is seen, or until a mail client moves
+ * it, whatever its flags), nor whether a name from another program has an info part at all:
+ * the file of a message an action touches is found by a stat of each candidate name, and
+ * only for that message. The rows are no evidence of a file: a message whose file is not
+ * where the row says is dropped from this run's plan (as a file a client renamed meanwhile,
+ * vanished.c), and the folder is looked at in full by the next run. That is also the case of
+ * a row kept for a file deleted while deletions do not reach the server: the scan's plan
+ * leaves such a message alone. Nothing is ever deleted on the server from this path: a
+ * local file that is missing is noticed only by a scan. */
+
+/* The scan a folder's rows @saved describe, each entry at its likeliest path (new/ for a
+ * message without S, where downloads put it; cur/ otherwise). NULL when a row does not name
+ * its file's unique part (the file cannot be found by name): the folder is scanned. */
+static GPtrArray *
+scan_from_state (const Folder *folder, GArray *saved)
+{
+    g_autoptr (GPtrArray) scan = g_ptr_array_new_full (saved->len,
+                                                       (GDestroyNotify) nms_maildir_entry_free);
+
+    for (guint i = 0; i < saved->len; i++) {
+        const NmsStateMessage *m = &g_array_index (saved, NmsStateMessage, i);
+        NmsMaildirEntry *e;
+        g_autofree char *filename = NULL;
+
+        if (m->base == NULL || m->base[0] == '\0')
+            return NULL;
+        e = g_new0 (NmsMaildirEntry, 1);
+        e->name = g_new0 (NmsMaildirName, 1);
+        e->name->base = g_strdup (m->base);
+        e->name->uid = m->uid;
+        e->name->flags = g_strdup (m->flags);
+        e->subdir = g_strdup (nms_maildir_flags_has (m->flags, 'S') ? "cur" : "new");
+        filename = nms_maildir_name_format (e->name);
+        e->path = g_build_filename (folder->dir, e->subdir, filename, NULL);
+        g_ptr_array_add (scan, e);
+    }
+    return g_steal_pointer (&scan);
+}
+
+/* Finds the file of the derived entry @e: its name with the info in either directory, or,
+ * without flags, also without info (a name from another program). TRUE and @e follows it;
+ * FALSE when none is a regular file. */
+static gboolean
+locate_derived (const Folder *folder, NmsMaildirEntry *e)
+{
+    g_autofree char *with_info = nms_maildir_name_format (e->name);
+    g_autofree char *bare = NULL;
+    const char *names[2] = { with_info, NULL };
+
+    if (e->name->flags[0] == '\0') {
+        NmsMaildirName n = { .base = e->name->base, .uid = e->name->uid, .flags = NULL };
+        names[1] = bare = nms_maildir_name_format (&n);
+    }
+    for (guint d = 0; d < 2; d++) {
+        /* the entry's own directory first: the likeliest one (literals: e->subdir is
+         * replaced below) */
+        gboolean in_cur = strcmp (e->subdir, "cur") == 0;
+        const char *sub = (d == 0) == in_cur ? "cur" : "new";
+
+        for (guint k = 0; k < G_N_ELEMENTS (names) && names[k] != NULL; k++) {
+            g_autofree char *path = g_build_filename (folder->dir, sub, names[k], NULL);
+            GStatBuf st;
+
+            if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode)) {
+                g_free (e->path);
+                e->path = g_steal_pointer (&path);
+                g_free (e->subdir);
+                e->subdir = g_strdup (sub);
+                if (k == 1)
+                    g_clear_pointer (&e->name->flags, g_free); /* as a scan parses it */
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
+}
+
+/* The plan's actions on files of a derived scan get their file's real path; an action whose
+ * file is nowhere to be found is dropped (the state keeps the agreed value). TRUE when one
+ * was: the folder is then not recorded as completely synced. */
+static gboolean
+find_derived (Run *run, const Folder *folder, GArray *plan, GPtrArray *entries)
+{
+    gboolean dropped = FALSE;
+
+    for (guint i = plan->len; i-- > 0;) {
+        NmsAction *a = &g_array_index (plan, NmsAction, i);
+        NmsMaildirEntry *e = entry_of (entries, a);
+        gboolean touches = e != NULL && (a->kind == NMS_ACTION_DELETE_LOCAL ||
+                                         ((a->kind == NMS_ACTION_UPDATE ||
+                                           a->kind == NMS_ACTION_ADOPT) &&
+                                          strcmp (a->local_flags, entry_flags (e)) != 0));
+
+        if (!touches || locate_derived (folder, e))
+            continue;
+        nms_context_log (run->ctx, NMS_LEVEL_WARNING,
+                         "%s: folder '%s': message UID %u: no file '%s' (renamed or deleted by "
+                         "another program?); retried next run, which reads the whole folder",
+                         run->account->name, folder->name, a->uid, e->path);
+        g_array_remove_index (plan, i);
+        dropped = TRUE;
+    }
+    return dropped;
+}
+
 /* The server side comes from @qresync (the changes since the last complete sync, applied to
  * the agreed messages) when it is not NULL, else from UID FETCH 1:* of every message's flags.
  * @agreed_read: the folder's state messages when select_folder read them already (nothing
  * writes the folder's state in between), else NULL: they are read here. */
 static gboolean
-snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GArray *qresync,
-               GArray *agreed_read, Snapshot *s, gboolean *incomplete_out, GError **error)
+snapshot_take (Run *run, Folder *folder, const NmsImapFolderState *fs, GArray *qresync,
+               GArray *agreed_read, gboolean from_state, Snapshot *s, gboolean *incomplete_out,
+               GError **error)
 {
     g_autoptr (GArray) infos = NULL, saved = NULL, server = NULL, agreed = NULL, local = NULL;
     NmsPlanSummary sum;
@@ -553,9 +668,21 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
     if (agreed_read != NULL)
         saved = g_array_ref (agreed_read);
     if (infos == NULL ||
-        (saved == NULL && (saved = nms_state_messages (run->state, folder->name, error)) == NULL) ||
-        (s->scan = nms_maildir_scan (folder->dir, error)) == NULL)
+        (saved == NULL && (saved = nms_state_messages (run->state, folder->name, error)) == NULL))
         return FALSE;
+    if (from_state && (s->scan = scan_from_state (folder, saved)) != NULL) {
+        s->derived = TRUE;
+        nms_context_log (run->ctx, NMS_LEVEL_DEBUG,
+                         "%s: %s: local side from the state (%u messages; cur/ and new/ "
+                         "unchanged since its last complete sync)",
+                         run->account->name, folder->name, saved->len);
+    } else if (folder->prescan != NULL) {
+        s->scan = g_steal_pointer (&folder->prescan);
+        nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %s: local side from the move search's scan",
+                         run->account->name, folder->name);
+    } else if ((s->scan = nms_maildir_scan (folder->dir, error)) == NULL) {
+        return FALSE;
+    }
     /* Files nmsync holds no state for pair by content before anything is planned for them
      * (content.c): never by a ",U=" that another tool or another server wrote. */
     if (!nms_sync_pair_folder (run, folder, fs->uidvalidity, infos, saved, s->scan, &held,
@@ -582,6 +709,8 @@ snapshot_take (Run *run, const Folder *folder, const NmsImapFolderState *fs, GAr
                                (NmsPlanMessage *) agreed->data, agreed->len,
                                (NmsPlanMessage *) local->data, local->len, &run->policy, &sum);
     s->known = sum.known;
+    if (s->derived)
+        *incomplete_out |= find_derived (run, folder, s->plan, s->entries);
     drop_frozen (run, folder, s->scan, s->plan);
     report_guards (run, folder, &sum);
     nms_sync_guard_plan (run, folder, s->plan, &sum);
@@ -722,7 +851,7 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
     g_autoptr (GArray) qresync = NULL, agreed = NULL;
     NmsImapFolderState fs;
     NmsStateFolder saved;
-    gboolean known, ok, complete, incomplete = FALSE;
+    gboolean known, ok, complete, incomplete = FALSE, repaired = FALSE, from_state;
     guint deferred;
     NmsProgress before = run->ctx->progress;
 
@@ -754,9 +883,17 @@ nms_sync_folder (Run *run, Folder *folder, GError **error)
         g_clear_pointer (&agreed, g_array_unref);
         if (!nms_sync_repair (run, folder, saved.uidvalidity, fs.uidvalidity, error))
             return FALSE;
+        repaired = TRUE;
+        g_clear_pointer (&folder->prescan, g_ptr_array_unref); /* the repair renamed files */
     }
     run->adopt_exact = run->adopt_content = 0;
-    if (!snapshot_take (run, folder, &fs, qresync, agreed, &snap, &incomplete, error))
+    /* The state describes the files only as the last complete sync left them: not after a
+     * repair renamed them, not for an adopt (which starts from no state). */
+    from_state = folder->local_from_state && known && !repaired && !run->options->adopt &&
+                 saved.uidvalidity == fs.uidvalidity && saved.highestmodseq != 0 &&
+                 g_hash_table_size (run->pending_moves) == 0;
+    if (!snapshot_take (run, folder, &fs, qresync, agreed, from_state, &snap, &incomplete,
+                        error))
         return FALSE;
     if (run->options->adopt)
         nms_sync_adopt_report (run, folder, snap.plan, snap.local_only);

@@ -58,22 +58,15 @@ compute_limit (Run *run, NmsSyncBudget *b)
     b->known = TRUE;
 }
 
-/* Message files in @dir/cur and @dir/new, without a stat per file. */
+/* Message files in @folder's cur/ and new/, from its scan, which the folder keeps (->prescan)
+ * for the move search and its own sync: a changed folder's directories are read once a run.
+ * 0 when they cannot be read. */
 static guint64
-count_files (const char *dir)
+count_files (Folder *folder)
 {
-    static const char *const subs[] = { "cur", "new" };
-    guint64 n = 0;
-
-    for (guint i = 0; i < G_N_ELEMENTS (subs); i++) {
-        g_autofree char *path = g_build_filename (dir, subs[i], NULL);
-        g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-        const char *name;
-
-        while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-            n += name[0] != '.';
-    }
-    return n;
+    if (folder->prescan == NULL)
+        folder->prescan = nms_maildir_scan (folder->dir, NULL);
+    return folder->prescan != NULL ? folder->prescan->len : 0;
 }
 
 void
@@ -86,7 +79,7 @@ nms_sync_guard_estimate (Run *run, GPtrArray *folders)
     guint64 arrivals = 0; /* new server messages: each may be one moved from another folder */
 
     for (guint i = 0; i < folders->len; i++) {
-        const Folder *folder = g_ptr_array_index (folders, i);
+        Folder *folder = g_ptr_array_index (folders, i);
         guint64 known = 0, files;
         NmsStateFolder saved;
         gboolean found = FALSE;
@@ -106,7 +99,7 @@ nms_sync_guard_estimate (Run *run, GPtrArray *folders)
             folder->has_status && known > folder->messages)
             b->estimate[0] += known - folder->messages;
         if ((run->policy.direction & NMS_PLAN_PUSH) && run->policy.delete_server &&
-            folder->local && folder->local_changed && known > (files = count_files (folder->dir)))
+            folder->local && folder->local_changed && known > (files = count_files (folder)))
             b->estimate[1] += known - files;
     }
     /* Messages another client moved between folders look expunged here and new there; they

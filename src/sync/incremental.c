@@ -119,7 +119,7 @@ void
 nms_sync_find_clean (Run *run, GPtrArray *folders)
 {
     gboolean keywords_same = keywords_unchanged (run);
-    guint clean = 0;
+    guint clean = 0, from_state = 0;
 
     for (guint i = 0; i < folders->len; i++) {
         Folder *folder = g_ptr_array_index (folders, i);
@@ -129,6 +129,7 @@ nms_sync_find_clean (Run *run, GPtrArray *folders)
 
         folder->local_changed = TRUE;
         folder->clean = FALSE;
+        folder->local_from_state = FALSE;
         if (folder->local) {
             folder->cur_mtime_ns = dir_mtime_ns (folder->dir, "cur");
             folder->new_mtime_ns = dir_mtime_ns (folder->dir, "new");
@@ -144,9 +145,19 @@ nms_sync_find_clean (Run *run, GPtrArray *folders)
                         server_unchanged (folder, &saved) &&
                         !intents_pending (run, folder);
         clean += folder->clean;
+        /* Nonzero mtimes are recorded only by a complete sync, which left the state equal to
+         * the files it scanned (every file with its UID and flags, nothing else planned): with
+         * the mtimes unchanged since, no file was added, removed or renamed, and the state
+         * still describes cur/ and new/ exactly. A nonzero HIGHESTMODSEQ says no later run
+         * (a pull, a push, a crashed or incomplete sync) wrote the record since. */
+        folder->local_from_state = !folder->clean && keywords_same && !folder->replaced &&
+                                   !folder->local_changed && saved.highestmodseq != 0 &&
+                                   !intents_pending (run, folder);
+        from_state += folder->local_from_state;
     }
-    nms_context_log (run->ctx, NMS_LEVEL_DEBUG, "%s: %u of %u folders unchanged on both sides",
-                     run->account->name, clean, folders->len);
+    nms_context_log (run->ctx, NMS_LEVEL_DEBUG,
+                     "%s: %u of %u folders unchanged on both sides, %u more locally",
+                     run->account->name, clean, folders->len, from_state);
 }
 
 gboolean

@@ -39,14 +39,18 @@ index_clear (LocalIndex *ix)
     g_clear_pointer (&ix->scans, g_hash_table_unref);
 }
 
+/* A folder's scan: the one the deletion guard took this run (guard.c), else a new one. */
 static void
-index_scan (LocalIndex *ix, const Folder *f)
+index_scan (LocalIndex *ix, Folder *f)
 {
     g_autoptr (GError) error = NULL;
     GPtrArray *scan;
     GHashTable *set;
 
-    if (!f->local || (scan = nms_maildir_scan (f->dir, &error)) == NULL)
+    if (!f->local)
+        return;
+    if ((scan = g_steal_pointer (&f->prescan)) == NULL &&
+        (scan = nms_maildir_scan (f->dir, &error)) == NULL)
         return;
     set = g_hash_table_new (g_str_hash, g_str_equal);
     for (guint j = 0; j < scan->len; j++) {
@@ -78,7 +82,7 @@ index_build (Run *run, GPtrArray *folders, LocalIndex *ix)
 /* The unique parts of @f's files, scanning @f now if it was not scanned yet: a file copied
  * (not moved) out of an unchanged folder is still there. NULL when @f has no local side. */
 static GHashTable *
-bases_of (LocalIndex *ix, const Folder *f)
+bases_of (LocalIndex *ix, Folder *f)
 {
     if (!g_hash_table_contains (ix->bases, f->name))
         index_scan (ix, f);
@@ -358,6 +362,31 @@ execute_move (Run *run, LocalIndex *ix, const NmsMove *move, Found *f)
     return nms_sync_connect (run, &error);
 }
 
+/* The scans of the changed folders are what their syncs would read again a moment later: each
+ * is handed to its folder (->prescan), except where a file of the folder was a candidate (a
+ * move renames it, a failed or dry-run one holds it back: that folder is read anew). The
+ * scan was taken after the folder's mtimes were read, as the folder sync's own would be. */
+static void
+hand_over_scans (LocalIndex *ix, GPtrArray *folders, GArray *found)
+{
+    g_autoptr (GHashTable) concerned = g_hash_table_new (g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < found->len; i++)
+        g_hash_table_add (concerned, g_array_index (found, Found, i).dest->name);
+    for (guint i = 0; i < folders->len; i++) {
+        Folder *f = g_ptr_array_index (folders, i);
+        gpointer scan = NULL;
+
+        if (!f->local_changed || f->prescan != NULL ||
+            g_hash_table_contains (concerned, f->name))
+            continue;
+        /* the bases set points into the scan's entries: it goes first */
+        g_hash_table_remove (ix->bases, f->name);
+        if (g_hash_table_steal_extended (ix->scans, f->name, NULL, &scan))
+            f->prescan = scan;
+    }
+}
+
 void
 nms_sync_moves (Run *run, GPtrArray *folders)
 {
@@ -386,6 +415,7 @@ nms_sync_moves (Run *run, GPtrArray *folders)
         if (!execute_move (run, &ix, move, &g_array_index (found, Found, move->candidate)))
             break;
     }
+    hand_over_scans (&ix, folders, found);
     index_clear (&ix);
 }
 

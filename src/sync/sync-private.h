@@ -64,6 +64,14 @@ typedef struct {
     gint64 cur_mtime_ns, new_mtime_ns; /* cur/ and new/ before any scan; 0: unknown, too recent */
     gboolean local_changed; /* the local side may differ from the last complete sync */
     gboolean clean;         /* neither side changed, no intent pending: not selected, not scanned */
+    gboolean local_from_state; /* cur/ and new/ are as the last complete sync saw them: the
+                                * local side is read from the state, cur/ and new/ are not
+                                * scanned (folder.c) */
+    GPtrArray *prescan; /* the scan of cur/ and new/ taken for the deletion guard's count
+                         * (guard.c) or the move search (moves.c), after the mtimes above were
+                         * read and before any folder sync: the move search and then the
+                         * folder's snapshot take it instead of reading the directories again.
+                         * NULL: none (the folder is read when it is synced) */
     guint64 weight;  /* how much work the folder may be: the pool takes heavy folders first */
 } Folder;
 
@@ -150,7 +158,9 @@ char *nms_sync_keywords_signature (GHashTable *letters);
 /* Stats every folder's cur/ and new/ (before anything scans them) and decides which folders
  * are clean: the server's STATUS equals what the last complete sync recorded (with a nonzero
  * HIGHESTMODSEQ: without CONDSTORE nothing proves the server unchanged), the directory mtimes
- * equal the recorded ones, and no intent is pending. Call after crash recovery. */
+ * equal the recorded ones, and no intent is pending. Of the others, those whose local side
+ * alone is unchanged (the same test without the STATUS) get local_from_state. Call after
+ * crash recovery. */
 void nms_sync_find_clean (Run *run, GPtrArray *folders);
 
 /* The folder's record before its actions start: HIGHESTMODSEQ 0, so that a crash or a skip
@@ -313,7 +323,8 @@ char *nms_sync_adopt_flags_on_disk (const char *path);
  * "U\n<folder>\n<uid>" for the message in its old one. (transfer full) */
 char *nms_sync_pending_move_key (char kind, const char *folder, const char *base, guint32 uid);
 
-/* Finds local files moved between folders by another tool and moves them on the server. */
+/* Finds local files moved between folders by another tool and moves them on the server.
+ * The scans it took of folders that no move concerns become their ->prescan. */
 void nms_sync_moves (Run *run, GPtrArray *folders);
 
 /* Finishes or drops a MOVE intent left by a crash. */
