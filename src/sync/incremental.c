@@ -169,6 +169,20 @@ nms_sync_folder_mark_dirty (Run *run, const Folder *folder, guint32 uidvalidity,
     return nms_state_folder_set (run->state, folder->name, &value, error);
 }
 
+/* @start_ns, the mtime of @dir/@sub read at the start of the run, when the directory still has
+ * it; else 0. A directory this run changed (a download, a deleted file, a flag rename) no
+ * longer matches the state's rows under its old mtime, and a restore from a backup that keeps
+ * directory mtimes (cp -a, rsync -a) would bring that mtime back: recorded, it would make the
+ * next runs trust the state for files it does not describe (t808). The next run reads such a
+ * folder anyway, its mtime having changed. */
+static gint64
+still_same (const char *dir, const char *sub, gint64 start_ns)
+{
+    if (start_ns == 0 || dir == NULL)
+        return 0;
+    return nms_maildir_subdir_mtime_ns (dir, sub) == start_ns ? start_ns : 0;
+}
+
 void
 nms_sync_folder_synced_value (Run *run, const Folder *folder, guint32 uidvalidity,
                               guint32 uidnext, gboolean complete, NmsStateFolder *value_out)
@@ -183,8 +197,8 @@ nms_sync_folder_synced_value (Run *run, const Folder *folder, guint32 uidvalidit
         value_out->messages = folder->messages;
         value_out->highestmodseq = folder->highestmodseq;
         if (run->policy.direction == NMS_PLAN_SYNC) {
-            value_out->cur_mtime_ns = folder->cur_mtime_ns;
-            value_out->new_mtime_ns = folder->new_mtime_ns;
+            value_out->cur_mtime_ns = still_same (folder->dir, "cur", folder->cur_mtime_ns);
+            value_out->new_mtime_ns = still_same (folder->dir, "new", folder->new_mtime_ns);
         }
     }
 }
