@@ -57,16 +57,6 @@ add_folder (NmsImapPush *push, char *name)
 /* Adds the folder called @wire (as the server wrote it) to @push; FALSE when the name does not
  * decode. */
 static gboolean
-has_control_char (const char *s)
-{
-    for (const char *p = s; *p != '\0'; p++) {
-        if ((guchar) *p < 0x20 || *p == 0x7f)
-            return TRUE;
-    }
-    return FALSE;
-}
-
-static gboolean
 take_name (const char *wire, char delim, const char *prefix, NmsImapPush *push)
 {
     g_autofree char *encoded = NULL;
@@ -74,7 +64,7 @@ take_name (const char *wire, char delim, const char *prefix, NmsImapPush *push)
 
     /* what libetpan makes of a literal name ("{0}" CRLF and the rest) must not pass as one,
      * nor an empty name */
-    if (*wire == '\0' || has_control_char (wire))
+    if (*wire == '\0' || nms_maildir_has_control_char (wire))
         return FALSE;
 
     /* Dovecot 2.3.19 names a folder in a NOTIFY STATUS in UTF-8, as a literal, where LIST
@@ -88,7 +78,7 @@ take_name (const char *wire, char delim, const char *prefix, NmsImapPush *push)
     /* modified UTF-7 can spell a control character ("&ABA-" is U+0010): no folder nmsync
      * syncs has one (nms_maildir_folder_to_path() refuses it), so the name stays unknown and
      * the next run looks at every folder (found by fuzz-push) */
-    if (has_control_char (name)) {
+    if (nms_maildir_has_control_char (name)) {
         g_free (name);
         return FALSE;
     }

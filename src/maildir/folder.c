@@ -63,8 +63,8 @@ bad_folder (GError **error, const char *folder, const char *fmt, ...)
     return FALSE;
 }
 
-static gboolean
-has_control_char (const char *s)
+gboolean
+nms_maildir_has_control_char (const char *s)
 {
     for (const char *p = s; *p != '\0'; p++) {
         if ((guchar) *p < 0x20 || (guchar) *p == 0x7f)
@@ -85,7 +85,7 @@ check_component (const char *folder, const char *comp, NmsMaildirLayout layout, 
         return bad_folder (error, folder, "component longer than %d bytes", MAX_COMPONENT);
     if (strcmp (comp, ".") == 0 || strcmp (comp, "..") == 0)
         return bad_folder (error, folder, "component '%s' not allowed", comp);
-    if (has_control_char (comp))
+    if (nms_maildir_has_control_char (comp))
         return bad_folder (error, folder, "control character in component '%s'", quoted);
     if (strchr (comp, '/') != NULL)
         return bad_folder (error, folder, "'/' inside component '%s'", quoted);

@@ -89,6 +89,10 @@ char *nms_utf7_decode (const char *mutf7, GError **error);
 /* Encodes UTF-8 into modified UTF-7. @utf8 must be valid UTF-8. (transfer full) */
 char *nms_utf7_encode (const char *utf8);
 
+/* TRUE when @s holds a control character (< 0x20, or 0x7f), which no folder name nmsync
+ * accepts (nms_maildir_folder_to_path()). */
+gboolean nms_maildir_has_control_char (const char *s);
+
 /* Maps a decoded server folder name (UTF-8, hierarchy delimiter @delim, e.g. '/' or '.', or 0
  * for a flat namespace: the name is one component) to a path relative to the Maildir root:
  * "" for INBOX in maildir++, ".a.b" for "a/b" in maildir++, "a/b" in verbatim. Refuses with
