@@ -106,18 +106,16 @@ config_readable (const char *config_path)
     return file != NULL;
 }
 
-/* <path>/xapian (split layout) or <path>/.notmuch/xapian, whichever is a directory, else NULL.
- * (transfer full) */
+/* The Xapian directory of the database at @db_path: <path>/xapian in the split layout (when
+ * that is a directory), else <path>/.notmuch/xapian. (transfer full) */
 static char *
 xapian_dir_of (const char *db_path)
 {
     g_autofree char *split = g_build_filename (db_path, "xapian", NULL);
-    g_autofree char *inside = NULL;
 
     if (g_file_test (split, G_FILE_TEST_IS_DIR))
         return g_steal_pointer (&split);
-    inside = g_build_filename (db_path, ".notmuch", "xapian", NULL);
-    return g_file_test (inside, G_FILE_TEST_IS_DIR) ? g_steal_pointer (&inside) : NULL;
+    return g_build_filename (db_path, ".notmuch", "xapian", NULL);
 }
 
 char *
@@ -125,6 +123,7 @@ nms_db_find_xapian_dir (const char *config_path)
 {
     g_autofree char *file = NULL;
     g_autofree char *db_path = NULL;
+    g_autofree char *dir = NULL;
     g_autoptr (GKeyFile) kf = NULL;
 
     /* notmuch 0.37 takes $NOTMUCH_DATABASE first, then [database] path (relative to $HOME
@@ -137,7 +136,8 @@ nms_db_find_xapian_dir (const char *config_path)
         (db_path = g_key_file_get_value (kf, "database", "path", NULL)) == NULL ||
         !g_path_is_absolute (db_path))
         return NULL;
-    return xapian_dir_of (db_path);
+    dir = xapian_dir_of (db_path);
+    return g_file_test (dir, G_FILE_TEST_IS_DIR) ? g_steal_pointer (&dir) : NULL;
 }
 
 /* libnotmuch's open with notmuch's own config lookup into *@st_out (and its malloc'd message),
@@ -462,11 +462,7 @@ nms_db_close (NmsDb *db, GError **error)
 char *
 nms_db_xapian_dir (NmsDb *db)
 {
-    g_autofree char *split = g_build_filename (db->path, "xapian", NULL);
-
-    if (g_file_test (split, G_FILE_TEST_IS_DIR))
-        return g_steal_pointer (&split);
-    return g_build_filename (db->path, ".notmuch", "xapian", NULL);
+    return xapian_dir_of (db->path);
 }
 
 const char *
