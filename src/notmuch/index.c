@@ -268,15 +268,10 @@ apply_event (NmsDb *db, const NmsFileEvent *ev, notmuch_indexopts_t *opts, NmsDb
     }
     if (path == NULL)
         return TRUE;
-    if (ev->kind == NMS_FILE_STALE) {
-        if (!has_other_filename (db, path))
-            return TRUE;
-        if (!remove_file (db, path, &found, NULL, error))
-            return FALSE;
-        stats->removed += found;
+    /* a stale name goes only while the message keeps another one */
+    if (ev->kind == NMS_FILE_STALE && !has_other_filename (db, path))
         return TRUE;
-    }
-    if (ev->kind == NMS_FILE_REMOVED) {
+    if (ev->kind == NMS_FILE_REMOVED || ev->kind == NMS_FILE_STALE) {
         if (!remove_file (db, path, &found, NULL, error))
             return FALSE;
         stats->removed += found;
